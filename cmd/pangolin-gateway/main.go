@@ -1,0 +1,75 @@
+// Command pangolin-gateway serves the Pangolin Integration API (/v1): it
+// authenticates API keys, checks each route's guards and turns the call
+// into a gRPC call on pangolin-core.
+//
+//	pangolin-gateway [--config FILE]
+//	pangolin-gateway [--config FILE] healthcheck
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	"pangolin-gateway/config"
+	"pangolin-gateway/gateway"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "pangolin-gateway:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	fs := flag.NewFlagSet("pangolin-gateway", flag.ContinueOnError)
+	configPath := fs.String("config", "", "YAML config file (every key can also be set as PGW_<KEY>)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := config.Load(*configPath)
+	if err != nil {
+		return err
+	}
+	switch cmd := fs.Arg(0); cmd {
+	case "", "serve":
+	case "healthcheck":
+		return healthcheck(cfg)
+	default:
+		return fmt.Errorf("unknown command %q (serve, healthcheck)", cmd)
+	}
+	if err := cfg.ValidateGateway(); err != nil {
+		return err
+	}
+	log := cfg.Log.Logger(os.Stderr)
+	g, err := gateway.New(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer g.Close()
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	return g.Run(ctx)
+}
+
+// healthcheck asks the local gateway's health route (for container health
+// checks; the image has no shell or curl).
+func healthcheck(cfg config.Config) error {
+	client := http.Client{Timeout: 3 * time.Second}
+	res, err := client.Get("http://127.0.0.1:" + strconv.Itoa(cfg.Server.IntegrationPort) + "/v1/")
+	if err != nil {
+		return err
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return fmt.Errorf("health route answered %d", res.StatusCode)
+	}
+	return nil
+}

@@ -1,0 +1,99 @@
+// Command pangolin is the embedded default (`make run`): core and gateway in
+// one process, on SQLite under ./data, with the in-process key cache in
+// place of Redis. They still talk gRPC, over loopback, so the code path is
+// the one of a split deployment. On an empty database it creates a root key
+// with every action and prints it once.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	"pangolin-gateway/config"
+	"pangolin-gateway/core"
+	"pangolin-gateway/core/rpc"
+	"pangolin-gateway/core/sqlstore"
+	"pangolin-gateway/gateway"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "pangolin:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	fs := flag.NewFlagSet("pangolin", flag.ContinueOnError)
+	configPath := fs.String("config", "", "YAML config file (optional; every key can also be set as PGW_<KEY>)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := config.Load(*configPath)
+	if err != nil {
+		return err
+	}
+	// What makes it embedded: the API on, no Redis, a per-process link
+	// token, and the core on a loopback port of its own choosing.
+	cfg.Flags.EnableIntegrationAPI = true
+	cfg.Redis.URL = ""
+	token := make([]byte, 32)
+	rand.Read(token)
+	cfg.Core.Token = hex.EncodeToString(token)
+	cfg.Core.TLS = config.TLS{}
+	if err := cfg.ValidateCore(); err != nil {
+		return err
+	}
+	log := cfg.Log.Logger(os.Stderr)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	store, err := sqlstore.Open(ctx, cfg.Database.URL, cfg.Database.DataDir)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	svc := core.NewService(store, cfg.Core.VerifyConcurrency, log)
+	if key, created, err := svc.EnsureRootKey(ctx, "root"); err != nil {
+		return err
+	} else if created {
+		fmt.Printf("Root API key (shown once): %s\n", key.Token())
+	}
+
+	coreLis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	cfg.Core.Address = coreLis.Addr().String()
+	if err := cfg.ValidateGateway(); err != nil {
+		return err
+	}
+	coreDone := make(chan error, 1)
+	go func() { coreDone <- rpc.Serve(ctx, coreLis, svc, cfg.Core, 5*time.Second, log) }()
+
+	g, err := gateway.New(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer g.Close()
+	host := cfg.Server.Host
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "localhost"
+	}
+	fmt.Printf("API docs: http://%s/v1/docs/\n", net.JoinHostPort(host, strconv.Itoa(cfg.Server.IntegrationPort)))
+	err = g.Run(ctx)
+	stop()
+	if cerr := <-coreDone; err == nil {
+		err = cerr
+	}
+	return err
+}

@@ -1,0 +1,347 @@
+// Package config loads the one YAML file both binaries read, with every key
+// overridable from the environment: PGW_ + the key path upper-cased, levels
+// joined by "__" (server.integration_port → PGW_SERVER__INTEGRATION_PORT).
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"reflect"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/knadh/koanf/parsers/yaml"
+	"github.com/knadh/koanf/providers/env/v2"
+	"github.com/knadh/koanf/providers/file"
+	"github.com/knadh/koanf/providers/structs"
+	"github.com/knadh/koanf/v2"
+)
+
+// EnvPrefix starts every environment override.
+const EnvPrefix = "PGW_"
+
+// Config is the whole configuration. Keys follow Pangolin's where Pangolin
+// has them (server.integration_port, flags.enable_integration_api,
+// server.trust_proxy).
+type Config struct {
+	Server   Server   `koanf:"server"`
+	Flags    Flags    `koanf:"flags"`
+	Core     Core     `koanf:"core"`
+	Database Database `koanf:"database"`
+	Redis    Redis    `koanf:"redis"`
+	Cache    Cache    `koanf:"cache"`
+	Log      Log      `koanf:"log"`
+}
+
+// Server is the gateway's HTTP listener.
+type Server struct {
+	// IntegrationPort is the port of the /v1 API.
+	IntegrationPort int `koanf:"integration_port"`
+	// Host is the address the API listens on; empty means all interfaces.
+	Host string `koanf:"host"`
+	// TrustProxy lists the proxies (IPs or CIDRs) whose X-Forwarded-For is
+	// believed; from anyone else the header is ignored.
+	TrustProxy []string `koanf:"trust_proxy"`
+	// Secret keys the HMAC digests cached in Redis. Every gateway replica
+	// sharing a Redis must use the same one.
+	Secret string `koanf:"secret"`
+	// MaxBodyBytes bounds request bodies (Pangolin: 100 kB).
+	MaxBodyBytes int64 `koanf:"max_body_bytes"`
+	// ShutdownTimeout bounds the drain of in-flight requests on SIGTERM.
+	ShutdownTimeout time.Duration `koanf:"shutdown_timeout"`
+}
+
+// Flags are Pangolin's feature switches.
+type Flags struct {
+	// EnableIntegrationAPI must be true for the gateway to serve.
+	EnableIntegrationAPI bool `koanf:"enable_integration_api"`
+}
+
+// Core is the gRPC link between gateway and core.
+type Core struct {
+	// Address is where gateways dial the core: host:port, or dns:///host:port
+	// to balance over every address the name resolves to.
+	Address string `koanf:"address"`
+	// ListenAddress is where the core serves gRPC.
+	ListenAddress string `koanf:"listen_address"`
+	// Token authenticates gateways to the core; both sides must share it.
+	Token string `koanf:"token"`
+	// TLS is optional; without it the link is plaintext (use it on a trusted
+	// network only).
+	TLS TLS `koanf:"tls"`
+	// Timeout bounds each call from the gateway.
+	Timeout time.Duration `koanf:"timeout"`
+	// VerifyConcurrency bounds concurrent argon2id verifications in the
+	// core; 0 means the number of CPUs.
+	VerifyConcurrency int `koanf:"verify_concurrency"`
+}
+
+// TLS files for the core link.
+type TLS struct {
+	CertFile   string `koanf:"cert_file"`
+	KeyFile    string `koanf:"key_file"`
+	CAFile     string `koanf:"ca_file"`
+	ServerName string `koanf:"server_name"`
+}
+
+// Enabled reports whether the link uses TLS.
+func (t TLS) Enabled() bool { return t.CertFile != "" || t.CAFile != "" }
+
+// Database is the core's store.
+type Database struct {
+	// URL selects PostgreSQL (postgres://…); empty means SQLite in DataDir.
+	URL string `koanf:"url"`
+	// DataDir holds the SQLite file.
+	DataDir string `koanf:"data_dir"`
+}
+
+// Redis is the shared key cache of the gateways. Empty URL means no Redis:
+// each gateway caches in process only.
+type Redis struct {
+	URL string `koanf:"url"`
+}
+
+// Cache tunes the key cache.
+type Cache struct {
+	// TTL bounds how long a cached key is trusted without news from the core.
+	TTL time.Duration `koanf:"ttl"`
+	// Size bounds the in-process cache (entries).
+	Size int `koanf:"size"`
+}
+
+// Log sets the log output.
+type Log struct {
+	Level  string `koanf:"level"`
+	Format string `koanf:"format"`
+}
+
+// Default returns the configuration used for keys that are not set.
+func Default() Config {
+	return Config{
+		Server: Server{
+			IntegrationPort: 3003,
+			MaxBodyBytes:    100 << 10,
+			ShutdownTimeout: 20 * time.Second,
+		},
+		Flags: Flags{EnableIntegrationAPI: false},
+		Core: Core{
+			Address:       "127.0.0.1:3004",
+			ListenAddress: ":3004",
+			Timeout:       10 * time.Second,
+		},
+		Database: Database{DataDir: "./data"},
+		Cache:    Cache{TTL: 5 * time.Minute, Size: 10000},
+		Log:      Log{Level: "info", Format: "text"},
+	}
+}
+
+// Load reads path (may be empty) and the environment over Default.
+func Load(path string) (Config, error) {
+	return load(path, os.Environ)
+}
+
+func load(path string, environ func() []string) (Config, error) {
+	k := koanf.New(".")
+	if err := k.Load(structs.Provider(Default(), "koanf"), nil); err != nil {
+		return Config{}, err
+	}
+	known := k.All()
+	if path != "" {
+		fk := koanf.New(".")
+		if err := fk.Load(file.Provider(path), yaml.Parser()); err != nil {
+			return Config{}, fmt.Errorf("config %s: %w", path, err)
+		}
+		if err := checkKnown(fk.Keys(), known, path); err != nil {
+			return Config{}, err
+		}
+		if err := k.Merge(fk); err != nil {
+			return Config{}, err
+		}
+	}
+	ek := koanf.New(".")
+	if err := ek.Load(env.Provider(".", env.Opt{
+		Prefix:        EnvPrefix,
+		EnvironFunc:   environ,
+		TransformFunc: envKey,
+	}), nil); err != nil {
+		return Config{}, err
+	}
+	if err := checkKnown(ek.Keys(), known, "environment"); err != nil {
+		return Config{}, err
+	}
+	if err := k.Merge(ek); err != nil {
+		return Config{}, err
+	}
+	var c Config
+	if err := k.UnmarshalWithConf("", &c, koanf.UnmarshalConf{Tag: "koanf"}); err != nil {
+		return Config{}, fmt.Errorf("config: %w", err)
+	}
+	return c, nil
+}
+
+// envKey maps PGW_SERVER__INTEGRATION_PORT to server.integration_port. List
+// keys take comma-separated values.
+func envKey(name, value string) (string, any) {
+	key := strings.ToLower(strings.ReplaceAll(strings.TrimPrefix(name, EnvPrefix), "__", "."))
+	if listKeys[key] {
+		var items []string
+		for _, item := range strings.Split(value, ",") {
+			if item = strings.TrimSpace(item); item != "" {
+				items = append(items, item)
+			}
+		}
+		return key, items
+	}
+	return key, value
+}
+
+var listKeys = func() map[string]bool {
+	m := map[string]bool{}
+	walkKeys(reflect.TypeOf(Config{}), "", func(key string, t reflect.Type) {
+		if t.Kind() == reflect.Slice {
+			m[key] = true
+		}
+	})
+	return m
+}()
+
+// Keys lists every configuration key, for docs and tests.
+func Keys() []string {
+	var keys []string
+	walkKeys(reflect.TypeOf(Config{}), "", func(key string, _ reflect.Type) { keys = append(keys, key) })
+	return keys
+}
+
+// EnvName is the environment variable that overrides key.
+func EnvName(key string) string {
+	return EnvPrefix + strings.ToUpper(strings.ReplaceAll(key, ".", "__"))
+}
+
+func walkKeys(t reflect.Type, prefix string, visit func(string, reflect.Type)) {
+	for i := range t.NumField() {
+		f := t.Field(i)
+		key := prefix + f.Tag.Get("koanf")
+		if f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeOf(time.Duration(0)) {
+			walkKeys(f.Type, key+".", visit)
+			continue
+		}
+		visit(key, f.Type)
+	}
+}
+
+func checkKnown(keys []string, known map[string]any, source string) error {
+	for _, key := range keys {
+		if _, ok := known[key]; !ok {
+			return fmt.Errorf("config: unknown key %q in %s (known keys: %s)", key, source, strings.Join(Keys(), ", "))
+		}
+	}
+	return nil
+}
+
+// ValidateGateway checks what the gateway needs; errors name the key.
+func (c Config) ValidateGateway() error {
+	var errs []error
+	if !c.Flags.EnableIntegrationAPI {
+		errs = append(errs, errors.New("flags.enable_integration_api is false: set it to true (PGW_FLAGS__ENABLE_INTEGRATION_API=true) to serve the Integration API"))
+	}
+	if p := c.Server.IntegrationPort; p < 1 || p > 65535 {
+		errs = append(errs, fmt.Errorf("server.integration_port: %d is not a port (1-65535)", p))
+	}
+	if c.Server.MaxBodyBytes < 1 {
+		errs = append(errs, errors.New("server.max_body_bytes: must be positive"))
+	}
+	for _, p := range c.Server.TrustProxy {
+		if _, _, err := net.ParseCIDR(p); err != nil && net.ParseIP(p) == nil {
+			errs = append(errs, fmt.Errorf("server.trust_proxy: %q is neither an IP nor a CIDR", p))
+		}
+	}
+	if c.Redis.URL != "" {
+		if _, err := url.Parse(c.Redis.URL); err != nil || !slices.Contains([]string{"redis", "rediss", "unix"}, scheme(c.Redis.URL)) {
+			errs = append(errs, fmt.Errorf("redis.url: %q is not a redis:// or rediss:// URL", c.Redis.URL))
+		}
+		if len(c.Server.Secret) < 32 {
+			errs = append(errs, errors.New("server.secret: must be at least 32 characters when redis.url is set (replicas share cached digests keyed by it)"))
+		}
+	}
+	if c.Core.Address == "" {
+		errs = append(errs, errors.New("core.address: must be set"))
+	}
+	if c.Core.Token == "" {
+		errs = append(errs, errors.New("core.token: must be set (the shared token of the gateway-core link)"))
+	}
+	errs = append(errs, c.validateCommon()...)
+	return errors.Join(errs...)
+}
+
+// ValidateCore checks what the core needs; errors name the key.
+func (c Config) ValidateCore() error {
+	var errs []error
+	if c.Core.ListenAddress == "" {
+		errs = append(errs, errors.New("core.listen_address: must be set"))
+	}
+	if c.Core.Token == "" {
+		errs = append(errs, errors.New("core.token: must be set (the shared token of the gateway-core link)"))
+	} else if len(c.Core.Token) < 32 {
+		errs = append(errs, errors.New("core.token: must be at least 32 characters"))
+	}
+	if c.Core.VerifyConcurrency < 0 {
+		errs = append(errs, errors.New("core.verify_concurrency: must not be negative"))
+	}
+	if u := c.Database.URL; u != "" && !slices.Contains([]string{"postgres", "postgresql"}, scheme(u)) {
+		errs = append(errs, fmt.Errorf("database.url: %q is not a postgres:// URL (leave it empty for SQLite in database.data_dir)", redact(u)))
+	}
+	if c.Database.URL == "" && c.Database.DataDir == "" {
+		errs = append(errs, errors.New("database.data_dir: must be set when database.url is empty"))
+	}
+	errs = append(errs, c.validateCommon()...)
+	return errors.Join(errs...)
+}
+
+// ValidateAdmin checks what the core's admin subcommands need.
+func (c Config) ValidateAdmin() error {
+	if c.Database.URL == "" && c.Database.DataDir == "" {
+		return errors.New("database.data_dir: must be set when database.url is empty")
+	}
+	return nil
+}
+
+func (c Config) validateCommon() []error {
+	var errs []error
+	if c.Core.Timeout <= 0 {
+		errs = append(errs, errors.New("core.timeout: must be positive"))
+	}
+	if c.Cache.TTL <= 0 {
+		errs = append(errs, errors.New("cache.ttl: must be positive"))
+	}
+	if c.Cache.Size < 1 {
+		errs = append(errs, errors.New("cache.size: must be at least 1"))
+	}
+	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.Log.Level) {
+		errs = append(errs, fmt.Errorf("log.level: %q is not one of debug, info, warn, error", c.Log.Level))
+	}
+	if !slices.Contains([]string{"text", "json"}, c.Log.Format) {
+		errs = append(errs, fmt.Errorf("log.format: %q is not text or json", c.Log.Format))
+	}
+	if t := c.Core.TLS; (t.CertFile == "") != (t.KeyFile == "") {
+		errs = append(errs, errors.New("core.tls.cert_file and core.tls.key_file: set both or neither"))
+	}
+	return errs
+}
+
+func scheme(u string) string {
+	s, _, _ := strings.Cut(u, "://")
+	return strings.ToLower(s)
+}
+
+// redact hides the password of a URL for error messages.
+func redact(u string) string {
+	p, err := url.Parse(u)
+	if err != nil {
+		return "<unparsable URL>"
+	}
+	return p.Redacted()
+}

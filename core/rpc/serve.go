@@ -1,0 +1,90 @@
+package rpc
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/keepalive"
+
+	"pangolin-gateway/config"
+	"pangolin-gateway/core"
+)
+
+// feedInterval is how often the core looks for key changes written by
+// others (admin commands, other core replicas); local writes poke the feed
+// at once. It keeps revocations well inside the one-second promise.
+const feedInterval = 200 * time.Millisecond
+
+// Serve runs the core's gRPC server on lis until ctx ends, then stops
+// gracefully (bounded by grace).
+func Serve(ctx context.Context, lis net.Listener, svc *core.Service, cfg config.Core, grace time.Duration, log *slog.Logger) error {
+	opts := ServerOptions(cfg.Token, log)
+	opts = append(opts,
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
+		grpc.MaxRecvMsgSize(4<<20),
+	)
+	if cfg.TLS.Enabled() {
+		tlsCfg, err := serverTLS(cfg.TLS)
+		if err != nil {
+			return err
+		}
+		opts = append(opts, grpc.Creds(credentials.NewTLS(tlsCfg)))
+	}
+	srv := grpc.NewServer(opts...)
+	feedCtx, stopFeed := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopFeed()
+	feed := NewFeed(svc.Store(), feedInterval, log)
+	go feed.Run(feedCtx)
+	Register(srv, svc, feed)
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(lis) }()
+	log.Info("core: serving gRPC", "addr", lis.Addr().String(), "tls", cfg.TLS.Enabled())
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("core: shutting down")
+	stopFeed() // ends the key change streams so the graceful stop can finish
+	stopped := make(chan struct{})
+	go func() { srv.GracefulStop(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-time.After(grace):
+		srv.Stop()
+	}
+	return nil
+}
+
+func serverTLS(cfg config.TLS) (*tls.Config, error) {
+	if cfg.CertFile == "" {
+		return nil, fmt.Errorf("core.tls.cert_file: the core needs a certificate to serve TLS")
+	}
+	cert, err := tls.LoadX509KeyPair(cfg.CertFile, cfg.KeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("core.tls.cert_file: %w", err)
+	}
+	t := &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+	if cfg.CAFile != "" {
+		// With a CA, gateways must present a certificate it signed (mTLS).
+		pem, err := os.ReadFile(cfg.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("core.tls.ca_file: %w", err)
+		}
+		t.ClientCAs = x509.NewCertPool()
+		if !t.ClientCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("core.tls.ca_file: no certificate in %s", cfg.CAFile)
+		}
+		t.ClientAuth = tls.RequireAndVerifyClientCert
+	}
+	return t, nil
+}

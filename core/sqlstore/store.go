@@ -1,0 +1,253 @@
+// Package sqlstore implements core.Store on SQLite (the embedded default)
+// and PostgreSQL with one SQL code path; dialect.go holds the differences.
+// The schema is created and upgraded by the embedded goose migrations when
+// the store is opened.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/pressly/goose/v3"
+
+	"pangolin-gateway/core"
+)
+
+// migrations holds one directory per dialect. To change the schema, add
+// the next numbered file (00002_….sql) to both directories.
+//
+//go:embed migrations
+var migrations embed.FS
+
+// Store is a core.Store backed by SQLite or PostgreSQL.
+type Store struct {
+	dialect dialect
+	// writer runs every write transaction; reader serves reads outside
+	// transactions. They are the same pool on PostgreSQL (see openDB).
+	writer *sql.DB
+	reader *sql.DB
+}
+
+var _ core.Store = (*Store)(nil)
+
+// Open opens the database, applies pending migrations and seeds the action
+// catalogue. url selects the database:
+//
+//   - "" : SQLite file <dataDir>/pangolin.db (the directory is created 0700)
+//   - "postgres://…" or "postgresql://…" : PostgreSQL
+//   - "sqlite://<path>" or "file:<path>" : SQLite file at path
+func Open(ctx context.Context, url string, dataDir string) (*Store, error) {
+	d, writer, reader, err := openDB(url, dataDir)
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{dialect: d, writer: writer, reader: reader}
+	if err := s.writer.PingContext(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("sqlstore: connect to %s: %w", d, err)
+	}
+	if err := s.migrate(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if err := s.seedActions(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close closes the database pools.
+func (s *Store) Close() error {
+	err := s.writer.Close()
+	if s.reader != s.writer {
+		err = errors.Join(err, s.reader.Close())
+	}
+	return err
+}
+
+func (s *Store) migrate(ctx context.Context) error {
+	fsys, err := fs.Sub(migrations, "migrations/"+s.dialect.migrationsDir())
+	if err != nil {
+		return fmt.Errorf("sqlstore: migrations: %w", err)
+	}
+	opts, err := s.dialect.gooseOptions()
+	if err != nil {
+		return fmt.Errorf("sqlstore: migrations: %w", err)
+	}
+	provider, err := goose.NewProvider(s.dialect.gooseDialect(), s.writer, fsys, opts...)
+	if err != nil {
+		return fmt.Errorf("sqlstore: migrations: %w", err)
+	}
+	if _, err := provider.Up(ctx); err != nil {
+		return fmt.Errorf("sqlstore: apply migrations: %w", err)
+	}
+	return nil
+}
+
+// seedActions makes the actions table equal to core.Actions: missing ids
+// are inserted, ids no longer in the catalogue are deleted (their grants
+// cascade away, so the keys that held them are logged as changed).
+func (s *Store) seedActions(ctx context.Context) error {
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		stored, err := queryStrings(ctx, tx, `SELECT action_id FROM actions`)
+		if err != nil {
+			return err
+		}
+		for _, id := range core.Actions {
+			if slices.Contains(stored, id) {
+				continue
+			}
+			// ON CONFLICT: another core replica may be seeding at the same time.
+			if _, err := tx.ExecContext(ctx,
+				`INSERT INTO actions (action_id) VALUES ($1) ON CONFLICT (action_id) DO NOTHING`, id); err != nil {
+				return err
+			}
+		}
+		var changedKeys []string
+		for _, id := range stored {
+			if slices.Contains(core.Actions, id) {
+				continue
+			}
+			keys, err := queryStrings(ctx, tx,
+				`SELECT api_key_id FROM api_key_actions WHERE action_id = $1`, id)
+			if err != nil {
+				return err
+			}
+			changedKeys = append(changedKeys, keys...)
+			if _, err := tx.ExecContext(ctx, `DELETE FROM actions WHERE action_id = $1`, id); err != nil {
+				return err
+			}
+		}
+		slices.Sort(changedKeys)
+		return s.logKeyChanges(ctx, tx, slices.Compact(changedKeys)...)
+	})
+	if err != nil {
+		return fmt.Errorf("sqlstore: seed actions: %w", err)
+	}
+	return nil
+}
+
+// querier is what reads need from *sql.DB and *sql.Tx, so that a write
+// can read back what it stored inside its own transaction.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// write runs fn in a transaction on the writer pool, committing if fn
+// returns nil.
+func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+// internal wraps an unexpected error with the operation that failed. A
+// *core.Error is returned unchanged: its message is meant for clients.
+func internal(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var coreErr *core.Error
+	if errors.As(err, &coreErr) {
+		return err
+	}
+	return fmt.Errorf("sqlstore: %s: %w", op, err)
+}
+
+// timeFormat is how timestamps are written: ISO-8601 UTC with
+// milliseconds, the precision Pangolin shows. SQLite stores the text as
+// is (it sorts chronologically); PostgreSQL parses it into timestamptz.
+const timeFormat = "2006-01-02T15:04:05.000Z"
+
+func formatTime(t time.Time) string { return t.UTC().Format(timeFormat) }
+
+// now is the creation time the store sets, at the stored precision so that
+// what a caller holds equals what it reads back.
+func now() time.Time { return time.Now().UTC().Truncate(time.Millisecond) }
+
+// timestamp scans a column written with formatTime: text on SQLite,
+// timestamptz on PostgreSQL. The result is always UTC.
+type timestamp struct{ t *time.Time }
+
+func (ts timestamp) Scan(src any) error {
+	switch v := src.(type) {
+	case time.Time:
+		*ts.t = v.UTC()
+		return nil
+	case string:
+		return ts.parse(v)
+	case []byte:
+		return ts.parse(string(v))
+	default:
+		return fmt.Errorf("sqlstore: cannot scan %T into a timestamp", src)
+	}
+}
+
+func (ts timestamp) parse(s string) error {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return fmt.Errorf("sqlstore: bad timestamp %q: %w", s, err)
+	}
+	*ts.t = t.UTC()
+	return nil
+}
+
+// limitOffset turns a page into LIMIT and OFFSET arguments. Limit 0 means
+// no limit, which both dialects accept as the largest bigint.
+func limitOffset(p core.Page) (limit, offset int64) {
+	limit, offset = int64(p.Limit), int64(p.Offset)
+	if limit <= 0 {
+		limit = math.MaxInt64
+	}
+	return limit, max(offset, 0)
+}
+
+// queryStrings returns the single text column of every row.
+func queryStrings(ctx context.Context, q querier, query string, args ...any) ([]string, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []string{}
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+// exists reports whether query returns a row.
+func exists(ctx context.Context, q querier, query string, args ...any) (bool, error) {
+	var one int
+	err := q.QueryRowContext(ctx, query, args...).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+func count(ctx context.Context, q querier, query string, args ...any) (int, error) {
+	var n int
+	err := q.QueryRowContext(ctx, query, args...).Scan(&n)
+	return n, err
+}

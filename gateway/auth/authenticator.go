@@ -1,0 +1,340 @@
+// Package auth authenticates API keys on the gateway's hot path: parse the
+// bearer token, look the key up in an in-process cache (L1), then in Redis
+// shared by every replica (L2), and only on a miss ask the core, which holds
+// the argon2id hash. Caches hold an HMAC digest of the secret, never the
+// secret. Change events from the core (Watch) invalidate entries; the TTL
+// bounds staleness when events are lost.
+package auth
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"fmt"
+	"hash"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/golang-lru/v2/expirable"
+	"github.com/redis/go-redis/v9"
+	"golang.org/x/sync/singleflight"
+)
+
+// Defaults for zero Options fields.
+const (
+	DefaultRedisPrefix   = "pgw:key:"
+	DefaultRedisTimeout  = 100 * time.Millisecond
+	DefaultTTL           = 5 * time.Minute
+	DefaultSize          = 10000
+	DefaultVerifyTimeout = 10 * time.Second
+)
+
+// Options configure an Authenticator. Zero values take the defaults above.
+type Options struct {
+	// Verifier is the source of truth (the core). Required.
+	Verifier Verifier
+	// Redis is the shared L2 cache; nil means in-process caching only.
+	Redis redis.UniversalClient
+	// RedisPrefix starts every L2 key (tests isolate themselves with it).
+	RedisPrefix string
+	// RedisTimeout bounds each Redis operation, so a sick Redis costs
+	// little before we fall back to the core.
+	RedisTimeout time.Duration
+	// Secret keys the HMAC digests and entry MACs; replicas sharing a Redis
+	// must share it. Empty means a random per-process secret, which makes
+	// other replicas' L2 entries unusable (safe, but no sharing).
+	Secret []byte
+	// TTL bounds how long a verified key is trusted without news from the
+	// core, across L1 and L2 together.
+	TTL time.Duration
+	// Size bounds the L1 cache (entries).
+	Size int
+	// VerifyTimeout bounds one call to the Verifier.
+	VerifyTimeout time.Duration
+	Logger        *slog.Logger
+}
+
+// Stats counts where authentications were answered from.
+type Stats struct {
+	L1Hits uint64
+	L2Hits uint64
+	// Misses went to the Verifier (possibly sharing one call).
+	Misses uint64
+}
+
+// numStripes splits the invalidation state so that invalidating one key
+// only stalls fills of the keys that share its stripe.
+const numStripes = 64
+
+// stripe serializes cache fills against invalidations of its keys.
+//
+// The race handled: a miss reads from a source (Redis or the core), an
+// invalidation for the key arrives, and then the miss stores what it read.
+// Without care that stale entry would outlive the invalidation. So:
+//   - a fill reads gen before reading from its source, and later stores
+//     only if gen is unchanged, checking and storing (L1 and the L2 SET)
+//     while holding mu;
+//   - an invalidation holds mu while it removes the L1 entry and DELs the
+//     L2 key, and bumps gen after the DEL, before unlocking.
+//
+// Holding mu makes "check gen + SET" and "DEL + bump gen" mutually
+// exclusive: a fill either stores before the invalidation (which then
+// removes it) or sees the new gen and stores nothing; a reader that saw the
+// new gen started after the DEL, so it cannot have read the stale L2 value.
+// Each replica guards its own SETs this way, and every replica applies every
+// change event, so a stale SET by any replica is followed by its own DEL.
+// The one gap: a SET that times out on our side may still land in Redis
+// later; we DEL after a failed SET to narrow it, and the TTL bounds it.
+type stripe struct {
+	mu  sync.Mutex
+	gen atomic.Uint64
+}
+
+// entry is a cached verification: the digest of the secret that passed and
+// what the key may do. Immutable once built.
+type entry struct {
+	digest    digest
+	principal *Principal
+	expires   time.Time
+}
+
+type digest [sha256.Size]byte
+
+// check answers a request whose secret has digest d. A key's secret never
+// changes, so a mismatch is final: no need to ask the core.
+func (e *entry) check(d digest) (*Principal, error) {
+	if subtle.ConstantTimeCompare(e.digest[:], d[:]) != 1 {
+		return nil, ErrInvalidKey
+	}
+	return e.principal, nil
+}
+
+// Authenticator authenticates API keys. Safe for concurrent use.
+type Authenticator struct {
+	verifier      Verifier
+	redis         redis.UniversalClient
+	prefix        string
+	redisTimeout  time.Duration
+	secret        []byte
+	ttl           time.Duration
+	verifyTimeout time.Duration
+	log           *slog.Logger
+
+	hmacs   sync.Pool // of hash.Hash keyed with secret
+	l1      *expirable.LRU[string, *entry]
+	flights singleflight.Group
+	stripes [numStripes]stripe
+	health  redisHealth
+	// badEntryLogged limits the log about L2 entries we cannot verify to one.
+	badEntryLogged atomic.Bool
+
+	l1Hits, l2Hits, misses atomic.Uint64
+
+	// Watch state.
+	ready     chan struct{}
+	readyOnce sync.Once
+	lastSeq   atomic.Int64
+
+	// Test hooks, nil in production.
+	testHookL2Read       func(keyID string) // after an L2 read, before its L1 fill
+	testHookJoined       func()             // once a miss has joined its flight
+	testHookInvalidating func(keyID string) // in Invalidate, before the L2 DEL
+}
+
+// New returns an Authenticator. It panics without a Verifier: that is a
+// wiring mistake, not a runtime condition.
+func New(opts Options) *Authenticator {
+	if opts.Verifier == nil {
+		panic("auth: Options.Verifier is nil")
+	}
+	a := &Authenticator{
+		verifier:      opts.Verifier,
+		redis:         opts.Redis,
+		prefix:        opts.RedisPrefix,
+		redisTimeout:  opts.RedisTimeout,
+		secret:        opts.Secret,
+		ttl:           opts.TTL,
+		verifyTimeout: opts.VerifyTimeout,
+		log:           opts.Logger,
+		ready:         make(chan struct{}),
+	}
+	if a.prefix == "" {
+		a.prefix = DefaultRedisPrefix
+	}
+	if a.redisTimeout <= 0 {
+		a.redisTimeout = DefaultRedisTimeout
+	}
+	if a.ttl <= 0 {
+		a.ttl = DefaultTTL
+	}
+	if a.verifyTimeout <= 0 {
+		a.verifyTimeout = DefaultVerifyTimeout
+	}
+	if a.log == nil {
+		a.log = slog.Default()
+	}
+	if len(a.secret) == 0 {
+		a.secret = make([]byte, 32)
+		_, _ = rand.Read(a.secret) // never fails (crypto/rand panics instead)
+		if a.redis != nil {
+			a.log.Warn("auth: no HMAC secret configured; Redis entries will not be shared with other replicas (set server.secret)")
+		}
+	}
+	size := opts.Size
+	if size <= 0 {
+		size = DefaultSize
+	}
+	a.l1 = expirable.NewLRU[string, *entry](size, nil, a.ttl)
+	a.hmacs.New = func() any { return hmac.New(sha256.New, a.secret) }
+	a.health.log = a.log
+	return a
+}
+
+// Authenticate returns the principal of the key in an Authorization header
+// value. Errors: ErrMissingKey or ErrInvalidKey (401), or errors wrapping
+// ErrUnavailable (503) or ErrBusy (429). It never returns a principal with
+// an error, nor succeeds without a verified key.
+func (a *Authenticator) Authenticate(ctx context.Context, authorization string) (*Principal, error) {
+	keyID, secret, err := ParseBearer(authorization)
+	if err != nil {
+		return nil, err
+	}
+	d := a.digest(secret)
+	if e, ok := a.l1.Get(keyID); ok && time.Now().Before(e.expires) {
+		a.l1Hits.Add(1)
+		return e.check(d)
+	}
+
+	st := a.stripe(keyID)
+	gen := st.gen.Load() // before reading any source: see stripe
+	if e := a.getL2(ctx, keyID); e != nil {
+		if a.testHookL2Read != nil {
+			a.testHookL2Read(keyID)
+		}
+		a.l2Hits.Add(1)
+		a.fill(ctx, st, gen, keyID, e, false)
+		return e.check(d)
+	}
+	a.misses.Add(1)
+	return a.verify(ctx, st, gen, keyID, secret, d)
+}
+
+// verify asks the Verifier, once for all concurrent requests with the same
+// key, secret and generation. The generation is part of the flight key so
+// that a request arriving after an invalidation never shares an answer
+// obtained before it.
+func (a *Authenticator) verify(ctx context.Context, st *stripe, gen uint64, keyID, secret string, d digest) (*Principal, error) {
+	flight := keyID + string(d[:]) + strconv.FormatUint(gen, 10)
+	ch := a.flights.DoChan(flight, func() (any, error) {
+		// Detached from the first caller: its cancellation must not fail
+		// the others sharing this call.
+		vctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.verifyTimeout)
+		defer cancel()
+		start := time.Now()
+		p, err := a.verifier.Verify(vctx, keyID, secret)
+		if err != nil {
+			return nil, normalizeVerifyError(err)
+		}
+		if p == nil {
+			return nil, fmt.Errorf("%w: verifier returned no principal", ErrUnavailable)
+		}
+		e := &entry{digest: d, principal: p, expires: start.Add(a.ttl)}
+		a.fill(vctx, st, gen, keyID, e, true)
+		return p, nil
+	})
+	if a.testHookJoined != nil {
+		a.testHookJoined()
+	}
+	select {
+	case r := <-ch:
+		if r.Err != nil {
+			return nil, r.Err
+		}
+		return r.Val.(*Principal), nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("%w: %w", ErrUnavailable, context.Cause(ctx))
+	}
+}
+
+// fill stores e in L1 (and in L2 when toL2) unless the key was invalidated
+// since gen was read. See stripe for why the lock covers the L2 SET.
+func (a *Authenticator) fill(ctx context.Context, st *stripe, gen uint64, keyID string, e *entry, toL2 bool) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.gen.Load() != gen {
+		return
+	}
+	a.l1.Add(keyID, e)
+	if toL2 {
+		a.setL2(ctx, keyID, e)
+	}
+}
+
+// Invalidate drops keyID from both caches. L1 is always cleared; the error
+// reports a failed L2 delete (the entry then expires within the TTL).
+func (a *Authenticator) Invalidate(ctx context.Context, keyID string) error {
+	st := a.stripe(keyID)
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	a.l1.Remove(keyID)
+	if a.testHookInvalidating != nil {
+		a.testHookInvalidating(keyID)
+	}
+	err := a.delL2(ctx, keyID)
+	st.gen.Add(1) // after the DEL: see stripe
+	return err
+}
+
+// InvalidateAll drops every key from both caches, for a reset event.
+func (a *Authenticator) InvalidateAll(ctx context.Context) error {
+	return a.invalidateAll(ctx, true)
+}
+
+// invalidateAll locks every stripe, so no fill interleaves, and bumps every
+// generation after clearing.
+func (a *Authenticator) invalidateAll(ctx context.Context, l2 bool) error {
+	for i := range a.stripes {
+		a.stripes[i].mu.Lock()
+	}
+	defer func() {
+		for i := range a.stripes {
+			a.stripes[i].gen.Add(1)
+			a.stripes[i].mu.Unlock()
+		}
+	}()
+	a.l1.Purge()
+	if !l2 {
+		return nil
+	}
+	return a.purgeL2(ctx)
+}
+
+// Stats returns the hit and miss counters.
+func (a *Authenticator) Stats() Stats {
+	return Stats{L1Hits: a.l1Hits.Load(), L2Hits: a.l2Hits.Load(), Misses: a.misses.Load()}
+}
+
+func (a *Authenticator) digest(secret string) digest {
+	h := a.hmacs.Get().(hash.Hash)
+	h.Reset()
+	h.Write([]byte(secret))
+	var d digest
+	h.Sum(d[:0])
+	a.hmacs.Put(h)
+	return d
+}
+
+func (a *Authenticator) stripe(keyID string) *stripe {
+	// FNV-1a: cheap and spreads the random key ids well enough.
+	h := uint32(2166136261)
+	for i := 0; i < len(keyID); i++ {
+		h ^= uint32(keyID[i])
+		h *= 16777619
+	}
+	return &a.stripes[h%numStripes]
+}

@@ -1,0 +1,65 @@
+package auth
+
+import "slices"
+
+// Principal is what an authenticated API key may do. It is shared between
+// concurrent requests (the caches hand out the same value): treat it as
+// read-only.
+type Principal struct {
+	KeyID string
+	// IsRoot keys may act on every org; HasOrg does not look at it, so
+	// guards decide explicitly what a root key may skip.
+	IsRoot  bool
+	OrgIDs  []string
+	Actions []string
+
+	// Sets built once by NewPrincipal: the guards ask on every request.
+	orgs    map[string]struct{}
+	actions map[string]struct{}
+}
+
+// NewPrincipal returns a Principal with its lookup sets built. A Principal
+// written as a literal works too; its Has* methods then scan the slices.
+func NewPrincipal(keyID string, isRoot bool, orgIDs, actions []string) *Principal {
+	return &Principal{
+		KeyID:   keyID,
+		IsRoot:  isRoot,
+		OrgIDs:  orgIDs,
+		Actions: actions,
+		orgs:    set(orgIDs),
+		actions: set(actions),
+	}
+}
+
+// HasOrg reports whether the key is linked to org id. It ignores IsRoot.
+func (p *Principal) HasOrg(id string) bool {
+	if p == nil {
+		return false
+	}
+	if p.orgs == nil {
+		return slices.Contains(p.OrgIDs, id)
+	}
+	_, ok := p.orgs[id]
+	return ok
+}
+
+// HasAction reports whether the key holds action id. Root keys must hold
+// their actions too (as in Pangolin), so IsRoot is not consulted.
+func (p *Principal) HasAction(id string) bool {
+	if p == nil {
+		return false
+	}
+	if p.actions == nil {
+		return slices.Contains(p.Actions, id)
+	}
+	_, ok := p.actions[id]
+	return ok
+}
+
+func set(items []string) map[string]struct{} {
+	m := make(map[string]struct{}, len(items))
+	for _, it := range items {
+		m[it] = struct{}{}
+	}
+	return m
+}

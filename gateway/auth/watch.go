@@ -1,0 +1,104 @@
+package auth
+
+import (
+	"context"
+	"math/rand/v2"
+	"time"
+
+	corev1 "pangolin-gateway/proto/pangolin/core/v1"
+)
+
+// Reconnect backoff of Watch.
+const (
+	watchMinBackoff = 100 * time.Millisecond
+	watchMaxBackoff = 5 * time.Second
+)
+
+// Watch applies the core's key change events to the caches until ctx is
+// done: a reset drops everything, any other event drops its key. When the
+// stream breaks it reconnects with capped exponential backoff, asking for
+// the changes after the last one applied, which the core replays from its
+// durable log (or answers with a reset when the log no longer reaches back).
+// Call it once per Authenticator, typically in its own goroutine.
+func (a *Authenticator) Watch(ctx context.Context, client corev1.ApiKeyServiceClient) {
+	backoff := watchMinBackoff
+	failing := false   // the last attempt failed and was logged
+	connected := false // some stream was open before
+	for ctx.Err() == nil {
+		opened, progressed, err := a.watchOnce(ctx, client, connected)
+		if ctx.Err() != nil {
+			return
+		}
+		connected = connected || opened
+		if progressed {
+			backoff = watchMinBackoff
+		}
+		// One line per outage, not one per retry.
+		if opened || !failing {
+			a.log.Warn("auth: key change stream lost; reconnecting", "err", err, "last_seq", a.lastSeq.Load())
+		}
+		failing = true
+		// Jitter over the upper half, so replicas do not reconnect in step.
+		wait := backoff/2 + rand.N(backoff/2+1)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		backoff = min(backoff*2, watchMaxBackoff)
+	}
+}
+
+// watchOnce runs one stream until it fails. opened reports that the stream
+// was established, progressed that at least one event was applied.
+func (a *Authenticator) watchOnce(ctx context.Context, client corev1.ApiKeyServiceClient, reconnect bool) (opened, progressed bool, err error) {
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	after := a.lastSeq.Load()
+	stream, err := client.WatchKeyChanges(sctx, &corev1.WatchKeyChangesRequest{AfterSeq: after})
+	if err != nil {
+		return false, false, err
+	}
+	a.readyOnce.Do(func() { close(a.ready) })
+	a.log.Info("auth: key change stream open", "after_seq", after)
+	if reconnect && after == 0 {
+		// With no seq to resume from the core streams "from now": changes
+		// made while we were away are not replayed, so forget what L1 holds
+		// rather than trust it until the TTL. (L2 is cleaned by the
+		// replicas that did see those changes.)
+		_ = a.invalidateAll(ctx, false)
+	}
+	for {
+		change, err := stream.Recv()
+		if err != nil {
+			return true, progressed, err
+		}
+		a.apply(ctx, change)
+		progressed = true
+	}
+}
+
+func (a *Authenticator) apply(ctx context.Context, change *corev1.KeyChange) {
+	var err error
+	if change.GetReset_() {
+		err = a.InvalidateAll(ctx)
+	} else {
+		err = a.Invalidate(ctx, change.GetApiKeyId())
+	}
+	if err != nil {
+		// L1 is cleared regardless; a stale L2 entry expires within the TTL
+		// and the other replicas delete it too.
+		a.log.Warn("auth: could not delete a changed key from redis", "seq", change.GetSeq(), "err", err)
+	}
+	// Recorded even if lower than before: the core's answer is the truth
+	// (e.g. a restored log), and re-applying an invalidation is harmless.
+	a.lastSeq.Store(change.GetSeq())
+}
+
+// Ready is closed once the first change stream to the core is open.
+func (a *Authenticator) Ready() <-chan struct{} { return a.ready }
+
+// LastSeq is the sequence number of the last change applied (0: none yet).
+func (a *Authenticator) LastSeq() int64 { return a.lastSeq.Load() }

@@ -1,0 +1,228 @@
+// Package gateway assembles the Integration API service: the HTTP server,
+// the key cache and the gRPC link to the core. It holds no state that
+// matters: any replica can serve any request.
+package gateway
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/redis/go-redis/v9"
+	swaggerFiles "github.com/swaggo/files"
+	ginSwagger "github.com/swaggo/gin-swagger"
+	"google.golang.org/grpc"
+
+	"pangolin-gateway/config"
+	"pangolin-gateway/gateway/api"
+	"pangolin-gateway/gateway/auth"
+	"pangolin-gateway/gateway/docs"
+	corev1 "pangolin-gateway/proto/pangolin/core/v1"
+)
+
+// Gateway is one replica of the API service.
+type Gateway struct {
+	cfg   config.Config
+	log   *slog.Logger
+	conn  *grpc.ClientConn
+	redis redis.UniversalClient
+	authn *auth.Authenticator
+	keys  corev1.ApiKeyServiceClient
+	// Handler serves the whole HTTP surface.
+	Handler http.Handler
+}
+
+// New connects to the core (lazily: gRPC dials on first use) and Redis,
+// and builds the HTTP handler.
+func New(cfg config.Config, log *slog.Logger) (*Gateway, error) {
+	conn, err := DialCore(cfg.Core)
+	if err != nil {
+		return nil, err
+	}
+	g := &Gateway{cfg: cfg, log: log, conn: conn, keys: corev1.NewApiKeyServiceClient(conn)}
+	secret := []byte(cfg.Server.Secret)
+	if cfg.Redis.URL != "" {
+		g.redis, err = newRedis(cfg.Redis)
+		if err != nil {
+			conn.Close()
+			return nil, err
+		}
+	} else if len(secret) == 0 {
+		// No shared cache: the digest key only has to be stable in this process.
+		secret = make([]byte, 32)
+		rand.Read(secret)
+	}
+	g.authn = auth.New(auth.Options{
+		Verifier:      auth.CoreVerifier{Client: g.keys},
+		Redis:         g.redis,
+		Secret:        secret,
+		TTL:           cfg.Cache.TTL,
+		Size:          cfg.Cache.Size,
+		VerifyTimeout: cfg.Core.Timeout,
+		Logger:        log,
+	})
+	handlers := &api.Handlers{
+		Orgs:  corev1.NewOrgServiceClient(conn),
+		Sites: corev1.NewSiteServiceClient(conn),
+		Keys:  g.keys,
+	}
+	g.Handler, err = newHandler(cfg, log, handlers, g.authn)
+	if err != nil {
+		g.Close()
+		return nil, err
+	}
+	return g, nil
+}
+
+func newRedis(cfg config.Redis) (redis.UniversalClient, error) {
+	opts, err := redis.ParseURL(cfg.URL)
+	if err != nil {
+		return nil, fmt.Errorf("redis.url: %w", err)
+	}
+	return redis.NewClient(opts), nil
+}
+
+// Authenticator exposes the key cache (tests and benchmarks read its stats).
+func (g *Gateway) Authenticator() *auth.Authenticator { return g.authn }
+
+// Run serves on the configured port until ctx ends, then drains in-flight
+// requests (up to server.shutdown_timeout) and returns.
+func (g *Gateway) Run(ctx context.Context) error {
+	addr := net.JoinHostPort(g.cfg.Server.Host, strconv.Itoa(g.cfg.Server.IntegrationPort))
+	lis, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("server.integration_port: %w", err)
+	}
+	return g.Serve(ctx, lis)
+}
+
+// Serve is Run on a given listener.
+func (g *Gateway) Serve(ctx context.Context, lis net.Listener) error {
+	watchCtx, stopWatch := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopWatch()
+	go g.authn.Watch(watchCtx, g.keys)
+
+	srv := &http.Server{
+		Handler:           g.Handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      g.cfg.Core.Timeout + 30*time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(lis) }()
+	g.log.Info("gateway: serving the Integration API", "addr", lis.Addr().String(), "docs", "/v1/docs/")
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	g.log.Info("gateway: shutting down, draining in-flight requests")
+	sctx, cancel := context.WithTimeout(context.Background(), g.cfg.Server.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("gateway: drain: %w", err)
+	}
+	return nil
+}
+
+// Close releases the core connection and Redis.
+func (g *Gateway) Close() error {
+	var errs []error
+	if g.redis != nil {
+		errs = append(errs, g.redis.Close())
+	}
+	errs = append(errs, g.conn.Close())
+	return errors.Join(errs...)
+}
+
+func newHandler(cfg config.Config, log *slog.Logger, h *api.Handlers, authn api.Authenticator) (http.Handler, error) {
+	gin.SetMode(gin.ReleaseMode)
+	e := gin.New()
+	// We trim trailing slashes ourselves (below) so clients get an answer,
+	// not a redirect.
+	e.RedirectTrailingSlash = false
+	e.RedirectFixedPath = false
+	e.HandleMethodNotAllowed = false
+	e.ForwardedByClientIP = true
+	e.RemoteIPHeaders = []string{"X-Forwarded-For", "X-Real-IP"}
+	// Only the configured proxies may tell us the client's address.
+	if err := e.SetTrustedProxies(cfg.Server.TrustProxy); err != nil {
+		return nil, fmt.Errorf("server.trust_proxy: %w", err)
+	}
+	e.Use(recoverEnvelope(log), accessLog(log), headers)
+	e.NoRoute(api.NotFound)
+
+	v1 := e.Group("/v1")
+	api.Mount(v1, h, authn, api.Options{MaxBodyBytes: cfg.Server.MaxBodyBytes, CoreTimeout: cfg.Core.Timeout})
+	docs.Register()
+	v1.GET("/docs", func(c *gin.Context) { c.Redirect(http.StatusMovedPermanently, "/v1/docs/") })
+	v1.GET("/docs/*any", ginSwagger.WrapHandler(swaggerFiles.Handler,
+		ginSwagger.URL("/v1/docs/doc.json"), ginSwagger.PersistAuthorization(true)))
+
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := r.URL.Path
+		switch {
+		case p == "/v1":
+			r.URL.Path = "/v1/"
+		case p == "/v1/docs/":
+			// The Swagger UI lives at /v1/docs/; gin-swagger names it index.html.
+			r.URL.Path = "/v1/docs/index.html"
+		case len(p) > len("/v1/") && strings.HasSuffix(p, "/") && !strings.HasPrefix(p, "/v1/docs"):
+			r.URL.Path = strings.TrimRight(p, "/")
+		}
+		e.ServeHTTP(w, r)
+	}), nil
+}
+
+// recoverEnvelope turns a panic into the 500 envelope, without its details.
+func recoverEnvelope(log *slog.Logger) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				log.Error("gateway: handler panicked", "method", c.Request.Method, "path", c.FullPath(), "panic", fmt.Sprint(v))
+				c.AbortWithStatusJSON(http.StatusInternalServerError, api.Envelope{Error: true, Message: "An error occurred", Status: 500})
+			}
+		}()
+		c.Next()
+	}
+}
+
+// accessLog logs each request without its headers: no key reaches the log.
+func accessLog(log *slog.Logger) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		start := time.Now()
+		c.Next()
+		log.Debug("request", "method", c.Request.Method, "route", c.FullPath(), "status", c.Writer.Status(),
+			"client", c.ClientIP(), "duration", time.Since(start))
+	}
+}
+
+// headers sets Pangolin's open CORS and a few protective headers, and
+// answers CORS preflights.
+func headers(c *gin.Context) {
+	h := c.Writer.Header()
+	h.Set("Access-Control-Allow-Origin", "*")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("X-Frame-Options", "SAMEORIGIN")
+	if c.Request.Method == http.MethodOptions {
+		h.Set("Access-Control-Allow-Methods", "GET,HEAD,PUT,POST,DELETE,PATCH")
+		h.Set("Access-Control-Allow-Headers", "Authorization,Content-Type")
+		c.AbortWithStatus(http.StatusNoContent)
+		return
+	}
+	c.Next()
+}

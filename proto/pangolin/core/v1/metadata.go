@@ -1,0 +1,12 @@
+package corev1
+
+// gRPC metadata of the gateway-core link: part of the contract, beside the
+// messages.
+const (
+	// MetadataToken carries "Bearer <core.token>" on every call: it
+	// authenticates the gateway to the core.
+	MetadataToken = "authorization"
+	// MetadataKeyID carries the id of the API key the gateway authenticated;
+	// the core derives the caller's tenancy from it.
+	MetadataKeyID = "x-pangolin-api-key-id"
+)
