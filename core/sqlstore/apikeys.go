@@ -265,9 +265,9 @@ func (s *Store) CountRootKeys(ctx context.Context) (int, error) {
 // KeyChangesAfter returns up to limit log entries with a seq above seq, in
 // ascending order. Limit 0 means no limit.
 func (s *Store) KeyChangesAfter(ctx context.Context, seq int64, limit int) ([]core.KeyChange, error) {
-	max, _ := limitOffset(core.Page{Limit: limit})
+	n, _ := limitOffset(core.Page{Limit: limit})
 	rows, err := s.reader.QueryContext(ctx,
-		`SELECT seq, api_key_id FROM key_changes WHERE seq > $1 ORDER BY seq LIMIT $2`, seq, max)
+		`SELECT seq, api_key_id FROM key_changes WHERE seq > $1 ORDER BY seq LIMIT $2`, seq, n)
 	if err != nil {
 		return nil, internal("key changes", err)
 	}

@@ -799,8 +799,7 @@ func testCreateGetSite(t *testing.T, b backend) {
 		LastBandwidthUpdate: ptr("2025-08-01T00:00:00.000Z"), Type: core.SiteWireGuard, Online: true,
 		Address: ptr("100.90.128.2/24"), Endpoint: ptr("203.0.113.7:51820"), PublicKey: ptr("peerkey="),
 		LastHolePunch: ptr(int64(1754006400000)), ListenPort: ptr(int32(51820)), DockerSocketEnabled: false,
-		RemoteSubnets: ptr("10.0.0.0/8,192.168.1.0/24"),
-		OrgName: "ignored", NewtVersion: ptr("ignored"),
+		RemoteSubnets: ptr("10.0.0.0/8,192.168.1.0/24"), OrgName: "ignored", NewtVersion: ptr("ignored"),
 	}
 	created, err := s.CreateSite(ctx, in, nil)
 	must(t, err)

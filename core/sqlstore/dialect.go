@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
@@ -57,6 +58,10 @@ func openDB(url, dataDir string) (d dialect, writer, reader *sql.DB, err error) 
 		if err != nil {
 			return 0, nil, nil, fmt.Errorf("sqlstore: open postgres: %w", err)
 		}
+		// Bounded so that a few core replicas together stay under the
+		// server's max_connections (100 by default).
+		db.SetMaxOpenConns(20)
+		db.SetConnMaxIdleTime(5 * time.Minute)
 		return dialectPostgres, db, db, nil
 	case url == "":
 		if dataDir == "" {

@@ -125,7 +125,7 @@ type Authenticator struct {
 	verifyTimeout time.Duration
 	log           *slog.Logger
 
-	hmacs   sync.Pool // of hash.Hash keyed with secret
+	hmacs   sync.Pool // of *hasher keyed with secret
 	l1      *expirable.LRU[string, *entry]
 	flights singleflight.Group
 	stripes [numStripes]stripe
@@ -190,7 +190,7 @@ func New(opts Options) *Authenticator {
 		size = DefaultSize
 	}
 	a.l1 = expirable.NewLRU[string, *entry](size, nil, a.ttl)
-	a.hmacs.New = func() any { return hmac.New(sha256.New, a.secret) }
+	a.hmacs.New = func() any { return &hasher{mac: hmac.New(sha256.New, a.secret)} }
 	a.health.log = a.log
 	return a
 }
@@ -319,12 +319,25 @@ func (a *Authenticator) Stats() Stats {
 	return Stats{L1Hits: a.l1Hits.Load(), L2Hits: a.l2Hits.Load(), Misses: a.misses.Load()}
 }
 
+// hasher is a pooled HMAC with scratch space, so the hot path does not
+// allocate: a []byte conversion or a Sum into a stack array would escape
+// through the hash.Hash interface.
+type hasher struct {
+	mac hash.Hash
+	in  [maxSecretLen]byte
+	out digest
+}
+
 func (a *Authenticator) digest(secret string) digest {
-	h := a.hmacs.Get().(hash.Hash)
-	h.Reset()
-	h.Write([]byte(secret))
-	var d digest
-	h.Sum(d[:0])
+	h := a.hmacs.Get().(*hasher)
+	h.mac.Reset()
+	if len(secret) <= len(h.in) { // always, after ParseBearer
+		h.mac.Write(h.in[:copy(h.in[:], secret)])
+	} else {
+		h.mac.Write([]byte(secret))
+	}
+	h.mac.Sum(h.out[:0])
+	d := h.out
 	a.hmacs.Put(h)
 	return d
 }

@@ -19,7 +19,8 @@ const (
 // stream breaks it reconnects with capped exponential backoff, asking for
 // the changes after the last one applied, which the core replays from its
 // durable log (or answers with a reset when the log no longer reaches back).
-// Call it once per Authenticator, typically in its own goroutine.
+// Call it once per Authenticator, typically in its own goroutine; it returns
+// when ctx is done.
 func (a *Authenticator) Watch(ctx context.Context, client corev1.ApiKeyServiceClient) {
 	backoff := watchMinBackoff
 	failing := false   // the last attempt failed and was logged
@@ -51,8 +52,9 @@ func (a *Authenticator) Watch(ctx context.Context, client corev1.ApiKeyServiceCl
 	}
 }
 
-// watchOnce runs one stream until it fails. opened reports that the stream
-// was established, progressed that at least one event was applied.
+// watchOnce runs one stream until it fails; reconnect says an earlier one
+// was open. opened reports that this stream was established, progressed
+// that at least one event was applied.
 func (a *Authenticator) watchOnce(ctx context.Context, client corev1.ApiKeyServiceClient, reconnect bool) (opened, progressed bool, err error) {
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()

@@ -1,0 +1,94 @@
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// envelope is Pangolin's answer shape, with data left raw.
+type envelope struct {
+	Data    json.RawMessage `json:"data"`
+	Success bool            `json:"success"`
+	Error   bool            `json:"error"`
+	Message string          `json:"message"`
+	Status  int             `json:"status"`
+}
+
+// reply is one HTTP answer.
+type reply struct {
+	status int
+	env    envelope
+	body   []byte
+}
+
+// decode unmarshals the envelope's data into v.
+func (r reply) decode(t *testing.T, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.env.Data, v); err != nil {
+		t.Fatalf("decoding data %s: %v", r.env.Data, err)
+	}
+}
+
+// call sends method url with the key (empty: no Authorization header) and
+// body (string: sent as is; nil: none; else JSON-encoded). Every answer must
+// be the envelope with a matching status, whatever it says.
+func call(t *testing.T, method, url, key string, body any) reply {
+	t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		j, err := json.Marshal(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rd = bytes.NewReader(j)
+	}
+	req, err := http.NewRequest(method, url, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer res.Body.Close()
+	raw, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := reply{status: res.StatusCode, body: raw}
+	if err := json.Unmarshal(raw, &r.env); err != nil {
+		t.Fatalf("%s %s: answer is not JSON (%d): %s", method, url, res.StatusCode, raw)
+	}
+	if !strings.HasSuffix(strings.TrimSuffix(url, "/"), "/v1") && r.env.Status != res.StatusCode {
+		t.Fatalf("%s %s: envelope status %d != HTTP status %d: %s", method, url, r.env.Status, res.StatusCode, raw)
+	}
+	return r
+}
+
+// want fails unless the reply has the status and its message contains msg.
+func (r reply) want(t *testing.T, status int, msg string) reply {
+	t.Helper()
+	if r.status != status || !strings.Contains(r.env.Message, msg) {
+		t.Fatalf("want %d %q, got %d: %s", status, msg, r.status, r.body)
+	}
+	if status >= 400 && (r.env.Success || !r.env.Error || string(r.env.Data) != "null") {
+		t.Fatalf("error answer is not the error envelope: %s", r.body)
+	}
+	return r
+}
