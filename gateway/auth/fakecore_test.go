@@ -242,7 +242,7 @@ func dial(t testing.TB, addr string) corev1.ApiKeyServiceClient {
 }
 
 // testRedis connects to REDIS_URL (default the local one). Unreachable:
-// skip, unless CI=true.
+// skip, unless CI=true. Reachability is probed once per run.
 func testRedis(t testing.TB) redis.UniversalClient {
 	t.Helper()
 	url := os.Getenv("REDIS_URL")
@@ -253,19 +253,30 @@ func testRedis(t testing.TB) redis.UniversalClient {
 	if err != nil {
 		t.Fatalf("REDIS_URL: %v", err)
 	}
-	c := redis.NewClient(opts)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	if err := c.Ping(ctx).Err(); err != nil {
-		c.Close()
-		msg := fmt.Sprintf("redis at %s unreachable: %v", opts.Addr, err)
+	redisProbe.once.Do(func() {
+		probe := *opts
+		probe.MaxRetries = -1
+		c := redis.NewClient(&probe)
+		defer c.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		redisProbe.err = c.Ping(ctx).Err()
+	})
+	if err := redisProbe.err; err != nil {
+		msg := fmt.Sprintf("redis at %s unreachable (set REDIS_URL): %v", opts.Addr, err)
 		if os.Getenv("CI") == "true" {
 			t.Fatal(msg)
 		}
 		t.Skip(msg)
 	}
+	c := redis.NewClient(opts)
 	t.Cleanup(func() { c.Close() })
 	return c
+}
+
+var redisProbe struct {
+	once sync.Once
+	err  error
 }
 
 // testPrefix returns a fresh L2 prefix and deletes its keys at the end.
