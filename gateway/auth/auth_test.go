@@ -629,21 +629,23 @@ func TestWatchReconnectsAndResumes(t *testing.T) {
 	mustAuth(t, a, h1)
 }
 
-// With no seq to resume from (no event seen yet), a reconnect cannot replay
-// what was missed, so L1 is dropped.
-func TestWatchReconnectWithoutSeqDropsL1(t *testing.T) {
+// Even when no key ever changed, the first stream tells the gateway where
+// the log stands, so a change made while the stream is down is replayed on
+// reconnect and the cached key is dropped.
+func TestWatchResumesFromFirstPosition(t *testing.T) {
 	core := newFakeCore(testArgon)
 	client := serve(t, core)
-	_, _, header := core.addKey(t, false, nil, nil)
+	keyID, _, header := core.addKey(t, false, nil, nil)
 	a := testAuth(t, client, nil, "")
 	startWatch(t, a, client)
 	eventually(t, "subscribed", func() bool { return core.subscribers() == 1 })
 	mustAuth(t, a, header)
+	core.setRefuseWatch(true)
 	core.endStreams()
-	eventually(t, "second stream", func() bool { return len(core.watchAfterSeqs()) == 2 })
-	eventually(t, "L1 dropped", func() bool { return a.l1.Len() == 0 })
-	mustAuth(t, a, header)
-	if n := core.verifyCalls.Load(); n != 2 {
-		t.Fatalf("core calls = %d, want 2", n)
-	}
+	core.deleteKey(keyID)
+	seq := core.publish(keyID, false)
+	eventually(t, "a refused reconnect attempt", func() bool { return core.refusedWatches() > 0 })
+	core.setRefuseWatch(false)
+	eventually(t, "replayed event", func() bool { return a.LastSeq() == seq })
+	wantErr(t, a, header, ErrInvalidKey)
 }

@@ -147,9 +147,13 @@ func (f *fakeCore) WatchKeyChanges(req *corev1.WatchKeyChangesRequest, stream gr
 	}
 	f.handlers.Add(1)
 	defer f.handlers.Done()
+	// Like the real core: without resume, start from now and tell the
+	// subscriber where that is; with resume, replay after after_seq.
 	next := int(req.GetAfterSeq()) // index into log of the next change to send
-	if next == 0 {
-		next = len(f.log) // 0 means "from now"
+	var position *corev1.KeyChange
+	if !req.GetResume() {
+		next = len(f.log)
+		position = &corev1.KeyChange{Seq: int64(next)}
 	}
 	sub := &fakeSub{notify: make(chan struct{}, 1), end: make(chan struct{})}
 	f.subs[sub] = struct{}{}
@@ -160,6 +164,11 @@ func (f *fakeCore) WatchKeyChanges(req *corev1.WatchKeyChangesRequest, stream gr
 		delete(f.subs, sub)
 		f.mu.Unlock()
 	}()
+	if position != nil {
+		if err := stream.Send(position); err != nil {
+			return err
+		}
+	}
 	for {
 		f.mu.Lock()
 		pending := f.log[min(next, len(f.log)):]

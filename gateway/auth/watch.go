@@ -59,19 +59,16 @@ func (a *Authenticator) watchOnce(ctx context.Context, client corev1.ApiKeyServi
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	after := a.lastSeq.Load()
-	stream, err := client.WatchKeyChanges(sctx, &corev1.WatchKeyChangesRequest{AfterSeq: after})
+	// The first stream starts from now (nothing is cached yet); every later
+	// one resumes after the last change applied, which the core replays
+	// from its log. The core's first event tells us where we stand, so a
+	// resume point exists even when no key ever changed.
+	stream, err := client.WatchKeyChanges(sctx, &corev1.WatchKeyChangesRequest{AfterSeq: after, Resume: reconnect})
 	if err != nil {
 		return false, false, err
 	}
 	a.readyOnce.Do(func() { close(a.ready) })
-	a.log.Info("auth: key change stream open", "after_seq", after)
-	if reconnect && after == 0 {
-		// With no seq to resume from the core streams "from now": changes
-		// made while we were away are not replayed, so forget what L1 holds
-		// rather than trust it until the TTL. (L2 is cleaned by the
-		// replicas that did see those changes.)
-		_ = a.invalidateAll(ctx, false)
-	}
+	a.log.Info("auth: key change stream open", "after_seq", after, "resume", reconnect)
 	for {
 		change, err := stream.Recv()
 		if err != nil {
@@ -95,7 +92,8 @@ func (a *Authenticator) apply(ctx context.Context, change *corev1.KeyChange) {
 		a.log.Warn("auth: could not delete a changed key from redis", "seq", change.GetSeq(), "err", err)
 	}
 	// Recorded even if lower than before: the core's answer is the truth
-	// (e.g. a restored log), and re-applying an invalidation is harmless.
+	// (e.g. a restored log), and re-applying an invalidation is harmless. An
+	// event without a key id and no reset only carries the position.
 	a.lastSeq.Store(change.GetSeq())
 }
 
