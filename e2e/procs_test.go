@@ -19,8 +19,8 @@ import (
 
 // The binaries under test, built once per test run by TestMain.
 var bin struct {
-	dir         string
-	core, gate  string
+	dir        string
+	core, gate string
 }
 
 func TestMain(m *testing.M) {
