@@ -93,6 +93,9 @@ func newRedis(cfg config.Redis) (redis.UniversalClient, error) {
 // Authenticator exposes the key cache (tests and benchmarks read its stats).
 func (g *Gateway) Authenticator() *auth.Authenticator { return g.authn }
 
+// KeyClient is the core's key service, whose change stream Serve watches.
+func (g *Gateway) KeyClient() corev1.ApiKeyServiceClient { return g.keys }
+
 // Run serves on the configured port until ctx ends, then drains in-flight
 // requests (up to server.shutdown_timeout) and returns.
 func (g *Gateway) Run(ctx context.Context) error {

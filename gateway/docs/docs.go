@@ -4,6 +4,7 @@ package docs
 
 import (
 	_ "embed"
+	"sync"
 
 	"github.com/swaggo/swag"
 )
@@ -17,5 +18,9 @@ type spec struct{}
 
 func (spec) ReadDoc() string { return string(Spec) }
 
-// Register makes the spec the one gin-swagger serves as doc.json.
-func Register() { swag.Register(swag.Name, spec{}) }
+var once sync.Once
+
+// Register makes the spec the one gin-swagger serves as doc.json. swag's
+// registry is process-wide, so it happens once however many gateways a
+// process builds (tests build many).
+func Register() { once.Do(func() { swag.Register(swag.Name, spec{}) }) }
