@@ -38,6 +38,16 @@ func (r reply) decode(t *testing.T, v any) {
 // be the envelope with a matching status, whatever it says.
 func call(t *testing.T, method, url, key string, body any) reply {
 	t.Helper()
+	header := ""
+	if key != "" {
+		header = "Bearer " + key
+	}
+	return callWithHeader(t, method, url, header, body)
+}
+
+// callWithHeader is call with the whole Authorization header ("" for none).
+func callWithHeader(t *testing.T, method, url, header string, body any) reply {
+	t.Helper()
 	var rd io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -59,8 +69,8 @@ func call(t *testing.T, method, url, key string, body any) reply {
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	if key != "" {
-		req.Header.Set("Authorization", "Bearer "+key)
+	if header != "" {
+		req.Header.Set("Authorization", header)
 	}
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
