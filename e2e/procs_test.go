@@ -19,8 +19,8 @@ import (
 
 // The binaries under test, built once per test run by TestMain.
 var bin struct {
-	dir        string
-	core, gate string
+	dir                  string
+	core, gate, embedded string
 }
 
 func TestMain(m *testing.M) {
@@ -32,7 +32,8 @@ func TestMain(m *testing.M) {
 	bin.dir = dir
 	bin.core = filepath.Join(dir, "pangolin-core")
 	bin.gate = filepath.Join(dir, "pangolin-gateway")
-	build := exec.Command("go", "build", "-o", dir+string(os.PathSeparator), "../cmd/pangolin-core", "../cmd/pangolin-gateway")
+	bin.embedded = filepath.Join(dir, "pangolin")
+	build := exec.Command("go", "build", "-o", dir+string(os.PathSeparator), "../cmd/pangolin-core", "../cmd/pangolin-gateway", "../cmd/pangolin")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "e2e: building the binaries:", err)

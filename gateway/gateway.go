@@ -178,8 +178,10 @@ func newHandler(cfg config.Config, log *slog.Logger, h *api.Handlers, authn api.
 		case p == "/v1":
 			r.URL.Path = "/v1/"
 		case p == "/v1/docs/":
-			// The Swagger UI lives at /v1/docs/; gin-swagger names it index.html.
+			// The Swagger UI lives at /v1/docs/; gin-swagger names it
+			// index.html and routes on RequestURI.
 			r.URL.Path = "/v1/docs/index.html"
+			r.RequestURI = r.URL.RequestURI()
 		case len(p) > len("/v1/") && strings.HasSuffix(p, "/") && !strings.HasPrefix(p, "/v1/docs"):
 			r.URL.Path = strings.TrimRight(p, "/")
 		}

@@ -1,0 +1,108 @@
+package e2e
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"pangolin-gateway/gateway/docs"
+)
+
+// TestEmbeddedDefault runs what `make run` runs: on an empty data dir it
+// prints the root key once and the docs URL, and serves the API with it.
+func TestEmbeddedDefault(t *testing.T) {
+	dir := t.TempDir()
+	port := strconv.Itoa(freePort(t))
+	env := []string{"PGW_SERVER__INTEGRATION_PORT=" + port, "PGW_SERVER__HOST=127.0.0.1"}
+	env = append(env, "PGW_DATABASE__DATA_DIR="+dir)
+	run := func() *proc { return start(t, "pangolin", bin.embedded, env) }
+	first := run()
+	keyLine := regexp.MustCompile(`(?m)^Root API key \(shown once\): ([a-z0-9]{15}\.[a-z2-7]{40})$`)
+	waitFor(t, first, "the root key and docs URL", func() bool {
+		return keyLine.MatchString(first.out.String()) && strings.Contains(first.out.String(), "API docs: http://127.0.0.1:"+port+"/v1/docs/")
+	})
+	key := keyLine.FindStringSubmatch(first.out.String())[1]
+	url := "http://127.0.0.1:" + port
+	waitFor(t, first, "the API", func() bool {
+		res, err := http.Get(url + "/v1/")
+		if err == nil {
+			res.Body.Close()
+		}
+		return err == nil && res.StatusCode == 200
+	})
+	call(t, "PUT", url+"/v1/org", key, map[string]string{"orgId": "acme", "name": "Acme", "subnet": "100.90.128.0/24"}).want(t, 201, "")
+	first.stop(t)
+
+	// Second start on the same data: no new key, the old one still works.
+	second := run()
+	waitFor(t, second, "the docs URL", func() bool { return strings.Contains(second.out.String(), "API docs:") })
+	if keyLine.MatchString(second.out.String()) {
+		t.Fatal("a second root key was printed on a non-empty database")
+	}
+	waitFor(t, second, "the API", func() bool {
+		res, err := http.Get(url + "/v1/")
+		if err == nil {
+			res.Body.Close()
+		}
+		return err == nil && res.StatusCode == 200
+	})
+	call(t, "GET", url+"/v1/org/acme", key, nil).want(t, 200, "")
+}
+
+// The gateway refuses to serve with the flag off and names the key.
+func TestGatewayNeedsTheFlag(t *testing.T) {
+	cmd := exec.Command(bin.gate)
+	cmd.Env = []string{"PGW_CORE__TOKEN=" + testCoreToken, "PGW_SERVER__INTEGRATION_PORT=" + strconv.Itoa(freePort(t))}
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("gateway started with flags.enable_integration_api off: %s", out)
+	}
+	if !bytes.Contains(out, []byte("flags.enable_integration_api")) {
+		t.Fatalf("the refusal does not name the key: %s", out)
+	}
+}
+
+// Health, docs and unknown routes.
+func TestServedBesidesTheAPI(t *testing.T) {
+	s := newStack(t, "")
+	get := func(path string, follow bool) (*http.Response, []byte) {
+		t.Helper()
+		c := http.Client{}
+		if !follow {
+			c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+		}
+		res, err := c.Get(s.url + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res, b
+	}
+	for _, p := range []string{"/v1/", "/v1"} {
+		if res, b := get(p, false); res.StatusCode != 200 || string(b) != `{"message":"Healthy"}` {
+			t.Fatalf("GET %s = %d %s", p, res.StatusCode, b)
+		}
+	}
+	if res, _ := get("/v1/docs", false); res.StatusCode != http.StatusMovedPermanently || res.Header.Get("Location") != "/v1/docs/" {
+		t.Fatalf("GET /v1/docs = %d → %q", res.StatusCode, res.Header.Get("Location"))
+	}
+	if res, b := get("/v1/docs/", false); res.StatusCode != 200 || !bytes.Contains(b, []byte("swagger-ui")) {
+		t.Fatalf("GET /v1/docs/ = %d %.200s", res.StatusCode, b)
+	}
+	if res, b := get("/v1/docs/doc.json", false); res.StatusCode != 200 || !bytes.Equal(b, docs.Spec) {
+		t.Fatalf("GET /v1/docs/doc.json = %d, not the committed spec", res.StatusCode)
+	}
+	// Unknown routes: the envelope with 404, key or no key.
+	call(t, "GET", s.url+"/v1/does-not-exist", "", nil).want(t, 404, "Route not found")
+	call(t, "GET", s.url+"/v1/does-not-exist", s.root, nil).want(t, 404, "Route not found")
+	call(t, "PATCH", s.url+"/v1/orgs", s.root, nil).want(t, 404, "Route not found")
+	call(t, "GET", s.url+"/elsewhere", "", nil).want(t, 404, "")
+	// A trailing slash is served, not redirected.
+	call(t, "GET", s.url+"/v1/orgs/", s.root, nil).want(t, 200, "Organizations retrieved")
+}
