@@ -101,9 +101,15 @@ func TestErrorsMapToStatusCodes(t *testing.T) {
 		err  error
 		want codes.Code
 	}{
-		"invalid":  {func() error { _, err := orgs.CreateOrg(c, &corev1.CreateOrgRequest{OrgId: "b", Name: "B", Subnet: "x"}); return err }(), codes.InvalidArgument},
-		"conflict": {func() error { _, err := orgs.CreateOrg(c, &corev1.CreateOrgRequest{OrgId: "acme", Name: "A", Subnet: "10.0.0.0/24"}); return err }(), codes.AlreadyExists},
-		"missing":  {func() error { _, err := sites.GetSite(c, &corev1.SiteIdRequest{SiteId: 42}); return err }(), codes.NotFound},
+		"invalid": {func() error {
+			_, err := orgs.CreateOrg(c, &corev1.CreateOrgRequest{OrgId: "b", Name: "B", Subnet: "x"})
+			return err
+		}(), codes.InvalidArgument},
+		"conflict": {func() error {
+			_, err := orgs.CreateOrg(c, &corev1.CreateOrgRequest{OrgId: "acme", Name: "A", Subnet: "10.0.0.0/24"})
+			return err
+		}(), codes.AlreadyExists},
+		"missing": {func() error { _, err := sites.GetSite(c, &corev1.SiteIdRequest{SiteId: 42}); return err }(), codes.NotFound},
 	} {
 		if status.Code(got.err) != got.want {
 			t.Errorf("%s: %v, want %s", name, got.err, got.want)
