@@ -11,6 +11,7 @@ import (
 	"os"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -44,14 +45,22 @@ type Server struct {
 	// Host is the address the API listens on; empty means all interfaces.
 	Host string `koanf:"host"`
 	// TrustProxy lists the proxies (IPs or CIDRs) whose X-Forwarded-For is
-	// believed; from anyone else the header is ignored.
+	// believed; from anyone else the header is ignored. Pangolin's hop count
+	// form (trust_proxy: 1) is refused with a message: counting hops trusts
+	// whoever reaches the port directly, an address list does not.
 	TrustProxy []string `koanf:"trust_proxy"`
 	// Secret keys the HMAC digests cached in Redis. Every gateway replica
 	// sharing a Redis must use the same one.
 	Secret string `koanf:"secret"`
 	// MaxBodyBytes bounds request bodies (Pangolin: 100 kB).
 	MaxBodyBytes int64 `koanf:"max_body_bytes"`
-	// ShutdownTimeout bounds the drain of in-flight requests on SIGTERM.
+	// ShutdownDelay is how long the gateway keeps serving after SIGTERM
+	// while its health route answers 503, so that load balancers (Traefik's
+	// health check, Kubernetes endpoints) stop sending it requests before it
+	// stops accepting them. 0 skips it.
+	ShutdownDelay time.Duration `koanf:"shutdown_delay"`
+	// ShutdownTimeout bounds the drain of in-flight requests on SIGTERM,
+	// after ShutdownDelay.
 	ShutdownTimeout time.Duration `koanf:"shutdown_timeout"`
 }
 
@@ -78,6 +87,11 @@ type Core struct {
 	// VerifyConcurrency bounds concurrent argon2id verifications in the
 	// core; 0 means the number of CPUs.
 	VerifyConcurrency int `koanf:"verify_concurrency"`
+	// ChangePollInterval is how often the core reads the key change log for
+	// changes written by others (other core replicas, the admin commands).
+	// On PostgreSQL the core also LISTENs for them and wakes at once; the
+	// poll is the backstop for a lost listening connection.
+	ChangePollInterval time.Duration `koanf:"change_poll_interval"`
 }
 
 // TLS files for the core link.
@@ -99,11 +113,52 @@ type Database struct {
 	DataDir string `koanf:"data_dir"`
 }
 
-// Redis is the shared key cache of the gateways. Empty URL means no Redis:
-// each gateway caches in process only.
+// Redis is the shared key cache of the gateways. Set URL for one node, or
+// Addrs for Sentinel (with MasterName) or Cluster (without); neither means
+// no Redis: each gateway caches in process only.
 type Redis struct {
+	// URL is one node: redis://[user:password@]host:port/db, rediss:// for
+	// TLS. Credentials and db go in the URL.
 	URL string `koanf:"url"`
+	// Addrs are the Sentinel addresses (with MasterName) or the Cluster seed
+	// nodes (without), host:port each.
+	Addrs []string `koanf:"addrs"`
+	// MasterName selects Sentinel: the name the sentinels monitor.
+	MasterName string `koanf:"master_name"`
+	// Username and Password authenticate to the data nodes (Addrs only).
+	Username string `koanf:"username"`
+	Password string `koanf:"password"`
+	// SentinelPassword authenticates to the sentinels, when they require it.
+	SentinelPassword string `koanf:"sentinel_password"`
+	// DB is the database number (Sentinel only; a cluster has only 0).
+	DB int `koanf:"db"`
+	// TLS connects to Addrs over TLS (system roots).
+	TLS bool `koanf:"tls"`
 }
+
+// Redis modes, see Redis.Mode.
+const (
+	RedisNone     = ""
+	RedisSingle   = "single"
+	RedisSentinel = "sentinel"
+	RedisCluster  = "cluster"
+)
+
+// Mode says which kind of Redis the keys describe.
+func (r Redis) Mode() string {
+	switch {
+	case r.URL != "":
+		return RedisSingle
+	case len(r.Addrs) > 0 && r.MasterName != "":
+		return RedisSentinel
+	case len(r.Addrs) > 0:
+		return RedisCluster
+	}
+	return RedisNone
+}
+
+// Enabled reports whether the gateways share a Redis.
+func (r Redis) Enabled() bool { return r.Mode() != RedisNone }
 
 // Cache tunes the key cache.
 type Cache struct {
@@ -125,13 +180,15 @@ func Default() Config {
 		Server: Server{
 			IntegrationPort: 3003,
 			MaxBodyBytes:    100 << 10,
+			ShutdownDelay:   5 * time.Second,
 			ShutdownTimeout: 20 * time.Second,
 		},
 		Flags: Flags{EnableIntegrationAPI: false},
 		Core: Core{
-			Address:       "127.0.0.1:3004",
-			ListenAddress: ":3004",
-			Timeout:       10 * time.Second,
+			Address:            "127.0.0.1:3004",
+			ListenAddress:      ":3004",
+			Timeout:            10 * time.Second,
+			ChangePollInterval: 200 * time.Millisecond,
 		},
 		Database: Database{DataDir: "./data"},
 		Cache:    Cache{TTL: 5 * time.Minute, Size: 10000},
@@ -254,18 +311,16 @@ func (c Config) ValidateGateway() error {
 	if c.Server.MaxBodyBytes < 1 {
 		errs = append(errs, errors.New("server.max_body_bytes: must be positive"))
 	}
-	for _, p := range c.Server.TrustProxy {
-		if _, _, err := net.ParseCIDR(p); err != nil && net.ParseIP(p) == nil {
-			errs = append(errs, fmt.Errorf("server.trust_proxy: %q is neither an IP nor a CIDR", p))
-		}
+	errs = append(errs, validateTrustProxy(c.Server.TrustProxy)...)
+	if c.Server.ShutdownDelay < 0 {
+		errs = append(errs, errors.New("server.shutdown_delay: must not be negative"))
 	}
-	if c.Redis.URL != "" {
-		if _, err := url.Parse(c.Redis.URL); err != nil || !slices.Contains([]string{"redis", "rediss", "unix"}, scheme(c.Redis.URL)) {
-			errs = append(errs, fmt.Errorf("redis.url: %q is not a redis:// or rediss:// URL", c.Redis.URL))
-		}
-		if len(c.Server.Secret) < 32 {
-			errs = append(errs, errors.New("server.secret: must be at least 32 characters when redis.url is set (replicas share cached digests keyed by it)"))
-		}
+	if c.Server.ShutdownTimeout <= 0 {
+		errs = append(errs, errors.New("server.shutdown_timeout: must be positive"))
+	}
+	errs = append(errs, c.Redis.validate()...)
+	if c.Redis.Enabled() && len(c.Server.Secret) < 32 {
+		errs = append(errs, errors.New("server.secret: must be at least 32 characters when redis.url or redis.addrs is set (replicas share cached digests keyed by it)"))
 	}
 	if c.Core.Address == "" {
 		errs = append(errs, errors.New("core.address: must be set"))
@@ -290,6 +345,9 @@ func (c Config) ValidateCore() error {
 	}
 	if c.Core.VerifyConcurrency < 0 {
 		errs = append(errs, errors.New("core.verify_concurrency: must not be negative"))
+	}
+	if c.Core.ChangePollInterval <= 0 {
+		errs = append(errs, errors.New("core.change_poll_interval: must be positive"))
 	}
 	if u := c.Database.URL; u != "" && !slices.Contains([]string{"postgres", "postgresql"}, scheme(u)) {
 		errs = append(errs, fmt.Errorf("database.url: %q is not a postgres:// URL (leave it empty for SQLite in database.data_dir)", redact(u)))
@@ -330,6 +388,88 @@ func (c Config) validateCommon() []error {
 		errs = append(errs, errors.New("core.tls.cert_file and core.tls.key_file: set both or neither"))
 	}
 	return errs
+}
+
+// validateTrustProxy accepts IPs and CIDRs. A bare number is Pangolin's
+// (Express's) hop count: refused with a message saying what to write,
+// because "trust the nearest N hops" believes a forged X-Forwarded-For from
+// anyone who reaches the gateway's port without passing the proxy.
+func validateTrustProxy(list []string) []error {
+	var errs []error
+	for _, p := range list {
+		if _, _, err := net.ParseCIDR(p); err == nil || net.ParseIP(p) != nil {
+			continue
+		}
+		if n, err := strconv.Atoi(p); err == nil && n >= 0 || p == "true" || p == "false" {
+			errs = append(errs, fmt.Errorf("server.trust_proxy: %q is Pangolin's hop-count form (trust_proxy: %s); this gateway needs the addresses of the proxies in front of it instead: list Traefik's IP or network as IPs/CIDRs (e.g. [172.18.0.0/16]), or leave it empty to trust no proxy", p, p))
+			continue
+		}
+		errs = append(errs, fmt.Errorf("server.trust_proxy: %q is neither an IP nor a CIDR", p))
+	}
+	return errs
+}
+
+// validate checks the redis.* keys; errors name the key and never show a
+// password.
+func (r Redis) validate() []error {
+	var errs []error
+	if r.URL != "" {
+		if _, err := url.Parse(r.URL); err != nil || !slices.Contains([]string{"redis", "rediss", "unix"}, scheme(r.URL)) {
+			errs = append(errs, fmt.Errorf("redis.url: %q is not a redis:// or rediss:// URL", redact(r.URL)))
+		}
+		if len(r.Addrs) > 0 {
+			errs = append(errs, errors.New("redis.url and redis.addrs: set one (url for one node, addrs for Sentinel or Cluster)"))
+		}
+		for _, key := range r.addrsOnlyKeys() {
+			errs = append(errs, fmt.Errorf("%s: applies to redis.addrs only; with redis.url put credentials, db and TLS (rediss://) in the URL", key))
+		}
+		return errs
+	}
+	if len(r.Addrs) == 0 {
+		for _, key := range r.addrsOnlyKeys() {
+			errs = append(errs, fmt.Errorf("%s: is set but redis.addrs is empty (list the sentinels or cluster nodes there)", key))
+		}
+		return errs
+	}
+	for _, a := range r.Addrs {
+		host, port, err := net.SplitHostPort(a)
+		if n, perr := strconv.Atoi(port); err != nil || host == "" || perr != nil || n < 1 || n > 65535 {
+			errs = append(errs, fmt.Errorf("redis.addrs: %q is not host:port", a))
+		}
+	}
+	if r.DB < 0 {
+		errs = append(errs, errors.New("redis.db: must not be negative"))
+	}
+	if r.Mode() == RedisCluster {
+		if r.DB != 0 {
+			errs = append(errs, errors.New("redis.db: a Redis Cluster has only database 0 (set redis.master_name for Sentinel)"))
+		}
+		if r.SentinelPassword != "" {
+			errs = append(errs, errors.New("redis.sentinel_password: set redis.master_name too (Sentinel), or remove it (Cluster)"))
+		}
+	}
+	return errs
+}
+
+// addrsOnlyKeys names the keys set that only apply with redis.addrs.
+func (r Redis) addrsOnlyKeys() []string {
+	var keys []string
+	for _, k := range []struct {
+		key string
+		set bool
+	}{
+		{"redis.master_name", r.MasterName != ""},
+		{"redis.username", r.Username != ""},
+		{"redis.password", r.Password != ""},
+		{"redis.sentinel_password", r.SentinelPassword != ""},
+		{"redis.db", r.DB != 0},
+		{"redis.tls", r.TLS},
+	} {
+		if k.set {
+			keys = append(keys, k.key)
+		}
+	}
+	return keys
 }
 
 func scheme(u string) string {

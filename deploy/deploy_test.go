@@ -1054,6 +1054,9 @@ func normalize(c *config.Config) {
 	if len(c.Server.TrustProxy) == 0 {
 		c.Server.TrustProxy = nil
 	}
+	if len(c.Redis.Addrs) == 0 {
+		c.Redis.Addrs = nil
+	}
 }
 
 func flattenNodes(n *yaml.Node, prefix string, out map[string]*yaml.Node) {

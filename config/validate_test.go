@@ -1,0 +1,175 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// gatewayConfig is a gateway configuration that validates.
+func gatewayConfig() Config {
+	c := Default()
+	c.Flags.EnableIntegrationAPI = true
+	c.Core.Token = strings.Repeat("t", 40)
+	c.Server.Secret = strings.Repeat("s", 40)
+	return c
+}
+
+func loadYAML(t *testing.T, doc string, env ...string) (Config, error) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "config.yml")
+	if err := os.WriteFile(path, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return load(path, func() []string { return env })
+}
+
+// Pangolin's config says trust_proxy: 1 (a hop count). The gateway refuses
+// it, whatever way it is written, with an error naming the key and saying
+// what to write instead; addresses and CIDRs load as a list.
+func TestTrustProxyHopCountIsRefused(t *testing.T) {
+	for name, tc := range map[string]struct {
+		doc string
+		env []string
+	}{
+		"yaml integer": {doc: "server:\n  trust_proxy: 1\n"},
+		"yaml boolean": {doc: "server:\n  trust_proxy: true\n"},
+		"yaml list":    {doc: "server:\n  trust_proxy: [2]\n"},
+		"environment":  {doc: "", env: []string{"PGW_SERVER__TRUST_PROXY=1"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			c, err := loadYAML(t, tc.doc, tc.env...)
+			if err != nil {
+				// Refusing at load time is fine too, if it names the key.
+				if !strings.Contains(err.Error(), "server.trust_proxy") {
+					t.Fatalf("load error does not name server.trust_proxy: %v", err)
+				}
+				return
+			}
+			g := gatewayConfig()
+			g.Server.TrustProxy = c.Server.TrustProxy
+			err = g.ValidateGateway()
+			if err == nil || !strings.Contains(err.Error(), "server.trust_proxy") || !strings.Contains(err.Error(), "hop-count") {
+				t.Fatalf("trust_proxy %q: want an error naming server.trust_proxy and the hop count, got %v", c.Server.TrustProxy, err)
+			}
+		})
+	}
+
+	c, err := loadYAML(t, "server:\n  trust_proxy: [127.0.0.1, 172.18.0.0/16, \"::1\"]\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := gatewayConfig()
+	g.Server.TrustProxy = c.Server.TrustProxy
+	if err := g.ValidateGateway(); err != nil {
+		t.Fatalf("addresses and CIDRs: %v", err)
+	}
+	if want := []string{"127.0.0.1", "172.18.0.0/16", "::1"}; !slices.Equal(c.Server.TrustProxy, want) {
+		t.Fatalf("trust_proxy loaded as %q, want %q", c.Server.TrustProxy, want)
+	}
+	g.Server.TrustProxy = []string{"traefik"}
+	if err := g.ValidateGateway(); err == nil || !strings.Contains(err.Error(), `server.trust_proxy: "traefik" is neither`) {
+		t.Fatalf("a host name: got %v", err)
+	}
+}
+
+func TestShutdownKeys(t *testing.T) {
+	c, err := loadYAML(t, "", "PGW_SERVER__SHUTDOWN_DELAY=250ms")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Server.ShutdownDelay != 250*time.Millisecond {
+		t.Fatalf("shutdown_delay = %v", c.Server.ShutdownDelay)
+	}
+	g := gatewayConfig()
+	g.Server.ShutdownDelay = -time.Second
+	g.Server.ShutdownTimeout = 0
+	err = g.ValidateGateway()
+	for _, key := range []string{"server.shutdown_delay", "server.shutdown_timeout"} {
+		if err == nil || !strings.Contains(err.Error(), key) {
+			t.Errorf("want an error naming %s, got %v", key, err)
+		}
+	}
+	core := Default()
+	core.Core.Token = strings.Repeat("t", 40)
+	core.Core.ChangePollInterval = 0
+	if err := core.ValidateCore(); err == nil || !strings.Contains(err.Error(), "core.change_poll_interval") {
+		t.Errorf("want an error naming core.change_poll_interval, got %v", err)
+	}
+}
+
+func TestRedisModes(t *testing.T) {
+	c, err := loadYAML(t, "redis:\n  addrs: [10.0.0.1:26379, 10.0.0.2:26379]\n  master_name: mymaster\n  db: 2\n",
+		"PGW_REDIS__PASSWORD=pw", "PGW_REDIS__SENTINEL_PASSWORD=spw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Redis.Mode() != RedisSentinel || c.Redis.DB != 2 || c.Redis.Password != "pw" || c.Redis.SentinelPassword != "spw" ||
+		!slices.Equal(c.Redis.Addrs, []string{"10.0.0.1:26379", "10.0.0.2:26379"}) {
+		t.Fatalf("sentinel config loaded as %+v (mode %q)", c.Redis, c.Redis.Mode())
+	}
+	c, err = loadYAML(t, "", "PGW_REDIS__ADDRS=10.0.0.1:6379, 10.0.0.2:6379,10.0.0.3:6379")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Redis.Mode() != RedisCluster || len(c.Redis.Addrs) != 3 {
+		t.Fatalf("cluster config loaded as %+v (mode %q)", c.Redis, c.Redis.Mode())
+	}
+	if m := (Redis{URL: "redis://r:6379/0"}).Mode(); m != RedisSingle {
+		t.Fatalf("url mode %q", m)
+	}
+	if m := (Redis{}).Mode(); m != RedisNone {
+		t.Fatalf("empty mode %q", m)
+	}
+
+	for name, tc := range map[string]struct {
+		redis Redis
+		want  []string // substrings of the error; none: valid
+	}{
+		"single":            {redis: Redis{URL: "redis://:pw@r:6379/1"}},
+		"sentinel":          {redis: Redis{Addrs: []string{"s1:26379", "s2:26379"}, MasterName: "m", Password: "pw", SentinelPassword: "spw", DB: 1}},
+		"cluster":           {redis: Redis{Addrs: []string{"n1:6379"}, Username: "u", Password: "pw", TLS: true}},
+		"url and addrs":     {redis: Redis{URL: "redis://r:6379", Addrs: []string{"s:1"}}, want: []string{"redis.url and redis.addrs"}},
+		"url with password": {redis: Redis{URL: "redis://r:6379", Password: "hunter2"}, want: []string{"redis.password: applies to redis.addrs only"}},
+		"url not redis":     {redis: Redis{URL: "http://u:hunter2@r:6379"}, want: []string{"redis.url:", "not a redis://"}},
+		"master, no addrs":  {redis: Redis{MasterName: "m"}, want: []string{"redis.master_name: is set but redis.addrs is empty"}},
+		"bad addr":          {redis: Redis{Addrs: []string{"r"}}, want: []string{`redis.addrs: "r" is not host:port`}},
+		"cluster db":        {redis: Redis{Addrs: []string{"r:6379"}, DB: 3}, want: []string{"redis.db: a Redis Cluster has only database 0"}},
+		"cluster sentinel password": {redis: Redis{Addrs: []string{"r:6379"}, SentinelPassword: "x"},
+			want: []string{"redis.sentinel_password"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			g := gatewayConfig()
+			g.Redis = tc.redis
+			err := g.ValidateGateway()
+			if len(tc.want) == 0 {
+				if err != nil {
+					t.Fatalf("want valid, got %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("want an error with %q, got none", tc.want)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q lacks %q", err, w)
+				}
+			}
+			if strings.Contains(err.Error(), "hunter2") {
+				t.Errorf("error shows the password: %v", err)
+			}
+		})
+	}
+
+	// Any Redis mode needs the shared digest secret.
+	g := gatewayConfig()
+	g.Server.Secret = ""
+	g.Redis = Redis{Addrs: []string{"n1:6379"}}
+	if err := g.ValidateGateway(); err == nil || !strings.Contains(err.Error(), "server.secret") {
+		t.Fatalf("cluster without server.secret: got %v", err)
+	}
+}
