@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -36,6 +37,8 @@ type Gateway struct {
 	redis redis.UniversalClient
 	authn *auth.Authenticator
 	keys  corev1.ApiKeyServiceClient
+	// draining is set on shutdown, while server.shutdown_delay runs.
+	draining atomic.Bool
 	// Handler serves the whole HTTP surface.
 	Handler http.Handler
 }
@@ -49,7 +52,7 @@ func New(cfg config.Config, log *slog.Logger) (*Gateway, error) {
 	}
 	g := &Gateway{cfg: cfg, log: log, conn: conn, keys: corev1.NewApiKeyServiceClient(conn)}
 	secret := []byte(cfg.Server.Secret)
-	if cfg.Redis.URL != "" {
+	if cfg.Redis.Enabled() {
 		g.redis, err = newRedis(cfg.Redis)
 		if err != nil {
 			conn.Close()
@@ -74,20 +77,14 @@ func New(cfg config.Config, log *slog.Logger) (*Gateway, error) {
 		Sites: corev1.NewSiteServiceClient(conn),
 		Keys:  g.keys,
 	}
-	g.Handler, err = newHandler(cfg, log, handlers, g.authn)
+	h, err := newHandler(cfg, log, handlers, g.authn)
 	if err != nil {
 		g.Close()
 		return nil, err
 	}
+	g.Handler = g.drainAware(h)
+	log.Info("gateway: key cache", redisSummary(cfg.Redis)...)
 	return g, nil
-}
-
-func newRedis(cfg config.Redis) (redis.UniversalClient, error) {
-	opts, err := redis.ParseURL(cfg.URL)
-	if err != nil {
-		return nil, fmt.Errorf("redis.url: %w", err)
-	}
-	return redis.NewClient(opts), nil
 }
 
 // Authenticator exposes the key cache (tests and benchmarks read its stats).
@@ -96,8 +93,8 @@ func (g *Gateway) Authenticator() *auth.Authenticator { return g.authn }
 // KeyClient is the core's key service, whose change stream Serve watches.
 func (g *Gateway) KeyClient() corev1.ApiKeyServiceClient { return g.keys }
 
-// Run serves on the configured port until ctx ends, then drains in-flight
-// requests (up to server.shutdown_timeout) and returns.
+// Run serves on the configured port until ctx ends, then drains (see
+// Serve) and returns.
 func (g *Gateway) Run(ctx context.Context) error {
 	addr := net.JoinHostPort(g.cfg.Server.Host, strconv.Itoa(g.cfg.Server.IntegrationPort))
 	lis, err := net.Listen("tcp", addr)
@@ -107,7 +104,11 @@ func (g *Gateway) Run(ctx context.Context) error {
 	return g.Serve(ctx, lis)
 }
 
-// Serve is Run on a given listener.
+// Serve is Run on a given listener. When ctx ends it drains in two steps:
+// for server.shutdown_delay it keeps serving but its health route answers
+// 503 and connections are not kept alive, so load balancers take it out
+// of rotation while nothing fails; then it stops accepting and finishes
+// the requests in flight (up to server.shutdown_timeout).
 func (g *Gateway) Serve(ctx context.Context, lis net.Listener) error {
 	watchCtx, stopWatch := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWatch()
@@ -129,7 +130,10 @@ func (g *Gateway) Serve(ctx context.Context, lis net.Listener) error {
 		return err
 	case <-ctx.Done():
 	}
-	g.log.Info("gateway: shutting down, draining in-flight requests")
+	if err := g.drain(srv, errc); err != nil {
+		return err
+	}
+	g.log.Info("gateway: shutting down, finishing in-flight requests")
 	sctx, cancel := context.WithTimeout(context.Background(), g.cfg.Server.ShutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {

@@ -56,6 +56,8 @@ func run(args []string) error {
 	defer g.Close()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	// The first signal starts the graceful drain; a second one kills.
+	context.AfterFunc(ctx, stop)
 	return g.Run(ctx)
 }
 

@@ -43,9 +43,11 @@ func run(args []string) error {
 		return err
 	}
 	// What makes it embedded: the API on, no Redis, a per-process link
-	// token, and the core on a loopback port of its own choosing.
+	// token, the core on a loopback port of its own choosing, and no drain
+	// delay on Ctrl-C (no load balancer to leave).
 	cfg.Flags.EnableIntegrationAPI = true
-	cfg.Redis.URL = ""
+	cfg.Redis = config.Redis{}
+	cfg.Server.ShutdownDelay = 0
 	token := make([]byte, 32)
 	rand.Read(token)
 	cfg.Core.Token = hex.EncodeToString(token)

@@ -1,0 +1,67 @@
+package gateway
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net/url"
+
+	"github.com/redis/go-redis/v9"
+
+	"pangolin-gateway/config"
+)
+
+// newRedis builds the shared cache's client for the mode the redis.* keys
+// describe: one node (redis.url), Sentinel (redis.addrs + master_name) or
+// Cluster (redis.addrs alone). All three are a redis.UniversalClient; the
+// auth package handles the cluster's per-node work itself.
+func newRedis(cfg config.Redis) (redis.UniversalClient, error) {
+	switch cfg.Mode() {
+	case config.RedisSingle:
+		opts, err := redis.ParseURL(cfg.URL)
+		if err != nil {
+			// A *url.Error quotes the whole URL, password included.
+			var uerr *url.Error
+			if errors.As(err, &uerr) {
+				err = uerr.Err
+			}
+			return nil, fmt.Errorf("redis.url: %w", err)
+		}
+		return redis.NewClient(opts), nil
+	case config.RedisSentinel, config.RedisCluster:
+		opts := &redis.UniversalOptions{
+			Addrs:            cfg.Addrs,
+			MasterName:       cfg.MasterName,
+			Username:         cfg.Username,
+			Password:         cfg.Password,
+			SentinelPassword: cfg.SentinelPassword,
+			DB:               cfg.DB,
+			// A single seed address still means a cluster: without this
+			// go-redis would make a one-node client and fail on MOVED.
+			IsClusterMode: cfg.Mode() == config.RedisCluster,
+		}
+		if cfg.TLS {
+			opts.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+		}
+		return redis.NewUniversalClient(opts), nil
+	}
+	return nil, nil
+}
+
+// redisSummary describes the Redis in use for the start-up log: the mode
+// and addresses, never credentials.
+func redisSummary(cfg config.Redis) []any {
+	switch cfg.Mode() {
+	case config.RedisSingle:
+		opts, err := redis.ParseURL(cfg.URL)
+		if err != nil {
+			return []any{"mode", cfg.Mode()}
+		}
+		return []any{"mode", cfg.Mode(), "addr", opts.Addr, "db", opts.DB, "tls", opts.TLSConfig != nil}
+	case config.RedisSentinel:
+		return []any{"mode", cfg.Mode(), "sentinels", cfg.Addrs, "master_name", cfg.MasterName, "db", cfg.DB, "tls", cfg.TLS}
+	case config.RedisCluster:
+		return []any{"mode", cfg.Mode(), "seeds", cfg.Addrs, "tls", cfg.TLS}
+	}
+	return []any{"mode", "none (in-process cache only)"}
+}
