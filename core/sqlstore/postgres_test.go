@@ -12,7 +12,7 @@ import (
 // TestPostgresNotifiesKeyChanges checks that a key write announces its log
 // entry on the pangolin_key_changes channel, with the seq as payload.
 func TestPostgresNotifiesKeyChanges(t *testing.T) {
-	url, dir := postgresBackend(t).newDB(t)
+	url, dir := postgresBackend.newDB(t)
 	s := openAt(t, url, dir)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
