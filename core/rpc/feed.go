@@ -2,7 +2,9 @@ package rpc
 
 import (
 	"context"
+	"errors"
 	"log/slog"
+	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -12,7 +14,10 @@ import (
 // Feed watches the store's key change log and wakes the streams that serve
 // it. The log is written in the same transaction as every key change, by
 // this process, another core replica or the admin subcommands, so polling
-// it (plus an immediate Poke after local writes) sees them all.
+// it (plus an immediate Poke after local writes) sees them all. A store
+// that can announce changes (PostgreSQL LISTEN/NOTIFY, see
+// keyChangeListener) pokes the feed as they commit, whichever process made
+// them; polling stays as the backstop for a lost listening connection.
 type Feed struct {
 	store    core.Store
 	interval time.Duration
@@ -34,10 +39,31 @@ func NewFeed(store core.Store, interval time.Duration, log *slog.Logger) *Feed {
 	return &Feed{store: store, interval: interval, log: log, wake: make(chan struct{}), poke: make(chan struct{}, 1), done: make(chan struct{})}
 }
 
+// keyChangeListener is a store that announces key changes committed by any
+// process: ListenKeyChanges calls notify for each until ctx ends or its
+// connection fails, and returns errors.ErrUnsupported if it cannot.
+type keyChangeListener interface {
+	ListenKeyChanges(ctx context.Context, notify func()) error
+}
+
+// Reconnect backoff of the listening connection.
+const (
+	listenMinBackoff = 100 * time.Millisecond
+	listenMaxBackoff = 10 * time.Second
+)
+
 // Run polls until ctx ends; then every stream ends, so that a graceful
 // stop of the server does not wait for subscribers that never leave.
 func (f *Feed) Run(ctx context.Context) {
 	defer close(f.done)
+	if l, ok := f.store.(keyChangeListener); ok {
+		listening := make(chan struct{})
+		defer func() { <-listening }()
+		go func() {
+			defer close(listening)
+			f.listen(ctx, l)
+		}()
+	}
 	ticker := time.NewTicker(f.interval)
 	defer ticker.Stop()
 	lastPrune := time.Time{}
@@ -59,6 +85,48 @@ func (f *Feed) Run(ctx context.Context) {
 		case <-ticker.C:
 		case <-f.poke:
 		}
+	}
+}
+
+// listen keeps a listening connection open until ctx ends, poking the feed
+// on every announcement, and reconnects with capped backoff when it fails.
+func (f *Feed) listen(ctx context.Context, l keyChangeListener) {
+	backoff := listenMinBackoff
+	failing := false
+	for {
+		opened := false
+		err := l.ListenKeyChanges(ctx, func() {
+			if !opened {
+				opened = true
+				if failing {
+					f.log.Info("key change feed: listening again")
+					failing = false
+				}
+				f.log.Debug("key change feed: listening for changes from other processes")
+			}
+			f.Poke()
+		})
+		switch {
+		case ctx.Err() != nil:
+			return
+		case errors.Is(err, errors.ErrUnsupported):
+			return // SQLite: polling only
+		}
+		if opened {
+			backoff = listenMinBackoff
+		}
+		if !failing {
+			f.log.Warn("key change feed: listening failed; polling every interval until it is back", "err", err, "interval", f.interval)
+			failing = true
+		}
+		t := time.NewTimer(backoff/2 + rand.N(backoff/2+1))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		backoff = min(backoff*2, listenMaxBackoff)
 	}
 }
 

@@ -18,10 +18,11 @@ import (
 	"pangolin-gateway/core"
 )
 
-// feedInterval is how often the core looks for key changes written by
-// others (admin commands, other core replicas); local writes poke the feed
-// at once. It keeps revocations well inside the one-second promise.
-const feedInterval = 200 * time.Millisecond
+// defaultFeedInterval is how often the core looks for key changes written
+// by others (admin commands, other core replicas) when core.change_poll_interval
+// is unset; local writes, and on PostgreSQL every NOTIFY, poke the feed at
+// once. It keeps revocations well inside the one-second promise.
+const defaultFeedInterval = 200 * time.Millisecond
 
 // Serve runs the core's gRPC server on lis until ctx ends, then stops
 // gracefully (bounded by grace).
@@ -41,7 +42,11 @@ func Serve(ctx context.Context, lis net.Listener, svc *core.Service, cfg config.
 	srv := grpc.NewServer(opts...)
 	feedCtx, stopFeed := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopFeed()
-	feed := NewFeed(svc.Store(), feedInterval, log)
+	interval := cfg.ChangePollInterval
+	if interval <= 0 {
+		interval = defaultFeedInterval
+	}
+	feed := NewFeed(svc.Store(), interval, log)
 	go feed.Run(feedCtx)
 	Register(srv, svc, feed)
 

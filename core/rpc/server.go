@@ -49,7 +49,13 @@ func ServerOptions(token string, log *slog.Logger) []grpc.ServerOption {
 			if err := check(ctx, info.FullMethod); err != nil {
 				return nil, err
 			}
-			return next(ctx, req)
+			res, err := next(ctx, req)
+			// One debug line per call: which replica served what (the
+			// tests of dns:/// balancing read it); no request content.
+			if log.Enabled(ctx, slog.LevelDebug) {
+				log.Debug("core: call", "method", info.FullMethod, "code", status.Code(err).String())
+			}
+			return res, err
 		}),
 		grpc.ChainStreamInterceptor(func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, next grpc.StreamHandler) error {
 			if err := check(ss.Context(), info.FullMethod); err != nil {

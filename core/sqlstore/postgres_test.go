@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"testing"
 	"time"
@@ -37,5 +38,52 @@ func TestPostgresNotifiesKeyChanges(t *testing.T) {
 		if n.Channel != keyChangeChannel || n.Payload != strconv.FormatInt(c.Seq, 10) {
 			t.Fatalf("notification %q %q, want %q %d", n.Channel, n.Payload, keyChangeChannel, c.Seq)
 		}
+	}
+}
+
+// TestPostgresListenKeyChanges checks the listening side: a store calls
+// notify once when it starts listening, then each time another store on the
+// same database (another core replica) commits a key change, and returns
+// when ctx ends. SQLite says it cannot.
+func TestPostgresListenKeyChanges(t *testing.T) {
+	url, dir := postgresBackend.newDB(t)
+	listener := openAt(t, url, dir)
+	writer := openAt(t, url, dir) // another replica
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	notified := make(chan struct{}, 16)
+	done := make(chan error, 1)
+	go func() {
+		done <- listener.ListenKeyChanges(ctx, func() { notified <- struct{}{} })
+	}()
+	wait := func(what string) {
+		t.Helper()
+		select {
+		case <-notified:
+		case err := <-done:
+			t.Fatalf("ListenKeyChanges returned while waiting for %s: %v", what, err)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no notification for %s", what)
+		}
+	}
+	wait("the start of listening")
+	mkKey(t, writer, "key1", "")
+	wait("a key created by another store")
+	must(t, writer.DeleteAPIKey(ctx, "key1"))
+	wait("a key deleted by another store")
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("ListenKeyChanges after cancel: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("ListenKeyChanges did not return after cancel")
+	}
+
+	liteURL, liteDir := sqliteBackend.newDB(t)
+	lite := openAt(t, liteURL, liteDir)
+	if err := lite.ListenKeyChanges(context.Background(), func() {}); !errors.Is(err, errors.ErrUnsupported) {
+		t.Fatalf("SQLite ListenKeyChanges: %v, want errors.ErrUnsupported", err)
 	}
 }

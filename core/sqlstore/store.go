@@ -33,6 +33,8 @@ type Store struct {
 	// transactions. They are the same pool on PostgreSQL (see openDB).
 	writer *sql.DB
 	reader *sql.DB
+	// url is kept on PostgreSQL for the LISTEN connection (see listen.go).
+	url string
 }
 
 var _ core.Store = (*Store)(nil)
@@ -49,6 +51,9 @@ func Open(ctx context.Context, url string, dataDir string) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{dialect: d, writer: writer, reader: reader}
+	if d == dialectPostgres {
+		s.url = url
+	}
 	if err := s.writer.PingContext(ctx); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("sqlstore: connect to %s: %w", d, err)
