@@ -24,6 +24,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -49,6 +50,8 @@ const (
 	middleware     = "redirect-to-https"
 	service        = "int-api-service"
 	certResolver   = "letsencrypt"
+	// retryMW retries on another replica when a connection fails (ours).
+	retryMW = "int-api-retry"
 	apiRule        = "Host(`api.example.com`)"
 	healthPath     = "/v1/"
 )
@@ -425,13 +428,17 @@ func TestTraefik(t *testing.T) {
 	if s := asString(t, get(t, middlewares, middleware, "redirectScheme", "scheme")); s != "https" {
 		t.Errorf("%s: %s redirects to scheme %q", traefikDyn, middleware, s)
 	}
+	// With one replica stopping, a retry must be able to reach another.
+	if n, _ := get(t, middlewares, retryMW, "retry", "attempts").(int); n < 2 {
+		t.Errorf("%s: %s retry.attempts %v, want >= 2", traefikDyn, retryMW, get(t, middlewares, retryMW, "retry", "attempts"))
+	}
 	for name, want := range map[string]struct {
 		entryPoint  string
 		middlewares []string
 		tls         bool
 	}{
 		routerRedirect: {"web", []string{middleware}, false},
-		routerHTTPS:    {"websecure", nil, true},
+		routerHTTPS:    {"websecure", []string{retryMW}, true},
 	} {
 		r := asMap(t, get(t, routers, name))
 		if rule := asString(t, r["rule"]); rule != apiRule {
@@ -482,11 +489,21 @@ func TestTraefik(t *testing.T) {
 	if p := asString(t, get(t, lb, "healthCheck", "path")); p != healthPath {
 		t.Errorf("%s: healthCheck.path %q, want %s", traefikDyn, p, healthPath)
 	}
-	servers := asList(t, lb["servers"])
-	if len(servers) == 0 {
-		t.Fatalf("%s: %s has no servers", traefikDyn, service)
+	// A draining replica fails the health check for server.shutdown_delay;
+	// Traefik must look at least once meanwhile, with time to spare.
+	interval := duration(t, get(t, lb, "healthCheck", "interval"))
+	timeout := duration(t, get(t, lb, "healthCheck", "timeout"))
+	if delay := config.Default().Server.ShutdownDelay; interval+timeout >= delay {
+		t.Errorf("%s: healthCheck interval %v + timeout %v >= server.shutdown_delay %v: a draining replica may still get requests when it stops accepting", traefikDyn, interval, timeout, delay)
 	}
-	compose := asMap(t, get(t, readYAML(t, composeFile), "services"))
+
+	// One server per compose replica, by the container names compose gives
+	// them (<project>-gateway-<n>), so Traefik balances over every replica.
+	servers := asList(t, lb["servers"])
+	composeDoc := readYAML(t, composeFile)
+	project := asString(t, get(t, composeDoc, "name"))
+	replicas, _ := get(t, composeDoc, "services", "gateway", "deploy", "replicas").(int)
+	var hosts, want []string
 	for i := range servers {
 		u, err := url.Parse(asString(t, get(t, servers, i, "url")))
 		if err != nil {
@@ -495,10 +512,27 @@ func TestTraefik(t *testing.T) {
 		if u.Scheme != "http" || u.Port() != strconv.Itoa(gatewayPort()) {
 			t.Errorf("%s: server %s, want http on the gateway port %d", traefikDyn, u, gatewayPort())
 		}
-		if compose[u.Hostname()] == nil {
-			t.Errorf("%s: server host %q is not a compose service", traefikDyn, u.Hostname())
-		}
+		hosts = append(hosts, u.Hostname())
 	}
+	for i := 1; i <= replicas; i++ {
+		want = append(want, fmt.Sprintf("%s-gateway-%d", project, i))
+	}
+	if len(want) < 2 || !slices.Equal(hosts, want) {
+		t.Errorf("%s: %s servers %v, want one per gateway replica of %s: %v", traefikDyn, service, hosts, composeFile, want)
+	}
+}
+
+// duration parses a Traefik duration ("2s", or a number of seconds).
+func duration(t *testing.T, v any) time.Duration {
+	t.Helper()
+	if n, ok := v.(int); ok {
+		return time.Duration(n) * time.Second
+	}
+	d, err := time.ParseDuration(asString(t, v))
+	if err != nil {
+		t.Fatalf("duration %v: %v", v, err)
+	}
+	return d
 }
 
 // ---- docker-compose.yml ----
@@ -631,6 +665,16 @@ func TestCompose(t *testing.T) {
 	}
 	if gwCfg.Server.IntegrationPort != gatewayPort() {
 		t.Errorf("%s: gateway listens on %d, Traefik and the image expect %d", composeFile, gwCfg.Server.IntegrationPort, gatewayPort())
+	}
+	// docker stop must leave the drain its time before SIGKILL.
+	grace, err := time.ParseDuration(asString(t, get(t, gw, "stop_grace_period")))
+	if need := gwCfg.Server.ShutdownDelay + gwCfg.Server.ShutdownTimeout; err != nil || grace <= need {
+		t.Errorf("%s: gateway stop_grace_period %v (%v), want more than server.shutdown_delay + server.shutdown_timeout = %v", composeFile, grace, err, need)
+	}
+	// The project name fixes the replicas' container names, which the
+	// Traefik server list uses (TestTraefik).
+	if name, _ := doc["name"].(string); name == "" {
+		t.Errorf("%s: no top-level name: the gateway replicas' container names would depend on the directory", composeFile)
 	}
 	if gwCfg.Core.Token != coreCfg.Core.Token {
 		t.Errorf("%s: gateway and core get different core tokens", composeFile)
@@ -920,6 +964,18 @@ func TestKubernetes(t *testing.T) {
 	if gwCfg.Server.IntegrationPort != gatewayPort() {
 		t.Errorf("Deployment/pangolin-gateway: integration_port %d, want %d", gwCfg.Server.IntegrationPort, gatewayPort())
 	}
+	// The kubelet's SIGKILL must come after the gateway's drain.
+	grace, _ := get(t, gwDep, "spec", "template", "spec", "terminationGracePeriodSeconds").(int)
+	if need := gwCfg.Server.ShutdownDelay + gwCfg.Server.ShutdownTimeout; time.Duration(grace)*time.Second <= need {
+		t.Errorf("Deployment/pangolin-gateway: terminationGracePeriodSeconds %d, want more than server.shutdown_delay + server.shutdown_timeout = %v", grace, need)
+	}
+	// dns:/// balances over the addresses the name resolves to: the core
+	// Service must be headless for that to be every core pod.
+	if strings.HasPrefix(gwCfg.Core.Address, "dns:///") {
+		if ip := asMap(t, get(t, ms["Service/pangolin-core"], "spec"))["clusterIP"]; ip != "None" {
+			t.Errorf("Service/pangolin-core: clusterIP %v; the gateways dial %s, which needs a headless Service (clusterIP: None) to see every core pod", ip, gwCfg.Core.Address)
+		}
+	}
 	// The shipped placeholders must not start anything.
 	placeholder := map[string]string{}
 	for _, a := range apps {
@@ -988,6 +1044,22 @@ func TestKubernetes(t *testing.T) {
 	}
 	if m := asString(t, get(t, ms["IngressRoute/"+routerRedirect], "spec", "routes", 0, "middlewares", 0, "name")); m != middleware {
 		t.Errorf("IngressRoute/%s: middleware %q, want %s", routerRedirect, m, middleware)
+	}
+	// The HTTPS route has the middlewares of the file config's router, each
+	// with the same settings.
+	dynHTTP := asMap(t, get(t, readYAML(t, traefikDyn), "http"))
+	var names []string
+	for _, m := range asList(t, get(t, ms["IngressRoute/"+routerHTTPS], "spec", "routes", 0, "middlewares")) {
+		names = append(names, asString(t, get(t, m, "name")))
+	}
+	if want := asStrings(t, get(t, dynHTTP, "routers", routerHTTPS, "middlewares")); !slices.Equal(names, want) {
+		t.Errorf("IngressRoute/%s: middlewares %v, want %v as in %s", routerHTTPS, names, want, traefikDyn)
+	}
+	for _, name := range names {
+		crd := need(t, ms, "Middleware/"+name, "traefik.io/v1alpha1")
+		if got, want := get(t, crd, "spec"), get(t, dynHTTP, "middlewares", name); !reflect.DeepEqual(got, want) {
+			t.Errorf("Middleware/%s: spec %v, want %v as in %s", name, got, want, traefikDyn)
+		}
 	}
 }
 
