@@ -48,6 +48,22 @@ func call(t *testing.T, method, url, key string, body any) reply {
 // callWithHeader is call with the whole Authorization header ("" for none).
 func callWithHeader(t *testing.T, method, url, header string, body any) reply {
 	t.Helper()
+	return send(t, http.DefaultClient, method, url, header, body)
+}
+
+// callVia is call through client (e.g. one that reaches Traefik over TLS).
+func callVia(t testing.TB, client *http.Client, method, url, key string, body any) reply {
+	t.Helper()
+	header := ""
+	if key != "" {
+		header = "Bearer " + key
+	}
+	return send(t, client, method, url, header, body)
+}
+
+// send is callWithHeader through client.
+func send(t testing.TB, client *http.Client, method, url, header string, body any) reply {
+	t.Helper()
 	var rd io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -72,7 +88,7 @@ func callWithHeader(t *testing.T, method, url, header string, body any) reply {
 	if header != "" {
 		req.Header.Set("Authorization", header)
 	}
-	res, err := http.DefaultClient.Do(req)
+	res, err := client.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, url, err)
 	}

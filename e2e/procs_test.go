@@ -72,7 +72,7 @@ func (s *syncBuffer) String() string {
 
 // start runs path with env (on top of a minimal environment) until the test
 // ends; its output is logged if the test fails.
-func start(t *testing.T, name, path string, env []string, args ...string) *proc {
+func start(t testing.TB, name, path string, env []string, args ...string) *proc {
 	t.Helper()
 	p := &proc{name: name, cmd: exec.Command(path, args...), out: &syncBuffer{}, done: make(chan struct{})}
 	p.cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}, env...)
@@ -91,7 +91,7 @@ func start(t *testing.T, name, path string, env []string, args ...string) *proc 
 }
 
 // stop sends SIGTERM (graceful drain) and waits; SIGKILL after 20s.
-func (p *proc) stop(t *testing.T) {
+func (p *proc) stop(t testing.TB) {
 	select {
 	case <-p.done:
 		return
@@ -108,7 +108,7 @@ func (p *proc) stop(t *testing.T) {
 }
 
 // freePort returns a loopback port nobody listens on right now.
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -119,7 +119,7 @@ func freePort(t *testing.T) int {
 }
 
 // waitFor polls cond until it holds or the process dies or 30s pass.
-func waitFor(t *testing.T, p *proc, what string, cond func() bool) {
+func waitFor(t testing.TB, p *proc, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for !cond() {
@@ -145,26 +145,37 @@ type coreProc struct {
 }
 
 // startCore runs pangolin-core on the given database URL ("" = SQLite in a
-// temp dir).
-func startCore(t *testing.T, databaseURL string) *coreProc {
+// temp dir), plus any extra env.
+func startCore(t testing.TB, databaseURL string, extra ...string) *coreProc {
 	t.Helper()
-	addr := "127.0.0.1:" + strconv.Itoa(freePort(t))
-	env := []string{
+	return startCoreAt(t, "127.0.0.1:"+strconv.Itoa(freePort(t)), databaseURL, extra...)
+}
+
+// startCoreAt is startCore listening on addr.
+func startCoreAt(t testing.TB, addr, databaseURL string, extra ...string) *coreProc {
+	t.Helper()
+	env := append([]string{
 		"PGW_CORE__LISTEN_ADDRESS=" + addr,
 		"PGW_CORE__TOKEN=" + testCoreToken,
 		"PGW_DATABASE__URL=" + databaseURL,
 		"PGW_DATABASE__DATA_DIR=" + t.TempDir(),
 		"PGW_LOG__LEVEL=debug",
-	}
+	}, extra...)
 	c := &coreProc{proc: start(t, "pangolin-core "+addr, bin.core, env), addr: addr, env: env}
-	waitFor(t, c.proc, "the core's health check", func() bool {
-		return c.admin(t, "healthcheck") == nil
+	waitFor(t, c.proc, "the core to serve gRPC", func() bool {
+		return strings.Contains(c.out.String(), "core: serving gRPC")
 	})
+	if strings.HasPrefix(addr, "127.0.0.1:") {
+		// The health subcommand asks 127.0.0.1:<port>.
+		waitFor(t, c.proc, "the core's health check", func() bool {
+			return c.admin(t, "healthcheck") == nil
+		})
+	}
 	return c
 }
 
 // admin runs a pangolin-core subcommand against the core's database.
-func (c *coreProc) admin(t *testing.T, args ...string) error {
+func (c *coreProc) admin(t testing.TB, args ...string) error {
 	t.Helper()
 	cmd := exec.Command(bin.core, args...)
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, c.env...)
@@ -178,7 +189,7 @@ func (c *coreProc) admin(t *testing.T, args ...string) error {
 var rootKeyLine = regexp.MustCompile(`Key \(shown once\): ([a-z0-9]{15}\.[a-z2-7]{40})`)
 
 // createRootKey runs `pangolin-core keys create-root` and returns the key.
-func (c *coreProc) createRootKey(t *testing.T, name string) string {
+func (c *coreProc) createRootKey(t testing.TB, name string) string {
 	t.Helper()
 	cmd := exec.Command(bin.core, "keys", "create-root", "--name", name)
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, c.env...)
@@ -196,15 +207,18 @@ func (c *coreProc) createRootKey(t *testing.T, name string) string {
 // gatewayProc is a pangolin-gateway process.
 type gatewayProc struct {
 	*proc
-	url string
+	url  string
+	port int
 }
 
 // startGateway runs a gateway replica against coreAddr, with Redis at
-// redisURL ("" = in-process cache only), plus any extra env.
-func startGateway(t *testing.T, coreAddr, redisURL string, extra ...string) *gatewayProc {
+// redisURL ("" = in-process cache only), plus any extra env (later entries
+// win). It stops without a drain delay unless extra sets one.
+func startGateway(t testing.TB, coreAddr, redisURL string, extra ...string) *gatewayProc {
 	t.Helper()
 	port := freePort(t)
 	env := append([]string{
+		"PGW_SERVER__SHUTDOWN_DELAY=0s",
 		"PGW_FLAGS__ENABLE_INTEGRATION_API=true",
 		"PGW_SERVER__INTEGRATION_PORT=" + strconv.Itoa(port),
 		"PGW_SERVER__HOST=127.0.0.1",
@@ -214,7 +228,7 @@ func startGateway(t *testing.T, coreAddr, redisURL string, extra ...string) *gat
 		"PGW_REDIS__URL=" + redisURL,
 		"PGW_LOG__LEVEL=debug",
 	}, extra...)
-	g := &gatewayProc{proc: start(t, "pangolin-gateway :"+strconv.Itoa(port), bin.gate, env), url: "http://127.0.0.1:" + strconv.Itoa(port)}
+	g := &gatewayProc{proc: start(t, "pangolin-gateway :"+strconv.Itoa(port), bin.gate, env), url: "http://127.0.0.1:" + strconv.Itoa(port), port: port}
 	waitFor(t, g.proc, "the gateway's health route", func() bool {
 		res, err := http.Get(g.url + "/v1/")
 		if err != nil {
@@ -228,4 +242,29 @@ func startGateway(t *testing.T, coreAddr, redisURL string, extra ...string) *gat
 		return strings.Contains(g.out.String(), "key change stream open")
 	})
 	return g
+}
+
+// lines counts the lines of p's output containing every one of subs.
+func (p *proc) lines(subs ...string) int {
+	n := 0
+	for _, l := range strings.Split(p.out.String(), "\n") {
+		all := true
+		for _, s := range subs {
+			all = all && strings.Contains(l, s)
+		}
+		if all {
+			n++
+		}
+	}
+	return n
+}
+
+// exited reports whether p has exited, and whether with status 0.
+func (p *proc) exited() (exited, ok bool) {
+	select {
+	case <-p.done:
+		return true, p.cmd.ProcessState.Success()
+	default:
+		return false, false
+	}
 }
