@@ -5,6 +5,7 @@ package config
 
 import (
 	"errors"
+	"flag"
 	"fmt"
 	"net"
 	"net/url"
@@ -484,4 +485,16 @@ func redact(u string) string {
 		return "<unparsable URL>"
 	}
 	return p.Redacted()
+}
+
+// FromArgs parses the --config flag every binary takes, loads the
+// configuration and returns the remaining arguments (the subcommand).
+func FromArgs(name string, args []string) (Config, []string, error) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	path := fs.String("config", "", "YAML config file (every key can also be set as "+EnvPrefix+"<KEY>)")
+	if err := fs.Parse(args); err != nil {
+		return Config{}, nil, err
+	}
+	cfg, err := Load(*path)
+	return cfg, fs.Args(), err
 }

@@ -11,7 +11,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"net"
 	"os"
@@ -37,16 +36,10 @@ func main() {
 }
 
 func run(args []string) error {
-	fs := flag.NewFlagSet("pangolin-core", flag.ContinueOnError)
-	configPath := fs.String("config", "", "YAML config file (every key can also be set as PGW_<KEY>)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	cfg, err := config.Load(*configPath)
+	cfg, args, err := config.FromArgs("pangolin-core", args)
 	if err != nil {
 		return err
 	}
-	args = fs.Args()
 	cmd := "serve"
 	if len(args) > 0 {
 		cmd, args = args[0], args[1:]

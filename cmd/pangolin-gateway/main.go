@@ -8,7 +8,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"net/http"
 	"os"
@@ -29,17 +28,16 @@ func main() {
 }
 
 func run(args []string) error {
-	fs := flag.NewFlagSet("pangolin-gateway", flag.ContinueOnError)
-	configPath := fs.String("config", "", "YAML config file (every key can also be set as PGW_<KEY>)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	cfg, err := config.Load(*configPath)
+	cfg, args, err := config.FromArgs("pangolin-gateway", args)
 	if err != nil {
 		return err
 	}
-	switch cmd := fs.Arg(0); cmd {
-	case "", "serve":
+	cmd := "serve"
+	if len(args) > 0 {
+		cmd = args[0]
+	}
+	switch cmd {
+	case "serve":
 	case "healthcheck":
 		return healthcheck(cfg)
 	default:

@@ -9,7 +9,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"flag"
 	"fmt"
 	"net"
 	"os"
@@ -33,12 +32,7 @@ func main() {
 }
 
 func run(args []string) error {
-	fs := flag.NewFlagSet("pangolin", flag.ContinueOnError)
-	configPath := fs.String("config", "", "YAML config file (optional; every key can also be set as PGW_<KEY>)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	cfg, err := config.Load(*configPath)
+	cfg, _, err := config.FromArgs("pangolin", args)
 	if err != nil {
 		return err
 	}
