@@ -106,6 +106,8 @@ func TestCoreReplicas(t *testing.T) {
 	for range 20 {
 		call(t, "GET", gw.url+"/v1/orgs", root, nil).want(t, http.StatusOK, "")
 	}
+	// A core logs a call after answering it: allow a moment.
+	waitFor(t, coreB.proc, "the cores' call logs", func() bool { return calls(coreA)+calls(coreB) >= 20 })
 	a, b := calls(coreA), calls(coreB)
 	if a == 0 || b == 0 || a+b != 20 {
 		t.Fatalf("20 calls reached core A %d times and core B %d times: want both, 20 in all", a, b)
@@ -116,6 +118,7 @@ func TestCoreReplicas(t *testing.T) {
 	for range 20 {
 		call(t, "GET", gw.url+"/v1/orgs", root, nil).want(t, http.StatusOK, "")
 	}
+	waitFor(t, coreB.proc, "core B's call log", func() bool { return calls(coreB)-b >= 20 })
 	if n := calls(coreB) - b; n != 20 {
 		t.Fatalf("with core A stopped, core B served %d of 20 calls", n)
 	}
