@@ -50,10 +50,10 @@ const (
 	middleware     = "redirect-to-https"
 	service        = "int-api-service"
 	certResolver   = "letsencrypt"
-	// retryMW retries on another replica when a connection fails (ours).
-	retryMW = "int-api-retry"
 	apiRule        = "Host(`api.example.com`)"
 	healthPath     = "/v1/"
+	// retryMW retries on another replica when a connection fails (ours).
+	retryMW = "int-api-retry"
 )
 
 // Values the tests substitute for ${VAR} in the compose file and for Secret
