@@ -105,15 +105,21 @@ func TestStory(t *testing.T) {
 	call(t, "GET", b.url+"/v1/orgs", orgKey, nil).want(t, http.StatusForbidden, "root")
 
 	// Both replicas hold the org key in cache now; the root key deletes it
-	// and both must answer 401 within a second.
+	// and both must answer 401 within a second. The probe is a route the key
+	// lacks the action for: the gateway answers it (403) from its own cache
+	// without calling the core, so the 401 proves each replica dropped its
+	// cached entry (the core would refuse a deleted key on any call anyway).
+	probe := func(gw *gatewayProc) reply {
+		return call(t, "DELETE", gw.url+"/v1/site/"+itoa(site.SiteID), orgKey, nil)
+	}
 	for _, gw := range []*gatewayProc{a, b} {
-		call(t, "GET", gw.url+"/v1/org/acme/sites", orgKey, nil).want(t, http.StatusOK, "")
+		probe(gw).want(t, http.StatusForbidden, "deleteSite")
 	}
 	call(t, "DELETE", a.url+"/v1/org/acme/api-key/"+created.APIKeyID, root, nil).want(t, http.StatusOK, "deleted")
 	deleted := time.Now()
 	for _, gw := range []*gatewayProc{a, b} {
 		for {
-			r := call(t, "GET", gw.url+"/v1/org/acme/sites", orgKey, nil)
+			r := probe(gw)
 			if r.status == http.StatusUnauthorized {
 				break
 			}
@@ -133,12 +139,18 @@ func TestAdminRevokeReachesGateways(t *testing.T) {
 	core := startCore(t, "")
 	gw := startGateway(t, core.addr, "")
 	root := core.createRootKey(t, "to-revoke")
-	call(t, "GET", gw.url+"/v1/orgs", root, nil).want(t, http.StatusOK, "")
+	// An unknown query parameter is refused by the gateway after it has
+	// authenticated the key and before any core call: a 400 comes from the
+	// gateway's cache, a 401 means it dropped the key.
+	probe := func() int { return call(t, "GET", gw.url+"/v1/orgs?probe=1", root, nil).status }
+	if got := probe(); got != http.StatusBadRequest {
+		t.Fatalf("probe before the revoke = %d, want 400", got)
+	}
 	if err := core.admin(t, "keys", "revoke", root[:15]); err != nil {
 		t.Fatal(err)
 	}
 	revoked := time.Now()
-	for call(t, "GET", gw.url+"/v1/orgs", root, nil).status != http.StatusUnauthorized {
+	for probe() != http.StatusUnauthorized {
 		if time.Since(revoked) > revocationDeadline {
 			t.Fatal("a key revoked by the admin command still works a second later")
 		}
