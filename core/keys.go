@@ -56,14 +56,14 @@ func (s *Service) acquireVerifySlot(ctx context.Context) (release func(), err er
 // the secret; the core re-reads the key so that tenancy follows the stored
 // scope, not anything the request says.
 func (s *Service) CallerFor(ctx context.Context, keyID string) (Caller, error) {
-	key, err := s.store.GetAPIKey(ctx, keyID)
+	root, orgs, err := s.store.APIKeyScope(ctx, keyID)
 	if ErrorCode(err) == CodeNotFound {
 		return Caller{}, Errorf(CodeUnauthenticated, "Invalid API key")
 	}
 	if err != nil {
 		return Caller{}, s.internal(ctx, "caller", err)
 	}
-	return Caller{KeyID: key.ID, Root: key.IsRoot, OrgIDs: key.OrgIDs}, nil
+	return Caller{KeyID: keyID, Root: root, OrgIDs: orgs}, nil
 }
 
 // CreatedKey is a new key with its secret, which is never stored or shown again.

@@ -14,6 +14,9 @@ type Store interface {
 	// transaction.
 	CreateAPIKey(ctx context.Context, key APIKey, orgID string, actionIDs []string) error
 	GetAPIKey(ctx context.Context, id string) (APIKey, error)
+	// APIKeyScope is the part of a key tenancy needs (root, orgs), read in
+	// one query: the core asks it on every call. Missing → CodeNotFound.
+	APIKeyScope(ctx context.Context, id string) (isRoot bool, orgIDs []string, err error)
 	ListAPIKeys(ctx context.Context) ([]APIKey, error)
 	ListOrgAPIKeys(ctx context.Context, orgID string, page Page) ([]APIKey, int, error)
 	DeleteAPIKey(ctx context.Context, id string) error

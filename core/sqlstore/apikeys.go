@@ -129,6 +129,37 @@ func (s *Store) GetAPIKey(ctx context.Context, id string) (core.APIKey, error) {
 	return k, nil
 }
 
+const scopeQuery = `SELECT k.is_root, o.org_id FROM api_keys k
+	LEFT JOIN api_key_orgs o ON o.api_key_id = k.api_key_id
+	WHERE k.api_key_id = $1 ORDER BY o.org_id`
+
+// APIKeyScope reads a key's root flag and orgs (sorted) in one query.
+func (s *Store) APIKeyScope(ctx context.Context, id string) (bool, []string, error) {
+	rows, err := s.scope.QueryContext(ctx, id)
+	if err != nil {
+		return false, nil, internal("get api key scope", err)
+	}
+	defer rows.Close()
+	found, root, orgs := false, false, []string{}
+	for rows.Next() {
+		var org sql.NullString
+		if err := rows.Scan(&root, &org); err != nil {
+			return false, nil, internal("get api key scope", err)
+		}
+		found = true
+		if org.Valid {
+			orgs = append(orgs, org.String)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return false, nil, internal("get api key scope", err)
+	}
+	if !found {
+		return false, nil, errKeyNotFound()
+	}
+	return root, orgs, nil
+}
+
 // ListAPIKeys returns every key, root and org, with OrgIDs filled (sorted)
 // and ActionIDs left nil, ordered by creation time then id.
 func (s *Store) ListAPIKeys(ctx context.Context) ([]core.APIKey, error) {

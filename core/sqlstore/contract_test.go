@@ -444,6 +444,17 @@ func testCreateGetAPIKey(t *testing.T, b backend) {
 
 	_, err = s.GetAPIKey(ctx, "nope")
 	wantErr(t, err, core.CodeNotFound, "API key not found")
+
+	// The scope read on every core call agrees with GetAPIKey.
+	for _, k := range []core.APIKey{root, org} {
+		isRoot, orgs, err := s.APIKeyScope(ctx, k.ID)
+		must(t, err)
+		if isRoot != k.IsRoot || !slices.Equal(orgs, k.OrgIDs) {
+			t.Fatalf("APIKeyScope(%s) = %v %v, want %v %v", k.ID, isRoot, orgs, k.IsRoot, k.OrgIDs)
+		}
+	}
+	_, _, err = s.APIKeyScope(ctx, "nope")
+	wantErr(t, err, core.CodeNotFound, "API key not found")
 }
 
 func keysEqual(a, b core.APIKey) bool {

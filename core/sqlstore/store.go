@@ -35,6 +35,9 @@ type Store struct {
 	reader *sql.DB
 	// url is kept on PostgreSQL for the LISTEN connection (see listen.go).
 	url string
+	// scope is prepared once: the core reads a key's scope on every call,
+	// and parsing the query each time cost more than running it.
+	scope *sql.Stmt
 }
 
 var _ core.Store = (*Store)(nil)
@@ -66,12 +69,20 @@ func Open(ctx context.Context, url string, dataDir string) (*Store, error) {
 		s.Close()
 		return nil, err
 	}
+	if s.scope, err = s.reader.PrepareContext(ctx, scopeQuery); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("sqlstore: prepare: %w", err)
+	}
 	return s, nil
 }
 
 // Close closes the database pools.
 func (s *Store) Close() error {
-	err := s.writer.Close()
+	var err error
+	if s.scope != nil {
+		err = s.scope.Close()
+	}
+	err = errors.Join(err, s.writer.Close())
 	if s.reader != s.writer {
 		err = errors.Join(err, s.reader.Close())
 	}
