@@ -290,14 +290,10 @@ func (a *Authenticator) Invalidate(ctx context.Context, keyID string) error {
 	return err
 }
 
-// InvalidateAll drops every key from both caches, for a reset event.
+// InvalidateAll drops every key from both caches, for a reset event. It
+// locks every stripe, so no fill interleaves, and bumps every generation
+// after clearing.
 func (a *Authenticator) InvalidateAll(ctx context.Context) error {
-	return a.invalidateAll(ctx, true)
-}
-
-// invalidateAll locks every stripe, so no fill interleaves, and bumps every
-// generation after clearing.
-func (a *Authenticator) invalidateAll(ctx context.Context, l2 bool) error {
 	for i := range a.stripes {
 		a.stripes[i].mu.Lock()
 	}
@@ -308,9 +304,6 @@ func (a *Authenticator) invalidateAll(ctx context.Context, l2 bool) error {
 		}
 	}()
 	a.l1.Purge()
-	if !l2 {
-		return nil
-	}
 	return a.purgeL2(ctx)
 }
 
