@@ -7,7 +7,6 @@ import (
 	"encoding/base32"
 	"fmt"
 	"net"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -21,6 +20,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
+	"pangolin-gateway/internal/testenv"
 	corev1 "pangolin-gateway/proto/pangolin/core/v1"
 )
 
@@ -250,42 +250,17 @@ func dial(t testing.TB, addr string) corev1.ApiKeyServiceClient {
 	return corev1.NewApiKeyServiceClient(conn)
 }
 
-// testRedis connects to REDIS_URL (default the local one). Unreachable:
-// skip, unless CI=true. Reachability is probed once per run.
+// testRedis connects to the Redis of internal/testenv (REDIS_URL):
+// unreachable, the test skips, or fails under CI=true.
 func testRedis(t testing.TB) redis.UniversalClient {
 	t.Helper()
-	url := os.Getenv("REDIS_URL")
-	if url == "" {
-		url = "redis://127.0.0.1:6379/0"
-	}
-	opts, err := redis.ParseURL(url)
+	opts, err := redis.ParseURL(testenv.RedisURL(t))
 	if err != nil {
 		t.Fatalf("REDIS_URL: %v", err)
-	}
-	redisProbe.once.Do(func() {
-		probe := *opts
-		probe.MaxRetries = -1
-		c := redis.NewClient(&probe)
-		defer c.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		redisProbe.err = c.Ping(ctx).Err()
-	})
-	if err := redisProbe.err; err != nil {
-		msg := fmt.Sprintf("redis at %s unreachable (set REDIS_URL): %v", opts.Addr, err)
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
 	}
 	c := redis.NewClient(opts)
 	t.Cleanup(func() { c.Close() })
 	return c
-}
-
-var redisProbe struct {
-	once sync.Once
-	err  error
 }
 
 // testPrefix returns a fresh L2 prefix and deletes its keys at the end.
