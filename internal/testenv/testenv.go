@@ -79,23 +79,34 @@ func PostgresURL(t testing.TB) string {
 	return u.String()
 }
 
+var redisProbe struct {
+	once sync.Once
+	url  string
+	err  error
+}
+
 // RedisURL returns the URL of a reachable Redis (REDIS_URL or the default).
+// Reachability is probed once per test binary.
 func RedisURL(t testing.TB) string {
 	t.Helper()
-	raw := os.Getenv("REDIS_URL")
-	if raw == "" {
-		raw = DefaultRedisURL
+	redisProbe.once.Do(func() {
+		redisProbe.url = os.Getenv("REDIS_URL")
+		if redisProbe.url == "" {
+			redisProbe.url = DefaultRedisURL
+		}
+		opts, err := redis.ParseURL(redisProbe.url)
+		if err != nil {
+			redisProbe.err = err
+			return
+		}
+		c := redis.NewClient(opts)
+		defer c.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		redisProbe.err = c.Ping(ctx).Err()
+	})
+	if redisProbe.err != nil {
+		Unavailable(t, "Redis at REDIS_URL unreachable: %v", redisProbe.err)
 	}
-	opts, err := redis.ParseURL(raw)
-	if err != nil {
-		t.Fatalf("REDIS_URL: %v", err)
-	}
-	c := redis.NewClient(opts)
-	defer c.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-	defer cancel()
-	if err := c.Ping(ctx).Err(); err != nil {
-		Unavailable(t, "Redis at REDIS_URL unreachable: %v", err)
-	}
-	return raw
+	return redisProbe.url
 }
