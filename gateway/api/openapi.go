@@ -78,7 +78,7 @@ func (r *Route) operation(defs map[string]any) map[string]any {
 	var params []any
 	for _, m := range pathParam.FindAllStringSubmatch(r.Path, -1) {
 		p := map[string]any{"name": m[1], "in": "path", "required": true, "type": "string"}
-		if strings.HasSuffix(m[1], "Id") && numericIDs[m[1]] {
+		if numericIDs[m[1]] {
 			p["type"], p["minimum"] = "integer", 1
 		}
 		params = append(params, p)

@@ -75,10 +75,10 @@ func (rt *Route) QueryParams() []QueryParam {
 	return params
 }
 
-// checkQuery refuses query parameters the route does not know: an ignored
-// filter would return a list that looks filtered but is not.
-func (r *Request) checkQuery() error {
-	allowed := r.route.QueryParams()
+// checkQuery refuses query parameters the route does not know (allowed is
+// the route's QueryParams): an ignored filter would return a list that
+// looks filtered but is not.
+func (r *Request) checkQuery(allowed []QueryParam) error {
 	var unknown []string
 	for name := range r.gin.Request.URL.Query() {
 		if !slices.ContainsFunc(allowed, func(p QueryParam) bool { return p.Name == name }) {

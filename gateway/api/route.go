@@ -92,6 +92,7 @@ func NotFound(c *gin.Context) {
 }
 
 func (r *Route) serve(h *Handlers, authn Authenticator, opts Options) gin.HandlerFunc {
+	allowedQuery := r.QueryParams() // once per route, not per request
 	return func(c *gin.Context) {
 		req := &Request{gin: c, route: r, maxBody: opts.MaxBodyBytes}
 		ctx := c.Request.Context()
@@ -108,7 +109,7 @@ func (r *Route) serve(h *Handlers, authn Authenticator, opts Options) gin.Handle
 			req.Key = key
 			ctx = metadata.AppendToOutgoingContext(ctx, corev1.MetadataKeyID, key.KeyID)
 		}
-		if err := req.checkQuery(); err != nil {
+		if err := req.checkQuery(allowedQuery); err != nil {
 			writeError(c, err)
 			return
 		}
