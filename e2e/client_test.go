@@ -118,3 +118,16 @@ func (r reply) want(t *testing.T, status int, msg string) reply {
 	}
 	return r
 }
+
+// createOrgKey has the root key create an org key (no actions yet) through
+// the gateway at baseURL; it returns the key's id and bearer token.
+func createOrgKey(t *testing.T, baseURL, root, org, name string) (id, token string) {
+	t.Helper()
+	var created struct {
+		APIKeyID string `json:"apiKeyId"`
+		APIKey   string `json:"apiKey"`
+	}
+	call(t, "PUT", baseURL+"/v1/org/"+org+"/api-key", root, map[string]string{"name": name}).
+		want(t, http.StatusCreated, "API key created").decode(t, &created)
+	return created.APIKeyID, created.APIKeyID + "." + created.APIKey
+}

@@ -52,14 +52,9 @@ func newFixture(t *testing.T) *fixture {
 		}
 		call(t, "PUT", s.url+"/v1/org/"+org+"/site", s.root, map[string]any{"name": org + "-site", "type": "local"}).
 			want(t, 201, "").decode(t, &site)
-		var key struct {
-			APIKeyID string `json:"apiKeyId"`
-			APIKey   string `json:"apiKey"`
-		}
-		call(t, "PUT", s.url+"/v1/org/"+org+"/api-key", s.root, map[string]any{"name": org + "-key"}).
-			want(t, 201, "").decode(t, &key)
-		params["orgId"], params["siteId"], params["niceId"], params["apiKeyId"] = org, strconv.FormatInt(site.SiteID, 10), site.NiceID, key.APIKeyID
-		params["token"] = key.APIKeyID + "." + key.APIKey
+		keyID, token := createOrgKey(t, s.url, s.root, org, org+"-key")
+		params["orgId"], params["siteId"], params["niceId"], params["apiKeyId"] = org, strconv.FormatInt(site.SiteID, 10), site.NiceID, keyID
+		params["token"] = token
 	}
 	return f
 }

@@ -142,14 +142,8 @@ func TestKeyChangesReachEveryCore(t *testing.T) {
 
 	call(t, "PUT", gwA.url+"/v1/org", root, map[string]string{"orgId": "acme", "name": "Acme", "subnet": "100.90.128.0/24"}).
 		want(t, http.StatusCreated, "Organization created")
-	var created struct {
-		APIKeyID string `json:"apiKeyId"`
-		APIKey   string `json:"apiKey"`
-	}
-	call(t, "PUT", gwA.url+"/v1/org/acme/api-key", root, map[string]string{"name": "listen"}).
-		want(t, http.StatusCreated, "").decode(t, &created)
-	orgKey := created.APIKeyID + "." + created.APIKey
-	call(t, "POST", gwA.url+"/v1/org/acme/api-key/"+created.APIKeyID+"/actions", root,
+	orgKeyID, orgKey := createOrgKey(t, gwA.url, root, "acme", "listen")
+	call(t, "POST", gwA.url+"/v1/org/acme/api-key/"+orgKeyID+"/actions", root,
 		map[string]any{"actionIds": []string{"getOrg"}}).want(t, http.StatusOK, "")
 
 	// The probe never reaches the core, which checks the calling key on
@@ -172,7 +166,7 @@ func TestKeyChangesReachEveryCore(t *testing.T) {
 	// Deleted through core A.
 	call(t, "GET", gwB.url+"/v1/org/acme", orgKey, nil).want(t, http.StatusOK, "") // cached on B
 	probe(orgKey).want(t, http.StatusBadRequest, "probe")
-	call(t, "DELETE", gwA.url+"/v1/org/acme/api-key/"+created.APIKeyID, root, nil).want(t, http.StatusOK, "")
+	call(t, "DELETE", gwA.url+"/v1/org/acme/api-key/"+orgKeyID, root, nil).want(t, http.StatusOK, "")
 	refusedWithin(orgKey, "deleted through core A")
 
 	// Revoked by the admin command, straight in the database.

@@ -29,6 +29,37 @@ type stack struct {
 
 func newStack(t testing.TB, redisURL string, mutate ...func(*config.Config)) *stack {
 	t.Helper()
+	cfg := config.Default()
+	cfg.Flags.EnableIntegrationAPI = true
+	cfg.Core.Token = testCoreToken
+	cfg.Redis.URL = redisURL
+	cfg.Server.Secret = "stack-server-secret-0123456789abcdef0123"
+	for _, m := range mutate {
+		m(&cfg)
+	}
+	svc, root, addr := startInProcessCore(t, cfg.Core)
+	cfg.Core.Address = addr
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	g, err := gateway.New(cfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	watchCtx, stopWatch := context.WithCancel(context.Background())
+	go g.Authenticator().Watch(watchCtx, g.KeyClient())
+	srv := httptest.NewServer(g.Handler)
+	t.Cleanup(func() {
+		srv.Close()
+		stopWatch()
+		g.Close()
+	})
+	return &stack{url: srv.URL, svc: svc, gateway: g, root: root.Token()}
+}
+
+// startInProcessCore serves a core on a SQLite store in a temp dir, on a
+// loopback port, with a root key holding every action; it stops when the
+// test ends (after what the test registered later, such as a gateway).
+func startInProcessCore(t testing.TB, cfg config.Core) (*core.Service, core.CreatedKey, string) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	store, err := sqlstore.Open(ctx, "", t.TempDir())
@@ -44,34 +75,15 @@ func newStack(t testing.TB, redisURL string, mutate ...func(*config.Config)) *st
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := config.Default()
-	cfg.Flags.EnableIntegrationAPI = true
-	cfg.Core.Token = testCoreToken
-	cfg.Core.Address = lis.Addr().String()
-	cfg.Redis.URL = redisURL
-	cfg.Server.Secret = "stack-server-secret-0123456789abcdef0123"
-	for _, m := range mutate {
-		m(&cfg)
-	}
-	coreDone := make(chan struct{})
+	done := make(chan struct{})
 	go func() {
-		defer close(coreDone)
-		rpc.Serve(ctx, lis, svc, cfg.Core, time.Second, log)
+		defer close(done)
+		rpc.Serve(ctx, lis, svc, cfg, time.Second, log)
 	}()
-	g, err := gateway.New(cfg, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	watchCtx, stopWatch := context.WithCancel(ctx)
-	go g.Authenticator().Watch(watchCtx, g.KeyClient())
-	srv := httptest.NewServer(g.Handler)
 	t.Cleanup(func() {
-		srv.Close()
-		stopWatch()
-		g.Close()
 		cancel()
-		<-coreDone
+		<-done
 		store.Close()
 	})
-	return &stack{url: srv.URL, svc: svc, gateway: g, root: root.Token()}
+	return svc, root, lis.Addr().String()
 }

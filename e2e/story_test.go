@@ -39,14 +39,8 @@ func TestStory(t *testing.T) {
 
 	// Root key creates an org key for acme and grants it listSites and
 	// createSite only.
-	var created struct {
-		APIKeyID string `json:"apiKeyId"`
-		APIKey   string `json:"apiKey"`
-	}
-	call(t, "PUT", a.url+"/v1/org/acme/api-key", root, map[string]string{"name": "acme-automation"}).
-		want(t, http.StatusCreated, "API key created").decode(t, &created)
-	orgKey := created.APIKeyID + "." + created.APIKey
-	call(t, "POST", b.url+"/v1/org/acme/api-key/"+created.APIKeyID+"/actions", root,
+	orgKeyID, orgKey := createOrgKey(t, a.url, root, "acme", "acme-automation")
+	call(t, "POST", b.url+"/v1/org/acme/api-key/"+orgKeyID+"/actions", root,
 		map[string]any{"actionIds": []string{"listSites", "createSite"}}).want(t, http.StatusOK, "actions updated")
 
 	// The org key creates and lists sites in acme, on both replicas.
@@ -85,7 +79,7 @@ func TestStory(t *testing.T) {
 	call(t, "GET", a.url+"/v1/org/does-not-exist/sites", orgKey, nil).want(t, http.StatusForbidden, "organization does-not-exist")
 	// The object check happens in the core: grant the actions and try the
 	// globex site by id.
-	call(t, "POST", a.url+"/v1/org/acme/api-key/"+created.APIKeyID+"/actions", root,
+	call(t, "POST", a.url+"/v1/org/acme/api-key/"+orgKeyID+"/actions", root,
 		map[string]any{"actionIds": []string{"listSites", "createSite", "getSite", "updateSite"}}).want(t, http.StatusOK, "")
 	eventually(t, "the new actions to reach replica b", func() bool {
 		return call(t, "GET", b.url+"/v1/site/"+itoa(site.SiteID), orgKey, nil).status == http.StatusOK
@@ -115,7 +109,7 @@ func TestStory(t *testing.T) {
 	for _, gw := range []*gatewayProc{a, b} {
 		probe(gw).want(t, http.StatusForbidden, "deleteSite")
 	}
-	call(t, "DELETE", a.url+"/v1/org/acme/api-key/"+created.APIKeyID, root, nil).want(t, http.StatusOK, "deleted")
+	call(t, "DELETE", a.url+"/v1/org/acme/api-key/"+orgKeyID, root, nil).want(t, http.StatusOK, "deleted")
 	deleted := time.Now()
 	for _, gw := range []*gatewayProc{a, b} {
 		for {

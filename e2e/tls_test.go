@@ -8,10 +8,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
-	"io"
-	"log/slog"
 	"math/big"
-	"net"
 	"os"
 	"path/filepath"
 	"testing"
@@ -20,9 +17,6 @@ import (
 	"google.golang.org/grpc/metadata"
 
 	"pangolin-gateway/config"
-	"pangolin-gateway/core"
-	"pangolin-gateway/core/rpc"
-	"pangolin-gateway/core/sqlstore"
 	"pangolin-gateway/gateway"
 	corev1 "pangolin-gateway/proto/pangolin/core/v1"
 )
@@ -76,30 +70,14 @@ func makeCerts(t *testing.T) certs {
 // answer from the core.
 func TestCoreLinkTLS(t *testing.T) {
 	c := makeCerts(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	store, err := sqlstore.Open(ctx, "", t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	svc := core.NewService(store, 1, log)
-	root, err := svc.CreateRootKey(ctx, "root", core.Actions)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	coreCfg := config.Core{Token: testCoreToken, TLS: config.TLS{CertFile: c.serverCert, KeyFile: c.serverKey, CAFile: c.ca}}
-	done := make(chan struct{})
-	go func() { defer close(done); rpc.Serve(ctx, lis, svc, coreCfg, time.Second, log) }()
-	defer func() { cancel(); <-done }()
+	ctx := context.Background()
+	_, root, addr := startInProcessCore(t, config.Core{
+		Token: testCoreToken,
+		TLS:   config.TLS{CertFile: c.serverCert, KeyFile: c.serverKey, CAFile: c.ca},
+	})
 
 	verify := func(tls config.TLS) error {
-		conn, err := gateway.DialCore(config.Core{Address: lis.Addr().String(), Token: testCoreToken, TLS: tls})
+		conn, err := gateway.DialCore(config.Core{Address: addr, Token: testCoreToken, TLS: tls})
 		if err != nil {
 			return err
 		}
