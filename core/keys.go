@@ -4,11 +4,13 @@ import (
 	"context"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // dummyHash makes a verification of an unknown key cost the same argon2id
-// work as a wrong secret, so response times do not reveal which key ids exist.
-var dummyHash = HashSecret(NewKeySecret())
+// work as a wrong secret, so response times do not reveal which key ids
+// exist. Made on first use, not at start-up of every program importing core.
+var dummyHash = sync.OnceValue(func() string { return HashSecret(NewKeySecret()) })
 
 // Verify checks keyID's secret and returns the key with its scope.
 // Unknown key and wrong secret give the same Unauthenticated error.
@@ -24,7 +26,7 @@ func (s *Service) Verify(ctx context.Context, keyID, secret string) (APIKey, err
 	defer release()
 	key, err := s.store.GetAPIKey(ctx, keyID)
 	if ErrorCode(err) == CodeNotFound {
-		CheckSecret(dummyHash, secret)
+		CheckSecret(dummyHash(), secret)
 		return APIKey{}, invalid
 	}
 	if err != nil {
