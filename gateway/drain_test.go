@@ -105,6 +105,15 @@ func TestServeDrainsInTwoSteps(t *testing.T) {
 	if code, body, err := get(t, client, url+"/v1/no-such-route"); err != nil || code != http.StatusNotFound {
 		t.Fatalf("a route while draining: %d %s %v, want the 404 envelope", code, body, err)
 	}
+	// Each answer while draining ends its connection.
+	res, err := client.Get(url + "/v1/no-such-route")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if !res.Close {
+		t.Fatal("an answer while draining keeps its connection alive")
+	}
 	select {
 	case err := <-served:
 		t.Fatalf("Serve returned during the drain delay: %v", err)

@@ -130,7 +130,7 @@ func (g *Gateway) Serve(ctx context.Context, lis net.Listener) error {
 		return err
 	case <-ctx.Done():
 	}
-	if err := g.drain(srv, errc); err != nil {
+	if err := g.drain(errc); err != nil {
 		return err
 	}
 	g.log.Info("gateway: shutting down, finishing in-flight requests")
