@@ -28,9 +28,10 @@ bench:
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o bin/ ./cmd/pangolin ./cmd/pangolin-core ./cmd/pangolin-gateway
 
-## proto: regenerate proto/ Go code with the pinned generators
+## proto: regenerate proto/ Go code and the contract's descriptor set (with comments) with the pinned generators
 proto: tools
 	cd proto && PATH="$(TOOLS):$$PATH" $(TOOLS)/buf generate
+	cd proto && $(TOOLS)/buf build --exclude-imports --as-file-descriptor-set -o contract/contract.binpb
 
 ## docs: regenerate gateway/docs/swagger.json from the route table
 docs:

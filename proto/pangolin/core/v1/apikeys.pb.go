@@ -9,6 +9,7 @@ package corev1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	_ "pangolin-gateway/proto/pangolin/api/v1"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -143,9 +144,10 @@ func (x *VerifyRequest) GetSecret() string {
 }
 
 type CreateOrgKeyRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	OrgId         string                 `protobuf:"bytes,1,opt,name=org_id,json=orgId,proto3" json:"org_id,omitempty"`
-	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	OrgId string                 `protobuf:"bytes,1,opt,name=org_id,json=orgId,proto3" json:"org_id,omitempty"`
+	// 1-255 characters.
+	Name          string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -196,12 +198,13 @@ func (x *CreateOrgKeyRequest) GetName() string {
 
 // CreatedApiKey carries the secret: the only time it ever leaves the core.
 type CreatedApiKey struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	ApiKeyId      string                 `protobuf:"bytes,1,opt,name=api_key_id,json=apiKeyId,proto3" json:"api_key_id,omitempty"`
-	Secret        string                 `protobuf:"bytes,2,opt,name=secret,proto3" json:"secret,omitempty"`
-	Name          string                 `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
-	LastChars     string                 `protobuf:"bytes,4,opt,name=last_chars,json=lastChars,proto3" json:"last_chars,omitempty"`
-	CreatedAt     string                 `protobuf:"bytes,5,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	ApiKeyId string                 `protobuf:"bytes,1,opt,name=api_key_id,json=apiKeyId,proto3" json:"api_key_id,omitempty"`
+	// The secret, shown this once: the bearer token is `<apiKeyId>.<apiKey>`.
+	ApiKey        string `protobuf:"bytes,2,opt,name=api_key,json=apiKey,proto3" json:"api_key,omitempty"`
+	Name          string `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
+	LastChars     string `protobuf:"bytes,4,opt,name=last_chars,json=lastChars,proto3" json:"last_chars,omitempty"`
+	CreatedAt     string `protobuf:"bytes,5,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -243,9 +246,9 @@ func (x *CreatedApiKey) GetApiKeyId() string {
 	return ""
 }
 
-func (x *CreatedApiKey) GetSecret() string {
+func (x *CreatedApiKey) GetApiKey() string {
 	if x != nil {
-		return x.Secret
+		return x.ApiKey
 	}
 	return ""
 }
@@ -271,13 +274,14 @@ func (x *CreatedApiKey) GetCreatedAt() string {
 	return ""
 }
 
+// ApiKey is a key in a list: never its hash or secret.
 type ApiKey struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	ApiKeyId      string                 `protobuf:"bytes,1,opt,name=api_key_id,json=apiKeyId,proto3" json:"api_key_id,omitempty"`
 	OrgId         string                 `protobuf:"bytes,2,opt,name=org_id,json=orgId,proto3" json:"org_id,omitempty"`
-	Name          string                 `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
-	LastChars     string                 `protobuf:"bytes,4,opt,name=last_chars,json=lastChars,proto3" json:"last_chars,omitempty"`
-	CreatedAt     string                 `protobuf:"bytes,5,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	LastChars     string                 `protobuf:"bytes,3,opt,name=last_chars,json=lastChars,proto3" json:"last_chars,omitempty"`
+	CreatedAt     string                 `protobuf:"bytes,4,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	Name          string                 `protobuf:"bytes,5,opt,name=name,proto3" json:"name,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -326,13 +330,6 @@ func (x *ApiKey) GetOrgId() string {
 	return ""
 }
 
-func (x *ApiKey) GetName() string {
-	if x != nil {
-		return x.Name
-	}
-	return ""
-}
-
 func (x *ApiKey) GetLastChars() string {
 	if x != nil {
 		return x.LastChars
@@ -343,6 +340,13 @@ func (x *ApiKey) GetLastChars() string {
 func (x *ApiKey) GetCreatedAt() string {
 	if x != nil {
 		return x.CreatedAt
+	}
+	return ""
+}
+
+func (x *ApiKey) GetName() string {
+	if x != nil {
+		return x.Name
 	}
 	return ""
 }
@@ -504,10 +508,11 @@ func (x *OrgKeyRequest) GetApiKeyId() string {
 }
 
 type SetKeyActionsRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	OrgId         string                 `protobuf:"bytes,1,opt,name=org_id,json=orgId,proto3" json:"org_id,omitempty"`
-	ApiKeyId      string                 `protobuf:"bytes,2,opt,name=api_key_id,json=apiKeyId,proto3" json:"api_key_id,omitempty"`
-	ActionIds     []string               `protobuf:"bytes,3,rep,name=action_ids,json=actionIds,proto3" json:"action_ids,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	OrgId    string                 `protobuf:"bytes,1,opt,name=org_id,json=orgId,proto3" json:"org_id,omitempty"`
+	ApiKeyId string                 `protobuf:"bytes,2,opt,name=api_key_id,json=apiKeyId,proto3" json:"api_key_id,omitempty"`
+	// Every action id the key may use; [] removes all.
+	ActionIds     []string `protobuf:"bytes,3,rep,name=action_ids,json=actionIds,proto3" json:"action_ids,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -623,9 +628,54 @@ func (x *ListKeyActionsRequest) GetPage() *Page {
 	return nil
 }
 
+// KeyAction is one granted action.
+type KeyAction struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ActionId      string                 `protobuf:"bytes,1,opt,name=action_id,json=actionId,proto3" json:"action_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *KeyAction) Reset() {
+	*x = KeyAction{}
+	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *KeyAction) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*KeyAction) ProtoMessage() {}
+
+func (x *KeyAction) ProtoReflect() protoreflect.Message {
+	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use KeyAction.ProtoReflect.Descriptor instead.
+func (*KeyAction) Descriptor() ([]byte, []int) {
+	return file_pangolin_core_v1_apikeys_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *KeyAction) GetActionId() string {
+	if x != nil {
+		return x.ActionId
+	}
+	return ""
+}
+
 type ListKeyActionsResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	ActionIds     []string               `protobuf:"bytes,1,rep,name=action_ids,json=actionIds,proto3" json:"action_ids,omitempty"`
+	Actions       []*KeyAction           `protobuf:"bytes,1,rep,name=actions,proto3" json:"actions,omitempty"`
 	Total         int32                  `protobuf:"varint,2,opt,name=total,proto3" json:"total,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -633,7 +683,7 @@ type ListKeyActionsResponse struct {
 
 func (x *ListKeyActionsResponse) Reset() {
 	*x = ListKeyActionsResponse{}
-	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[10]
+	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -645,7 +695,7 @@ func (x *ListKeyActionsResponse) String() string {
 func (*ListKeyActionsResponse) ProtoMessage() {}
 
 func (x *ListKeyActionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[10]
+	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -658,12 +708,12 @@ func (x *ListKeyActionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListKeyActionsResponse.ProtoReflect.Descriptor instead.
 func (*ListKeyActionsResponse) Descriptor() ([]byte, []int) {
-	return file_pangolin_core_v1_apikeys_proto_rawDescGZIP(), []int{10}
+	return file_pangolin_core_v1_apikeys_proto_rawDescGZIP(), []int{11}
 }
 
-func (x *ListKeyActionsResponse) GetActionIds() []string {
+func (x *ListKeyActionsResponse) GetActions() []*KeyAction {
 	if x != nil {
-		return x.ActionIds
+		return x.Actions
 	}
 	return nil
 }
@@ -688,7 +738,7 @@ type WatchKeyChangesRequest struct {
 
 func (x *WatchKeyChangesRequest) Reset() {
 	*x = WatchKeyChangesRequest{}
-	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[11]
+	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -700,7 +750,7 @@ func (x *WatchKeyChangesRequest) String() string {
 func (*WatchKeyChangesRequest) ProtoMessage() {}
 
 func (x *WatchKeyChangesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[11]
+	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -713,7 +763,7 @@ func (x *WatchKeyChangesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchKeyChangesRequest.ProtoReflect.Descriptor instead.
 func (*WatchKeyChangesRequest) Descriptor() ([]byte, []int) {
-	return file_pangolin_core_v1_apikeys_proto_rawDescGZIP(), []int{11}
+	return file_pangolin_core_v1_apikeys_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *WatchKeyChangesRequest) GetAfterSeq() int64 {
@@ -744,7 +794,7 @@ type KeyChange struct {
 
 func (x *KeyChange) Reset() {
 	*x = KeyChange{}
-	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[12]
+	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -756,7 +806,7 @@ func (x *KeyChange) String() string {
 func (*KeyChange) ProtoMessage() {}
 
 func (x *KeyChange) ProtoReflect() protoreflect.Message {
-	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[12]
+	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -769,7 +819,7 @@ func (x *KeyChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyChange.ProtoReflect.Descriptor instead.
 func (*KeyChange) Descriptor() ([]byte, []int) {
-	return file_pangolin_core_v1_apikeys_proto_rawDescGZIP(), []int{12}
+	return file_pangolin_core_v1_apikeys_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *KeyChange) GetSeq() int64 {
@@ -797,7 +847,7 @@ var File_pangolin_core_v1_apikeys_proto protoreflect.FileDescriptor
 
 const file_pangolin_core_v1_apikeys_proto_rawDesc = "" +
 	"\n" +
-	"\x1epangolin/core/v1/apikeys.proto\x12\x10pangolin.core.v1\x1a\x1dpangolin/core/v1/common.proto\"z\n" +
+	"\x1epangolin/core/v1/apikeys.proto\x12\x10pangolin.core.v1\x1a\x1dpangolin/api/v1/options.proto\x1a\x1dpangolin/core/v1/common.proto\"z\n" +
 	"\tPrincipal\x12\x1c\n" +
 	"\n" +
 	"api_key_id\x18\x01 \x01(\tR\bapiKeyId\x12\x17\n" +
@@ -808,14 +858,15 @@ const file_pangolin_core_v1_apikeys_proto_rawDesc = "" +
 	"\rVerifyRequest\x12\x1c\n" +
 	"\n" +
 	"api_key_id\x18\x01 \x01(\tR\bapiKeyId\x12\x16\n" +
-	"\x06secret\x18\x02 \x01(\tR\x06secret\"@\n" +
-	"\x13CreateOrgKeyRequest\x12\x15\n" +
-	"\x06org_id\x18\x01 \x01(\tR\x05orgId\x12\x12\n" +
-	"\x04name\x18\x02 \x01(\tR\x04name\"\x97\x01\n" +
+	"\x06secret\x18\x02 \x01(\tR\x06secret\"X\n" +
+	"\x13CreateOrgKeyRequest\x12\x1d\n" +
+	"\x06org_id\x18\x01 \x01(\tB\x06\xc2\xf3\x18\x02\b\x01R\x05orgId\x12\"\n" +
+	"\x04name\x18\x02 \x01(\tB\x0e\xc2\xf3\x18\n" +
+	"\b\x03\x10\x012\x04\"ci\"R\x04name\"\x98\x01\n" +
 	"\rCreatedApiKey\x12\x1c\n" +
 	"\n" +
-	"api_key_id\x18\x01 \x01(\tR\bapiKeyId\x12\x16\n" +
-	"\x06secret\x18\x02 \x01(\tR\x06secret\x12\x12\n" +
+	"api_key_id\x18\x01 \x01(\tR\bapiKeyId\x12\x17\n" +
+	"\aapi_key\x18\x02 \x01(\tR\x06apiKey\x12\x12\n" +
 	"\x04name\x18\x03 \x01(\tR\x04name\x12\x1d\n" +
 	"\n" +
 	"last_chars\x18\x04 \x01(\tR\tlastChars\x12\x1d\n" +
@@ -824,36 +875,37 @@ const file_pangolin_core_v1_apikeys_proto_rawDesc = "" +
 	"\x06ApiKey\x12\x1c\n" +
 	"\n" +
 	"api_key_id\x18\x01 \x01(\tR\bapiKeyId\x12\x15\n" +
-	"\x06org_id\x18\x02 \x01(\tR\x05orgId\x12\x12\n" +
-	"\x04name\x18\x03 \x01(\tR\x04name\x12\x1d\n" +
+	"\x06org_id\x18\x02 \x01(\tR\x05orgId\x12\x1d\n" +
 	"\n" +
-	"last_chars\x18\x04 \x01(\tR\tlastChars\x12\x1d\n" +
+	"last_chars\x18\x03 \x01(\tR\tlastChars\x12\x1d\n" +
 	"\n" +
-	"created_at\x18\x05 \x01(\tR\tcreatedAt\"W\n" +
-	"\x12ListOrgKeysRequest\x12\x15\n" +
-	"\x06org_id\x18\x01 \x01(\tR\x05orgId\x12*\n" +
+	"created_at\x18\x04 \x01(\tR\tcreatedAt\x12\x12\n" +
+	"\x04name\x18\x05 \x01(\tR\x04name\"_\n" +
+	"\x12ListOrgKeysRequest\x12\x1d\n" +
+	"\x06org_id\x18\x01 \x01(\tB\x06\xc2\xf3\x18\x02\b\x01R\x05orgId\x12*\n" +
 	"\x04page\x18\x02 \x01(\v2\x16.pangolin.core.v1.PageR\x04page\"`\n" +
 	"\x13ListOrgKeysResponse\x123\n" +
 	"\bapi_keys\x18\x01 \x03(\v2\x18.pangolin.core.v1.ApiKeyR\aapiKeys\x12\x14\n" +
-	"\x05total\x18\x02 \x01(\x05R\x05total\"D\n" +
-	"\rOrgKeyRequest\x12\x15\n" +
-	"\x06org_id\x18\x01 \x01(\tR\x05orgId\x12\x1c\n" +
+	"\x05total\x18\x02 \x01(\x05R\x05total\"T\n" +
+	"\rOrgKeyRequest\x12\x1d\n" +
+	"\x06org_id\x18\x01 \x01(\tB\x06\xc2\xf3\x18\x02\b\x01R\x05orgId\x12$\n" +
 	"\n" +
-	"api_key_id\x18\x02 \x01(\tR\bapiKeyId\"j\n" +
-	"\x14SetKeyActionsRequest\x12\x15\n" +
-	"\x06org_id\x18\x01 \x01(\tR\x05orgId\x12\x1c\n" +
+	"api_key_id\x18\x02 \x01(\tB\x06\xc2\xf3\x18\x02\b\x01R\bapiKeyId\"\x9c\x01\n" +
+	"\x14SetKeyActionsRequest\x12\x1d\n" +
+	"\x06org_id\x18\x01 \x01(\tB\x06\xc2\xf3\x18\x02\b\x01R\x05orgId\x12$\n" +
 	"\n" +
-	"api_key_id\x18\x02 \x01(\tR\bapiKeyId\x12\x1d\n" +
+	"api_key_id\x18\x02 \x01(\tB\x06\xc2\xf3\x18\x02\b\x01R\bapiKeyId\x12?\n" +
 	"\n" +
-	"action_ids\x18\x03 \x03(\tR\tactionIds\"x\n" +
-	"\x15ListKeyActionsRequest\x12\x15\n" +
-	"\x06org_id\x18\x01 \x01(\tR\x05orgId\x12\x1c\n" +
+	"action_ids\x18\x03 \x03(\tB \xc2\xf3\x18\x1c\b\x03\x10\x012\x16[\"getOrg\",\"listSites\"]R\tactionIds\"\x88\x01\n" +
+	"\x15ListKeyActionsRequest\x12\x1d\n" +
+	"\x06org_id\x18\x01 \x01(\tB\x06\xc2\xf3\x18\x02\b\x01R\x05orgId\x12$\n" +
 	"\n" +
-	"api_key_id\x18\x02 \x01(\tR\bapiKeyId\x12*\n" +
-	"\x04page\x18\x03 \x01(\v2\x16.pangolin.core.v1.PageR\x04page\"M\n" +
-	"\x16ListKeyActionsResponse\x12\x1d\n" +
-	"\n" +
-	"action_ids\x18\x01 \x03(\tR\tactionIds\x12\x14\n" +
+	"api_key_id\x18\x02 \x01(\tB\x06\xc2\xf3\x18\x02\b\x01R\bapiKeyId\x12*\n" +
+	"\x04page\x18\x03 \x01(\v2\x16.pangolin.core.v1.PageR\x04page\"(\n" +
+	"\tKeyAction\x12\x1b\n" +
+	"\taction_id\x18\x01 \x01(\tR\bactionId\"e\n" +
+	"\x16ListKeyActionsResponse\x125\n" +
+	"\aactions\x18\x01 \x03(\v2\x1b.pangolin.core.v1.KeyActionR\aactions\x12\x14\n" +
 	"\x05total\x18\x02 \x01(\x05R\x05total\"M\n" +
 	"\x16WatchKeyChangesRequest\x12\x1b\n" +
 	"\tafter_seq\x18\x01 \x01(\x03R\bafterSeq\x12\x16\n" +
@@ -862,15 +914,20 @@ const file_pangolin_core_v1_apikeys_proto_rawDesc = "" +
 	"\x03seq\x18\x01 \x01(\x03R\x03seq\x12\x1c\n" +
 	"\n" +
 	"api_key_id\x18\x02 \x01(\tR\bapiKeyId\x12\x14\n" +
-	"\x05reset\x18\x03 \x01(\bR\x05reset2\xe8\x04\n" +
-	"\rApiKeyService\x12F\n" +
-	"\x06Verify\x12\x1f.pangolin.core.v1.VerifyRequest\x1a\x1b.pangolin.core.v1.Principal\x12V\n" +
-	"\fCreateOrgKey\x12%.pangolin.core.v1.CreateOrgKeyRequest\x1a\x1f.pangolin.core.v1.CreatedApiKey\x12Z\n" +
-	"\vListOrgKeys\x12$.pangolin.core.v1.ListOrgKeysRequest\x1a%.pangolin.core.v1.ListOrgKeysResponse\x12H\n" +
-	"\fDeleteOrgKey\x12\x1f.pangolin.core.v1.OrgKeyRequest\x1a\x17.pangolin.core.v1.Empty\x12P\n" +
-	"\rSetKeyActions\x12&.pangolin.core.v1.SetKeyActionsRequest\x1a\x17.pangolin.core.v1.Empty\x12c\n" +
-	"\x0eListKeyActions\x12'.pangolin.core.v1.ListKeyActionsRequest\x1a(.pangolin.core.v1.ListKeyActionsResponse\x12Z\n" +
-	"\x0fWatchKeyChanges\x12(.pangolin.core.v1.WatchKeyChangesRequest\x1a\x1b.pangolin.core.v1.KeyChange0\x01B0Z.pangolin-gateway/proto/pangolin/core/v1;corev1b\x06proto3"
+	"\x05reset\x18\x03 \x01(\bR\x05reset2\xfe\b\n" +
+	"\rApiKeyService\x12N\n" +
+	"\x06Verify\x12\x1f.pangolin.core.v1.VerifyRequest\x1a\x1b.pangolin.core.v1.Principal\"\x06\xca\xf3\x18\x02\b\x06\x12b\n" +
+	"\x0fWatchKeyChanges\x12(.pangolin.core.v1.WatchKeyChangesRequest\x1a\x1b.pangolin.core.v1.KeyChange\"\x06\xca\xf3\x18\x02\b\x060\x01\x12\xa1\x01\n" +
+	"\fCreateOrgKey\x12%.pangolin.core.v1.CreateOrgKeyRequest\x1a\x1f.pangolin.core.v1.CreatedApiKey\"I\xc2\xf3\x181\n" +
+	"\x03PUT\x12\x14/org/{orgId}/api-key \xc9\x01*\x0fAPI key created8\x01\xca\xf3\x18\x10\b\x03\x12\fcreateApiKey\x12\xb5\x01\n" +
+	"\vListOrgKeys\x12$.pangolin.core.v1.ListOrgKeysRequest\x1a%.pangolin.core.v1.ListOrgKeysResponse\"Y\xc2\xf3\x18B\n" +
+	"\x03GET\x12\x15/org/{orgId}/api-keys \xc8\x01*\x1fAPI keys retrieved successfully0\x01\xca\xf3\x18\x0f\b\x03\x12\vlistApiKeys\x12\xad\x01\n" +
+	"\fDeleteOrgKey\x12\x1f.pangolin.core.v1.OrgKeyRequest\x1a\x18.pangolin.core.v1.NoData\"b\xc2\xf3\x18J\n" +
+	"\x06DELETE\x12\x1f/org/{orgId}/api-key/{apiKeyId} \xc8\x01*\x1cAPI key deleted successfully\xca\xf3\x18\x10\b\x03\x12\fdeleteApiKey\x12\xc6\x01\n" +
+	"\rSetKeyActions\x12&.pangolin.core.v1.SetKeyActionsRequest\x1a\x17.pangolin.core.v1.Empty\"t\xc2\xf3\x18X\n" +
+	"\x04POST\x12'/org/{orgId}/api-key/{apiKeyId}/actions \xc8\x01*$API key actions updated successfully\xca\xf3\x18\x14\b\x03\x12\x10setApiKeyActions\x12\xd6\x01\n" +
+	"\x0eListKeyActions\x12'.pangolin.core.v1.ListKeyActionsRequest\x1a(.pangolin.core.v1.ListKeyActionsResponse\"q\xc2\xf3\x18T\n" +
+	"\x03GET\x12'/org/{orgId}/api-key/{apiKeyId}/actions \xc8\x01*\x1fAPI keys retrieved successfully0\x01\xca\xf3\x18\x15\b\x03\x12\x11listApiKeyActions\x1a\v\xc2\xf3\x18\aAPI KeyB0Z.pangolin-gateway/proto/pangolin/core/v1;corev1b\x06proto3"
 
 var (
 	file_pangolin_core_v1_apikeys_proto_rawDescOnce sync.Once
@@ -884,7 +941,7 @@ func file_pangolin_core_v1_apikeys_proto_rawDescGZIP() []byte {
 	return file_pangolin_core_v1_apikeys_proto_rawDescData
 }
 
-var file_pangolin_core_v1_apikeys_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_pangolin_core_v1_apikeys_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_pangolin_core_v1_apikeys_proto_goTypes = []any{
 	(*Principal)(nil),              // 0: pangolin.core.v1.Principal
 	(*VerifyRequest)(nil),          // 1: pangolin.core.v1.VerifyRequest
@@ -896,35 +953,38 @@ var file_pangolin_core_v1_apikeys_proto_goTypes = []any{
 	(*OrgKeyRequest)(nil),          // 7: pangolin.core.v1.OrgKeyRequest
 	(*SetKeyActionsRequest)(nil),   // 8: pangolin.core.v1.SetKeyActionsRequest
 	(*ListKeyActionsRequest)(nil),  // 9: pangolin.core.v1.ListKeyActionsRequest
-	(*ListKeyActionsResponse)(nil), // 10: pangolin.core.v1.ListKeyActionsResponse
-	(*WatchKeyChangesRequest)(nil), // 11: pangolin.core.v1.WatchKeyChangesRequest
-	(*KeyChange)(nil),              // 12: pangolin.core.v1.KeyChange
-	(*Page)(nil),                   // 13: pangolin.core.v1.Page
-	(*Empty)(nil),                  // 14: pangolin.core.v1.Empty
+	(*KeyAction)(nil),              // 10: pangolin.core.v1.KeyAction
+	(*ListKeyActionsResponse)(nil), // 11: pangolin.core.v1.ListKeyActionsResponse
+	(*WatchKeyChangesRequest)(nil), // 12: pangolin.core.v1.WatchKeyChangesRequest
+	(*KeyChange)(nil),              // 13: pangolin.core.v1.KeyChange
+	(*Page)(nil),                   // 14: pangolin.core.v1.Page
+	(*NoData)(nil),                 // 15: pangolin.core.v1.NoData
+	(*Empty)(nil),                  // 16: pangolin.core.v1.Empty
 }
 var file_pangolin_core_v1_apikeys_proto_depIdxs = []int32{
-	13, // 0: pangolin.core.v1.ListOrgKeysRequest.page:type_name -> pangolin.core.v1.Page
+	14, // 0: pangolin.core.v1.ListOrgKeysRequest.page:type_name -> pangolin.core.v1.Page
 	4,  // 1: pangolin.core.v1.ListOrgKeysResponse.api_keys:type_name -> pangolin.core.v1.ApiKey
-	13, // 2: pangolin.core.v1.ListKeyActionsRequest.page:type_name -> pangolin.core.v1.Page
-	1,  // 3: pangolin.core.v1.ApiKeyService.Verify:input_type -> pangolin.core.v1.VerifyRequest
-	2,  // 4: pangolin.core.v1.ApiKeyService.CreateOrgKey:input_type -> pangolin.core.v1.CreateOrgKeyRequest
-	5,  // 5: pangolin.core.v1.ApiKeyService.ListOrgKeys:input_type -> pangolin.core.v1.ListOrgKeysRequest
-	7,  // 6: pangolin.core.v1.ApiKeyService.DeleteOrgKey:input_type -> pangolin.core.v1.OrgKeyRequest
-	8,  // 7: pangolin.core.v1.ApiKeyService.SetKeyActions:input_type -> pangolin.core.v1.SetKeyActionsRequest
-	9,  // 8: pangolin.core.v1.ApiKeyService.ListKeyActions:input_type -> pangolin.core.v1.ListKeyActionsRequest
-	11, // 9: pangolin.core.v1.ApiKeyService.WatchKeyChanges:input_type -> pangolin.core.v1.WatchKeyChangesRequest
-	0,  // 10: pangolin.core.v1.ApiKeyService.Verify:output_type -> pangolin.core.v1.Principal
-	3,  // 11: pangolin.core.v1.ApiKeyService.CreateOrgKey:output_type -> pangolin.core.v1.CreatedApiKey
-	6,  // 12: pangolin.core.v1.ApiKeyService.ListOrgKeys:output_type -> pangolin.core.v1.ListOrgKeysResponse
-	14, // 13: pangolin.core.v1.ApiKeyService.DeleteOrgKey:output_type -> pangolin.core.v1.Empty
-	14, // 14: pangolin.core.v1.ApiKeyService.SetKeyActions:output_type -> pangolin.core.v1.Empty
-	10, // 15: pangolin.core.v1.ApiKeyService.ListKeyActions:output_type -> pangolin.core.v1.ListKeyActionsResponse
-	12, // 16: pangolin.core.v1.ApiKeyService.WatchKeyChanges:output_type -> pangolin.core.v1.KeyChange
-	10, // [10:17] is the sub-list for method output_type
-	3,  // [3:10] is the sub-list for method input_type
-	3,  // [3:3] is the sub-list for extension type_name
-	3,  // [3:3] is the sub-list for extension extendee
-	0,  // [0:3] is the sub-list for field type_name
+	14, // 2: pangolin.core.v1.ListKeyActionsRequest.page:type_name -> pangolin.core.v1.Page
+	10, // 3: pangolin.core.v1.ListKeyActionsResponse.actions:type_name -> pangolin.core.v1.KeyAction
+	1,  // 4: pangolin.core.v1.ApiKeyService.Verify:input_type -> pangolin.core.v1.VerifyRequest
+	12, // 5: pangolin.core.v1.ApiKeyService.WatchKeyChanges:input_type -> pangolin.core.v1.WatchKeyChangesRequest
+	2,  // 6: pangolin.core.v1.ApiKeyService.CreateOrgKey:input_type -> pangolin.core.v1.CreateOrgKeyRequest
+	5,  // 7: pangolin.core.v1.ApiKeyService.ListOrgKeys:input_type -> pangolin.core.v1.ListOrgKeysRequest
+	7,  // 8: pangolin.core.v1.ApiKeyService.DeleteOrgKey:input_type -> pangolin.core.v1.OrgKeyRequest
+	8,  // 9: pangolin.core.v1.ApiKeyService.SetKeyActions:input_type -> pangolin.core.v1.SetKeyActionsRequest
+	9,  // 10: pangolin.core.v1.ApiKeyService.ListKeyActions:input_type -> pangolin.core.v1.ListKeyActionsRequest
+	0,  // 11: pangolin.core.v1.ApiKeyService.Verify:output_type -> pangolin.core.v1.Principal
+	13, // 12: pangolin.core.v1.ApiKeyService.WatchKeyChanges:output_type -> pangolin.core.v1.KeyChange
+	3,  // 13: pangolin.core.v1.ApiKeyService.CreateOrgKey:output_type -> pangolin.core.v1.CreatedApiKey
+	6,  // 14: pangolin.core.v1.ApiKeyService.ListOrgKeys:output_type -> pangolin.core.v1.ListOrgKeysResponse
+	15, // 15: pangolin.core.v1.ApiKeyService.DeleteOrgKey:output_type -> pangolin.core.v1.NoData
+	16, // 16: pangolin.core.v1.ApiKeyService.SetKeyActions:output_type -> pangolin.core.v1.Empty
+	11, // 17: pangolin.core.v1.ApiKeyService.ListKeyActions:output_type -> pangolin.core.v1.ListKeyActionsResponse
+	11, // [11:18] is the sub-list for method output_type
+	4,  // [4:11] is the sub-list for method input_type
+	4,  // [4:4] is the sub-list for extension type_name
+	4,  // [4:4] is the sub-list for extension extendee
+	0,  // [0:4] is the sub-list for field type_name
 }
 
 func init() { file_pangolin_core_v1_apikeys_proto_init() }
@@ -939,7 +999,7 @@ func file_pangolin_core_v1_apikeys_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_pangolin_core_v1_apikeys_proto_rawDesc), len(file_pangolin_core_v1_apikeys_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   13,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -20,12 +20,12 @@ const _ = grpc.SupportPackageIsVersion9
 
 const (
 	ApiKeyService_Verify_FullMethodName          = "/pangolin.core.v1.ApiKeyService/Verify"
+	ApiKeyService_WatchKeyChanges_FullMethodName = "/pangolin.core.v1.ApiKeyService/WatchKeyChanges"
 	ApiKeyService_CreateOrgKey_FullMethodName    = "/pangolin.core.v1.ApiKeyService/CreateOrgKey"
 	ApiKeyService_ListOrgKeys_FullMethodName     = "/pangolin.core.v1.ApiKeyService/ListOrgKeys"
 	ApiKeyService_DeleteOrgKey_FullMethodName    = "/pangolin.core.v1.ApiKeyService/DeleteOrgKey"
 	ApiKeyService_SetKeyActions_FullMethodName   = "/pangolin.core.v1.ApiKeyService/SetKeyActions"
 	ApiKeyService_ListKeyActions_FullMethodName  = "/pangolin.core.v1.ApiKeyService/ListKeyActions"
-	ApiKeyService_WatchKeyChanges_FullMethodName = "/pangolin.core.v1.ApiKeyService/WatchKeyChanges"
 )
 
 // ApiKeyServiceClient is the client API for ApiKeyService service.
@@ -38,16 +38,26 @@ type ApiKeyServiceClient interface {
 	// Verify checks a key's secret against its argon2id hash and returns what
 	// the key may do. Unknown key or wrong secret: Unauthenticated.
 	Verify(ctx context.Context, in *VerifyRequest, opts ...grpc.CallOption) (*Principal, error)
-	CreateOrgKey(ctx context.Context, in *CreateOrgKeyRequest, opts ...grpc.CallOption) (*CreatedApiKey, error)
-	ListOrgKeys(ctx context.Context, in *ListOrgKeysRequest, opts ...grpc.CallOption) (*ListOrgKeysResponse, error)
-	DeleteOrgKey(ctx context.Context, in *OrgKeyRequest, opts ...grpc.CallOption) (*Empty, error)
-	SetKeyActions(ctx context.Context, in *SetKeyActionsRequest, opts ...grpc.CallOption) (*Empty, error)
-	ListKeyActions(ctx context.Context, in *ListKeyActionsRequest, opts ...grpc.CallOption) (*ListKeyActionsResponse, error)
 	// WatchKeyChanges streams every change to any key (created, deleted,
 	// actions or orgs changed) after the given sequence number, replaying the
 	// durable change log first. A reset event means the log no longer reaches
 	// back that far: drop every cached key.
 	WatchKeyChanges(ctx context.Context, in *WatchKeyChangesRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[KeyChange], error)
+	// Create an organization API key (no actions until granted); the secret is shown once
+	//
+	// The bearer token is `<apiKeyId>.<apiKey>`. A key can grant only the
+	// actions it holds itself.
+	CreateOrgKey(ctx context.Context, in *CreateOrgKeyRequest, opts ...grpc.CallOption) (*CreatedApiKey, error)
+	// List the API keys of an organization
+	ListOrgKeys(ctx context.Context, in *ListOrgKeysRequest, opts ...grpc.CallOption) (*ListOrgKeysResponse, error)
+	// Delete an API key of the organization; every gateway stops honouring it within a second
+	DeleteOrgKey(ctx context.Context, in *OrgKeyRequest, opts ...grpc.CallOption) (*NoData, error)
+	// Replace the actions of an organization API key
+	//
+	// A key can grant only the actions it holds itself.
+	SetKeyActions(ctx context.Context, in *SetKeyActionsRequest, opts ...grpc.CallOption) (*Empty, error)
+	// List the actions of an organization API key
+	ListKeyActions(ctx context.Context, in *ListKeyActionsRequest, opts ...grpc.CallOption) (*ListKeyActionsResponse, error)
 }
 
 type apiKeyServiceClient struct {
@@ -67,6 +77,25 @@ func (c *apiKeyServiceClient) Verify(ctx context.Context, in *VerifyRequest, opt
 	}
 	return out, nil
 }
+
+func (c *apiKeyServiceClient) WatchKeyChanges(ctx context.Context, in *WatchKeyChangesRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[KeyChange], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &ApiKeyService_ServiceDesc.Streams[0], ApiKeyService_WatchKeyChanges_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[WatchKeyChangesRequest, KeyChange]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ApiKeyService_WatchKeyChangesClient = grpc.ServerStreamingClient[KeyChange]
 
 func (c *apiKeyServiceClient) CreateOrgKey(ctx context.Context, in *CreateOrgKeyRequest, opts ...grpc.CallOption) (*CreatedApiKey, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
@@ -88,9 +117,9 @@ func (c *apiKeyServiceClient) ListOrgKeys(ctx context.Context, in *ListOrgKeysRe
 	return out, nil
 }
 
-func (c *apiKeyServiceClient) DeleteOrgKey(ctx context.Context, in *OrgKeyRequest, opts ...grpc.CallOption) (*Empty, error) {
+func (c *apiKeyServiceClient) DeleteOrgKey(ctx context.Context, in *OrgKeyRequest, opts ...grpc.CallOption) (*NoData, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(Empty)
+	out := new(NoData)
 	err := c.cc.Invoke(ctx, ApiKeyService_DeleteOrgKey_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
@@ -118,25 +147,6 @@ func (c *apiKeyServiceClient) ListKeyActions(ctx context.Context, in *ListKeyAct
 	return out, nil
 }
 
-func (c *apiKeyServiceClient) WatchKeyChanges(ctx context.Context, in *WatchKeyChangesRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[KeyChange], error) {
-	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	stream, err := c.cc.NewStream(ctx, &ApiKeyService_ServiceDesc.Streams[0], ApiKeyService_WatchKeyChanges_FullMethodName, cOpts...)
-	if err != nil {
-		return nil, err
-	}
-	x := &grpc.GenericClientStream[WatchKeyChangesRequest, KeyChange]{ClientStream: stream}
-	if err := x.ClientStream.SendMsg(in); err != nil {
-		return nil, err
-	}
-	if err := x.ClientStream.CloseSend(); err != nil {
-		return nil, err
-	}
-	return x, nil
-}
-
-// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
-type ApiKeyService_WatchKeyChangesClient = grpc.ServerStreamingClient[KeyChange]
-
 // ApiKeyServiceServer is the server API for ApiKeyService service.
 // All implementations must embed UnimplementedApiKeyServiceServer
 // for forward compatibility.
@@ -147,16 +157,26 @@ type ApiKeyServiceServer interface {
 	// Verify checks a key's secret against its argon2id hash and returns what
 	// the key may do. Unknown key or wrong secret: Unauthenticated.
 	Verify(context.Context, *VerifyRequest) (*Principal, error)
-	CreateOrgKey(context.Context, *CreateOrgKeyRequest) (*CreatedApiKey, error)
-	ListOrgKeys(context.Context, *ListOrgKeysRequest) (*ListOrgKeysResponse, error)
-	DeleteOrgKey(context.Context, *OrgKeyRequest) (*Empty, error)
-	SetKeyActions(context.Context, *SetKeyActionsRequest) (*Empty, error)
-	ListKeyActions(context.Context, *ListKeyActionsRequest) (*ListKeyActionsResponse, error)
 	// WatchKeyChanges streams every change to any key (created, deleted,
 	// actions or orgs changed) after the given sequence number, replaying the
 	// durable change log first. A reset event means the log no longer reaches
 	// back that far: drop every cached key.
 	WatchKeyChanges(*WatchKeyChangesRequest, grpc.ServerStreamingServer[KeyChange]) error
+	// Create an organization API key (no actions until granted); the secret is shown once
+	//
+	// The bearer token is `<apiKeyId>.<apiKey>`. A key can grant only the
+	// actions it holds itself.
+	CreateOrgKey(context.Context, *CreateOrgKeyRequest) (*CreatedApiKey, error)
+	// List the API keys of an organization
+	ListOrgKeys(context.Context, *ListOrgKeysRequest) (*ListOrgKeysResponse, error)
+	// Delete an API key of the organization; every gateway stops honouring it within a second
+	DeleteOrgKey(context.Context, *OrgKeyRequest) (*NoData, error)
+	// Replace the actions of an organization API key
+	//
+	// A key can grant only the actions it holds itself.
+	SetKeyActions(context.Context, *SetKeyActionsRequest) (*Empty, error)
+	// List the actions of an organization API key
+	ListKeyActions(context.Context, *ListKeyActionsRequest) (*ListKeyActionsResponse, error)
 	mustEmbedUnimplementedApiKeyServiceServer()
 }
 
@@ -170,13 +190,16 @@ type UnimplementedApiKeyServiceServer struct{}
 func (UnimplementedApiKeyServiceServer) Verify(context.Context, *VerifyRequest) (*Principal, error) {
 	return nil, status.Error(codes.Unimplemented, "method Verify not implemented")
 }
+func (UnimplementedApiKeyServiceServer) WatchKeyChanges(*WatchKeyChangesRequest, grpc.ServerStreamingServer[KeyChange]) error {
+	return status.Error(codes.Unimplemented, "method WatchKeyChanges not implemented")
+}
 func (UnimplementedApiKeyServiceServer) CreateOrgKey(context.Context, *CreateOrgKeyRequest) (*CreatedApiKey, error) {
 	return nil, status.Error(codes.Unimplemented, "method CreateOrgKey not implemented")
 }
 func (UnimplementedApiKeyServiceServer) ListOrgKeys(context.Context, *ListOrgKeysRequest) (*ListOrgKeysResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListOrgKeys not implemented")
 }
-func (UnimplementedApiKeyServiceServer) DeleteOrgKey(context.Context, *OrgKeyRequest) (*Empty, error) {
+func (UnimplementedApiKeyServiceServer) DeleteOrgKey(context.Context, *OrgKeyRequest) (*NoData, error) {
 	return nil, status.Error(codes.Unimplemented, "method DeleteOrgKey not implemented")
 }
 func (UnimplementedApiKeyServiceServer) SetKeyActions(context.Context, *SetKeyActionsRequest) (*Empty, error) {
@@ -184,9 +207,6 @@ func (UnimplementedApiKeyServiceServer) SetKeyActions(context.Context, *SetKeyAc
 }
 func (UnimplementedApiKeyServiceServer) ListKeyActions(context.Context, *ListKeyActionsRequest) (*ListKeyActionsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListKeyActions not implemented")
-}
-func (UnimplementedApiKeyServiceServer) WatchKeyChanges(*WatchKeyChangesRequest, grpc.ServerStreamingServer[KeyChange]) error {
-	return status.Error(codes.Unimplemented, "method WatchKeyChanges not implemented")
 }
 func (UnimplementedApiKeyServiceServer) mustEmbedUnimplementedApiKeyServiceServer() {}
 func (UnimplementedApiKeyServiceServer) testEmbeddedByValue()                       {}
@@ -226,6 +246,17 @@ func _ApiKeyService_Verify_Handler(srv interface{}, ctx context.Context, dec fun
 	}
 	return interceptor(ctx, in, info, handler)
 }
+
+func _ApiKeyService_WatchKeyChanges_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(WatchKeyChangesRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(ApiKeyServiceServer).WatchKeyChanges(m, &grpc.GenericServerStream[WatchKeyChangesRequest, KeyChange]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ApiKeyService_WatchKeyChangesServer = grpc.ServerStreamingServer[KeyChange]
 
 func _ApiKeyService_CreateOrgKey_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(CreateOrgKeyRequest)
@@ -316,17 +347,6 @@ func _ApiKeyService_ListKeyActions_Handler(srv interface{}, ctx context.Context,
 	}
 	return interceptor(ctx, in, info, handler)
 }
-
-func _ApiKeyService_WatchKeyChanges_Handler(srv interface{}, stream grpc.ServerStream) error {
-	m := new(WatchKeyChangesRequest)
-	if err := stream.RecvMsg(m); err != nil {
-		return err
-	}
-	return srv.(ApiKeyServiceServer).WatchKeyChanges(m, &grpc.GenericServerStream[WatchKeyChangesRequest, KeyChange]{ServerStream: stream})
-}
-
-// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
-type ApiKeyService_WatchKeyChangesServer = grpc.ServerStreamingServer[KeyChange]
 
 // ApiKeyService_ServiceDesc is the grpc.ServiceDesc for ApiKeyService service.
 // It's only intended for direct use with grpc.RegisterService,

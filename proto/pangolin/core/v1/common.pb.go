@@ -75,7 +75,7 @@ func (x *Page) GetOffset() int32 {
 	return 0
 }
 
-// Empty is the answer of calls that return nothing but success.
+// Empty is the answer of calls whose envelope carries `data: {}`.
 type Empty struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -112,6 +112,43 @@ func (*Empty) Descriptor() ([]byte, []int) {
 	return file_pangolin_core_v1_common_proto_rawDescGZIP(), []int{1}
 }
 
+// NoData is the answer of calls whose envelope carries `data: null`.
+type NoData struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NoData) Reset() {
+	*x = NoData{}
+	mi := &file_pangolin_core_v1_common_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NoData) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NoData) ProtoMessage() {}
+
+func (x *NoData) ProtoReflect() protoreflect.Message {
+	mi := &file_pangolin_core_v1_common_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NoData.ProtoReflect.Descriptor instead.
+func (*NoData) Descriptor() ([]byte, []int) {
+	return file_pangolin_core_v1_common_proto_rawDescGZIP(), []int{2}
+}
+
 var File_pangolin_core_v1_common_proto protoreflect.FileDescriptor
 
 const file_pangolin_core_v1_common_proto_rawDesc = "" +
@@ -120,7 +157,8 @@ const file_pangolin_core_v1_common_proto_rawDesc = "" +
 	"\x04Page\x12\x14\n" +
 	"\x05limit\x18\x01 \x01(\x05R\x05limit\x12\x16\n" +
 	"\x06offset\x18\x02 \x01(\x05R\x06offset\"\a\n" +
-	"\x05EmptyB0Z.pangolin-gateway/proto/pangolin/core/v1;corev1b\x06proto3"
+	"\x05Empty\"\b\n" +
+	"\x06NoDataB0Z.pangolin-gateway/proto/pangolin/core/v1;corev1b\x06proto3"
 
 var (
 	file_pangolin_core_v1_common_proto_rawDescOnce sync.Once
@@ -134,10 +172,11 @@ func file_pangolin_core_v1_common_proto_rawDescGZIP() []byte {
 	return file_pangolin_core_v1_common_proto_rawDescData
 }
 
-var file_pangolin_core_v1_common_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
+var file_pangolin_core_v1_common_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
 var file_pangolin_core_v1_common_proto_goTypes = []any{
-	(*Page)(nil),  // 0: pangolin.core.v1.Page
-	(*Empty)(nil), // 1: pangolin.core.v1.Empty
+	(*Page)(nil),   // 0: pangolin.core.v1.Page
+	(*Empty)(nil),  // 1: pangolin.core.v1.Empty
+	(*NoData)(nil), // 2: pangolin.core.v1.NoData
 }
 var file_pangolin_core_v1_common_proto_depIdxs = []int32{
 	0, // [0:0] is the sub-list for method output_type
@@ -158,7 +197,7 @@ func file_pangolin_core_v1_common_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_pangolin_core_v1_common_proto_rawDesc), len(file_pangolin_core_v1_common_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   2,
+			NumMessages:   3,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -9,6 +9,7 @@ package corev1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	_ "pangolin-gateway/proto/pangolin/api/v1"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -21,13 +22,17 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// Org is an organization: the tenant boundary of every other object.
 type Org struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	OrgId         string                 `protobuf:"bytes,1,opt,name=org_id,json=orgId,proto3" json:"org_id,omitempty"`
-	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
-	Subnet        *string                `protobuf:"bytes,3,opt,name=subnet,proto3,oneof" json:"subnet,omitempty"`
-	UtilitySubnet *string                `protobuf:"bytes,4,opt,name=utility_subnet,json=utilitySubnet,proto3,oneof" json:"utility_subnet,omitempty"`
-	CreatedAt     string                 `protobuf:"bytes,5,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	OrgId string                 `protobuf:"bytes,1,opt,name=org_id,json=orgId,proto3" json:"org_id,omitempty"`
+	Name  string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	// IPv4 CIDR of the org's overlay network.
+	Subnet *string `protobuf:"bytes,3,opt,name=subnet,proto3,oneof" json:"subnet,omitempty"`
+	// IPv4 CIDR for site-resource aliases.
+	UtilitySubnet *string `protobuf:"bytes,4,opt,name=utility_subnet,json=utilitySubnet,proto3,oneof" json:"utility_subnet,omitempty"`
+	// ISO-8601 UTC with milliseconds.
+	CreatedAt     string `protobuf:"bytes,5,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -141,6 +146,51 @@ func (x *OrgIdRequest) GetOrgId() string {
 	return ""
 }
 
+type CheckOrgIdRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The id to check.
+	OrgId         string `protobuf:"bytes,1,opt,name=org_id,json=orgId,proto3" json:"org_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckOrgIdRequest) Reset() {
+	*x = CheckOrgIdRequest{}
+	mi := &file_pangolin_core_v1_orgs_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckOrgIdRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckOrgIdRequest) ProtoMessage() {}
+
+func (x *CheckOrgIdRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_pangolin_core_v1_orgs_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckOrgIdRequest.ProtoReflect.Descriptor instead.
+func (*CheckOrgIdRequest) Descriptor() ([]byte, []int) {
+	return file_pangolin_core_v1_orgs_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *CheckOrgIdRequest) GetOrgId() string {
+	if x != nil {
+		return x.OrgId
+	}
+	return ""
+}
+
 type CheckOrgIdResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Exists        bool                   `protobuf:"varint,1,opt,name=exists,proto3" json:"exists,omitempty"`
@@ -150,7 +200,7 @@ type CheckOrgIdResponse struct {
 
 func (x *CheckOrgIdResponse) Reset() {
 	*x = CheckOrgIdResponse{}
-	mi := &file_pangolin_core_v1_orgs_proto_msgTypes[2]
+	mi := &file_pangolin_core_v1_orgs_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -162,7 +212,7 @@ func (x *CheckOrgIdResponse) String() string {
 func (*CheckOrgIdResponse) ProtoMessage() {}
 
 func (x *CheckOrgIdResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pangolin_core_v1_orgs_proto_msgTypes[2]
+	mi := &file_pangolin_core_v1_orgs_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -175,7 +225,7 @@ func (x *CheckOrgIdResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckOrgIdResponse.ProtoReflect.Descriptor instead.
 func (*CheckOrgIdResponse) Descriptor() ([]byte, []int) {
-	return file_pangolin_core_v1_orgs_proto_rawDescGZIP(), []int{2}
+	return file_pangolin_core_v1_orgs_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *CheckOrgIdResponse) GetExists() bool {
@@ -186,18 +236,22 @@ func (x *CheckOrgIdResponse) GetExists() bool {
 }
 
 type CreateOrgRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	OrgId         string                 `protobuf:"bytes,1,opt,name=org_id,json=orgId,proto3" json:"org_id,omitempty"`
-	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
-	Subnet        string                 `protobuf:"bytes,3,opt,name=subnet,proto3" json:"subnet,omitempty"`
-	UtilitySubnet *string                `protobuf:"bytes,4,opt,name=utility_subnet,json=utilitySubnet,proto3,oneof" json:"utility_subnet,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// 1-32 lowercase letters, digits or underscores, in groups joined by single hyphens.
+	OrgId string `protobuf:"bytes,1,opt,name=org_id,json=orgId,proto3" json:"org_id,omitempty"`
+	// 1-255 characters.
+	Name string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	// IPv4 CIDR of the org's overlay network.
+	Subnet string `protobuf:"bytes,3,opt,name=subnet,proto3" json:"subnet,omitempty"`
+	// IPv4 CIDR for site-resource aliases; must not overlap subnet.
+	UtilitySubnet *string `protobuf:"bytes,4,opt,name=utility_subnet,json=utilitySubnet,proto3,oneof" json:"utility_subnet,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CreateOrgRequest) Reset() {
 	*x = CreateOrgRequest{}
-	mi := &file_pangolin_core_v1_orgs_proto_msgTypes[3]
+	mi := &file_pangolin_core_v1_orgs_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -209,7 +263,7 @@ func (x *CreateOrgRequest) String() string {
 func (*CreateOrgRequest) ProtoMessage() {}
 
 func (x *CreateOrgRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pangolin_core_v1_orgs_proto_msgTypes[3]
+	mi := &file_pangolin_core_v1_orgs_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -222,7 +276,7 @@ func (x *CreateOrgRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateOrgRequest.ProtoReflect.Descriptor instead.
 func (*CreateOrgRequest) Descriptor() ([]byte, []int) {
-	return file_pangolin_core_v1_orgs_proto_rawDescGZIP(), []int{3}
+	return file_pangolin_core_v1_orgs_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *CreateOrgRequest) GetOrgId() string {
@@ -262,7 +316,7 @@ type ListOrgsRequest struct {
 
 func (x *ListOrgsRequest) Reset() {
 	*x = ListOrgsRequest{}
-	mi := &file_pangolin_core_v1_orgs_proto_msgTypes[4]
+	mi := &file_pangolin_core_v1_orgs_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -274,7 +328,7 @@ func (x *ListOrgsRequest) String() string {
 func (*ListOrgsRequest) ProtoMessage() {}
 
 func (x *ListOrgsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pangolin_core_v1_orgs_proto_msgTypes[4]
+	mi := &file_pangolin_core_v1_orgs_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -287,7 +341,7 @@ func (x *ListOrgsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListOrgsRequest.ProtoReflect.Descriptor instead.
 func (*ListOrgsRequest) Descriptor() ([]byte, []int) {
-	return file_pangolin_core_v1_orgs_proto_rawDescGZIP(), []int{4}
+	return file_pangolin_core_v1_orgs_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ListOrgsRequest) GetPage() *Page {
@@ -307,7 +361,7 @@ type ListOrgsResponse struct {
 
 func (x *ListOrgsResponse) Reset() {
 	*x = ListOrgsResponse{}
-	mi := &file_pangolin_core_v1_orgs_proto_msgTypes[5]
+	mi := &file_pangolin_core_v1_orgs_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -319,7 +373,7 @@ func (x *ListOrgsResponse) String() string {
 func (*ListOrgsResponse) ProtoMessage() {}
 
 func (x *ListOrgsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pangolin_core_v1_orgs_proto_msgTypes[5]
+	mi := &file_pangolin_core_v1_orgs_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -332,7 +386,7 @@ func (x *ListOrgsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListOrgsResponse.ProtoReflect.Descriptor instead.
 func (*ListOrgsResponse) Descriptor() ([]byte, []int) {
-	return file_pangolin_core_v1_orgs_proto_rawDescGZIP(), []int{5}
+	return file_pangolin_core_v1_orgs_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ListOrgsResponse) GetOrgs() []*Org {
@@ -349,17 +403,63 @@ func (x *ListOrgsResponse) GetTotal() int32 {
 	return 0
 }
 
-type UpdateOrgRequest struct {
+// Pangolin wraps the org of GET /org/{orgId}.
+type GetOrgResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	OrgId         string                 `protobuf:"bytes,1,opt,name=org_id,json=orgId,proto3" json:"org_id,omitempty"`
-	Name          *string                `protobuf:"bytes,2,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	Org           *Org                   `protobuf:"bytes,1,opt,name=org,proto3" json:"org,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetOrgResponse) Reset() {
+	*x = GetOrgResponse{}
+	mi := &file_pangolin_core_v1_orgs_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetOrgResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetOrgResponse) ProtoMessage() {}
+
+func (x *GetOrgResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_pangolin_core_v1_orgs_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetOrgResponse.ProtoReflect.Descriptor instead.
+func (*GetOrgResponse) Descriptor() ([]byte, []int) {
+	return file_pangolin_core_v1_orgs_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *GetOrgResponse) GetOrg() *Org {
+	if x != nil {
+		return x.Org
+	}
+	return nil
+}
+
+type UpdateOrgRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	OrgId string                 `protobuf:"bytes,1,opt,name=org_id,json=orgId,proto3" json:"org_id,omitempty"`
+	// 1-255 characters.
+	Name          *string `protobuf:"bytes,2,opt,name=name,proto3,oneof" json:"name,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *UpdateOrgRequest) Reset() {
 	*x = UpdateOrgRequest{}
-	mi := &file_pangolin_core_v1_orgs_proto_msgTypes[6]
+	mi := &file_pangolin_core_v1_orgs_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -371,7 +471,7 @@ func (x *UpdateOrgRequest) String() string {
 func (*UpdateOrgRequest) ProtoMessage() {}
 
 func (x *UpdateOrgRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pangolin_core_v1_orgs_proto_msgTypes[6]
+	mi := &file_pangolin_core_v1_orgs_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -384,7 +484,7 @@ func (x *UpdateOrgRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateOrgRequest.ProtoReflect.Descriptor instead.
 func (*UpdateOrgRequest) Descriptor() ([]byte, []int) {
-	return file_pangolin_core_v1_orgs_proto_rawDescGZIP(), []int{6}
+	return file_pangolin_core_v1_orgs_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *UpdateOrgRequest) GetOrgId() string {
@@ -405,7 +505,7 @@ var File_pangolin_core_v1_orgs_proto protoreflect.FileDescriptor
 
 const file_pangolin_core_v1_orgs_proto_rawDesc = "" +
 	"\n" +
-	"\x1bpangolin/core/v1/orgs.proto\x12\x10pangolin.core.v1\x1a\x1dpangolin/core/v1/common.proto\"\xb6\x01\n" +
+	"\x1bpangolin/core/v1/orgs.proto\x12\x10pangolin.core.v1\x1a\x1dpangolin/api/v1/options.proto\x1a\x1dpangolin/core/v1/common.proto\"\xb6\x01\n" +
 	"\x03Org\x12\x15\n" +
 	"\x06org_id\x18\x01 \x01(\tR\x05orgId\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1b\n" +
@@ -414,35 +514,47 @@ const file_pangolin_core_v1_orgs_proto_rawDesc = "" +
 	"\n" +
 	"created_at\x18\x05 \x01(\tR\tcreatedAtB\t\n" +
 	"\a_subnetB\x11\n" +
-	"\x0f_utility_subnet\"%\n" +
-	"\fOrgIdRequest\x12\x15\n" +
-	"\x06org_id\x18\x01 \x01(\tR\x05orgId\",\n" +
+	"\x0f_utility_subnet\"-\n" +
+	"\fOrgIdRequest\x12\x1d\n" +
+	"\x06org_id\x18\x01 \x01(\tB\x06\xc2\xf3\x18\x02\b\x01R\x05orgId\"4\n" +
+	"\x11CheckOrgIdRequest\x12\x1f\n" +
+	"\x06org_id\x18\x01 \x01(\tB\b\xc2\xf3\x18\x04\b\x02\x10\x01R\x05orgId\",\n" +
 	"\x12CheckOrgIdResponse\x12\x16\n" +
-	"\x06exists\x18\x01 \x01(\bR\x06exists\"\x94\x01\n" +
-	"\x10CreateOrgRequest\x12\x15\n" +
-	"\x06org_id\x18\x01 \x01(\tR\x05orgId\x12\x12\n" +
-	"\x04name\x18\x02 \x01(\tR\x04name\x12\x16\n" +
-	"\x06subnet\x18\x03 \x01(\tR\x06subnet\x12*\n" +
-	"\x0eutility_subnet\x18\x04 \x01(\tH\x00R\rutilitySubnet\x88\x01\x01B\x11\n" +
+	"\x06exists\x18\x01 \x01(\bR\x06exists\"\xf0\x01\n" +
+	"\x10CreateOrgRequest\x12'\n" +
+	"\x06org_id\x18\x01 \x01(\tB\x10\xc2\xf3\x18\f\b\x03\x10\x012\x06\"acme\"R\x05orgId\x12$\n" +
+	"\x04name\x18\x02 \x01(\tB\x10\xc2\xf3\x18\f\b\x03\x10\x012\x06\"Acme\"R\x04name\x123\n" +
+	"\x06subnet\x18\x03 \x01(\tB\x1b\xc2\xf3\x18\x17\b\x03\x10\x012\x11\"100.90.128.0/24\"R\x06subnet\x12E\n" +
+	"\x0eutility_subnet\x18\x04 \x01(\tB\x19\xc2\xf3\x18\x15\b\x032\x11\"100.96.128.0/24\"H\x00R\rutilitySubnet\x88\x01\x01B\x11\n" +
 	"\x0f_utility_subnet\"=\n" +
 	"\x0fListOrgsRequest\x12*\n" +
 	"\x04page\x18\x01 \x01(\v2\x16.pangolin.core.v1.PageR\x04page\"S\n" +
 	"\x10ListOrgsResponse\x12)\n" +
 	"\x04orgs\x18\x01 \x03(\v2\x15.pangolin.core.v1.OrgR\x04orgs\x12\x14\n" +
-	"\x05total\x18\x02 \x01(\x05R\x05total\"K\n" +
-	"\x10UpdateOrgRequest\x12\x15\n" +
-	"\x06org_id\x18\x01 \x01(\tR\x05orgId\x12\x17\n" +
-	"\x04name\x18\x02 \x01(\tH\x00R\x04name\x88\x01\x01B\a\n" +
-	"\x05_name2\xca\x03\n" +
+	"\x05total\x18\x02 \x01(\x05R\x05total\"9\n" +
+	"\x0eGetOrgResponse\x12'\n" +
+	"\x03org\x18\x01 \x01(\v2\x15.pangolin.core.v1.OrgR\x03org\"[\n" +
+	"\x10UpdateOrgRequest\x12\x1d\n" +
+	"\x06org_id\x18\x01 \x01(\tB\x06\xc2\xf3\x18\x02\b\x01R\x05orgId\x12\x1f\n" +
+	"\x04name\x18\x02 \x01(\tB\x06\xc2\xf3\x18\x02\b\x03H\x00R\x04name\x88\x01\x01B\a\n" +
+	"\x05_name2\xcb\a\n" +
 	"\n" +
-	"OrgService\x12R\n" +
+	"OrgService\x12\xa7\x01\n" +
 	"\n" +
-	"CheckOrgId\x12\x1e.pangolin.core.v1.OrgIdRequest\x1a$.pangolin.core.v1.CheckOrgIdResponse\x12F\n" +
-	"\tCreateOrg\x12\".pangolin.core.v1.CreateOrgRequest\x1a\x15.pangolin.core.v1.Org\x12Q\n" +
-	"\bListOrgs\x12!.pangolin.core.v1.ListOrgsRequest\x1a\".pangolin.core.v1.ListOrgsResponse\x12?\n" +
-	"\x06GetOrg\x12\x1e.pangolin.core.v1.OrgIdRequest\x1a\x15.pangolin.core.v1.Org\x12F\n" +
-	"\tUpdateOrg\x12\".pangolin.core.v1.UpdateOrgRequest\x1a\x15.pangolin.core.v1.Org\x12D\n" +
-	"\tDeleteOrg\x12\x1e.pangolin.core.v1.OrgIdRequest\x1a\x17.pangolin.core.v1.EmptyB0Z.pangolin-gateway/proto/pangolin/core/v1;corev1b\x06proto3"
+	"CheckOrgId\x12#.pangolin.core.v1.CheckOrgIdRequest\x1a$.pangolin.core.v1.CheckOrgIdResponse\"N\xc2\xf3\x188\n" +
+	"\x03GET\x12\f/org/checkId \xc8\x01*\x1eOrganization ID already exists@\x02\xca\xf3\x18\x0e\b\x03\x12\n" +
+	"checkOrgId\x12\x8e\x01\n" +
+	"\tCreateOrg\x12\".pangolin.core.v1.CreateOrgRequest\x1a\x15.pangolin.core.v1.Org\"F\xc2\xf3\x181\n" +
+	"\x03PUT\x12\x04/org \xc9\x01*!Organization created successfully\xca\xf3\x18\r\b\x03\x12\tcreateOrg\x12\x9e\x01\n" +
+	"\bListOrgs\x12!.pangolin.core.v1.ListOrgsRequest\x1a\".pangolin.core.v1.ListOrgsResponse\"K\xc2\xf3\x187\n" +
+	"\x03GET\x12\x05/orgs \xc8\x01*$Organizations retrieved successfully0\x01\xca\xf3\x18\f\b\x03\x12\blistOrgs\x12\x99\x01\n" +
+	"\x06GetOrg\x12\x1e.pangolin.core.v1.OrgIdRequest\x1a .pangolin.core.v1.GetOrgResponse\"M\xc2\xf3\x18;\n" +
+	"\x03GET\x12\f/org/{orgId} \xc8\x01*#Organization retrieved successfully\xca\xf3\x18\n" +
+	"\b\x04\x12\x06getOrg\x12\x97\x01\n" +
+	"\tUpdateOrg\x12\".pangolin.core.v1.UpdateOrgRequest\x1a\x15.pangolin.core.v1.Org\"O\xc2\xf3\x18:\n" +
+	"\x04POST\x12\f/org/{orgId} \xc8\x01*!Organization updated successfully\xca\xf3\x18\r\b\x04\x12\tupdateOrg\x12\x98\x01\n" +
+	"\tDeleteOrg\x12\x1e.pangolin.core.v1.OrgIdRequest\x1a\x18.pangolin.core.v1.NoData\"Q\xc2\xf3\x18<\n" +
+	"\x06DELETE\x12\f/org/{orgId} \xc8\x01*!Organization deleted successfully\xca\xf3\x18\r\b\x03\x12\tdeleteOrg\x1a\x10\xc2\xf3\x18\fOrganizationB0Z.pangolin-gateway/proto/pangolin/core/v1;corev1b\x06proto3"
 
 var (
 	file_pangolin_core_v1_orgs_proto_rawDescOnce sync.Once
@@ -456,38 +568,41 @@ func file_pangolin_core_v1_orgs_proto_rawDescGZIP() []byte {
 	return file_pangolin_core_v1_orgs_proto_rawDescData
 }
 
-var file_pangolin_core_v1_orgs_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_pangolin_core_v1_orgs_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_pangolin_core_v1_orgs_proto_goTypes = []any{
 	(*Org)(nil),                // 0: pangolin.core.v1.Org
 	(*OrgIdRequest)(nil),       // 1: pangolin.core.v1.OrgIdRequest
-	(*CheckOrgIdResponse)(nil), // 2: pangolin.core.v1.CheckOrgIdResponse
-	(*CreateOrgRequest)(nil),   // 3: pangolin.core.v1.CreateOrgRequest
-	(*ListOrgsRequest)(nil),    // 4: pangolin.core.v1.ListOrgsRequest
-	(*ListOrgsResponse)(nil),   // 5: pangolin.core.v1.ListOrgsResponse
-	(*UpdateOrgRequest)(nil),   // 6: pangolin.core.v1.UpdateOrgRequest
-	(*Page)(nil),               // 7: pangolin.core.v1.Page
-	(*Empty)(nil),              // 8: pangolin.core.v1.Empty
+	(*CheckOrgIdRequest)(nil),  // 2: pangolin.core.v1.CheckOrgIdRequest
+	(*CheckOrgIdResponse)(nil), // 3: pangolin.core.v1.CheckOrgIdResponse
+	(*CreateOrgRequest)(nil),   // 4: pangolin.core.v1.CreateOrgRequest
+	(*ListOrgsRequest)(nil),    // 5: pangolin.core.v1.ListOrgsRequest
+	(*ListOrgsResponse)(nil),   // 6: pangolin.core.v1.ListOrgsResponse
+	(*GetOrgResponse)(nil),     // 7: pangolin.core.v1.GetOrgResponse
+	(*UpdateOrgRequest)(nil),   // 8: pangolin.core.v1.UpdateOrgRequest
+	(*Page)(nil),               // 9: pangolin.core.v1.Page
+	(*NoData)(nil),             // 10: pangolin.core.v1.NoData
 }
 var file_pangolin_core_v1_orgs_proto_depIdxs = []int32{
-	7, // 0: pangolin.core.v1.ListOrgsRequest.page:type_name -> pangolin.core.v1.Page
-	0, // 1: pangolin.core.v1.ListOrgsResponse.orgs:type_name -> pangolin.core.v1.Org
-	1, // 2: pangolin.core.v1.OrgService.CheckOrgId:input_type -> pangolin.core.v1.OrgIdRequest
-	3, // 3: pangolin.core.v1.OrgService.CreateOrg:input_type -> pangolin.core.v1.CreateOrgRequest
-	4, // 4: pangolin.core.v1.OrgService.ListOrgs:input_type -> pangolin.core.v1.ListOrgsRequest
-	1, // 5: pangolin.core.v1.OrgService.GetOrg:input_type -> pangolin.core.v1.OrgIdRequest
-	6, // 6: pangolin.core.v1.OrgService.UpdateOrg:input_type -> pangolin.core.v1.UpdateOrgRequest
-	1, // 7: pangolin.core.v1.OrgService.DeleteOrg:input_type -> pangolin.core.v1.OrgIdRequest
-	2, // 8: pangolin.core.v1.OrgService.CheckOrgId:output_type -> pangolin.core.v1.CheckOrgIdResponse
-	0, // 9: pangolin.core.v1.OrgService.CreateOrg:output_type -> pangolin.core.v1.Org
-	5, // 10: pangolin.core.v1.OrgService.ListOrgs:output_type -> pangolin.core.v1.ListOrgsResponse
-	0, // 11: pangolin.core.v1.OrgService.GetOrg:output_type -> pangolin.core.v1.Org
-	0, // 12: pangolin.core.v1.OrgService.UpdateOrg:output_type -> pangolin.core.v1.Org
-	8, // 13: pangolin.core.v1.OrgService.DeleteOrg:output_type -> pangolin.core.v1.Empty
-	8, // [8:14] is the sub-list for method output_type
-	2, // [2:8] is the sub-list for method input_type
-	2, // [2:2] is the sub-list for extension type_name
-	2, // [2:2] is the sub-list for extension extendee
-	0, // [0:2] is the sub-list for field type_name
+	9,  // 0: pangolin.core.v1.ListOrgsRequest.page:type_name -> pangolin.core.v1.Page
+	0,  // 1: pangolin.core.v1.ListOrgsResponse.orgs:type_name -> pangolin.core.v1.Org
+	0,  // 2: pangolin.core.v1.GetOrgResponse.org:type_name -> pangolin.core.v1.Org
+	2,  // 3: pangolin.core.v1.OrgService.CheckOrgId:input_type -> pangolin.core.v1.CheckOrgIdRequest
+	4,  // 4: pangolin.core.v1.OrgService.CreateOrg:input_type -> pangolin.core.v1.CreateOrgRequest
+	5,  // 5: pangolin.core.v1.OrgService.ListOrgs:input_type -> pangolin.core.v1.ListOrgsRequest
+	1,  // 6: pangolin.core.v1.OrgService.GetOrg:input_type -> pangolin.core.v1.OrgIdRequest
+	8,  // 7: pangolin.core.v1.OrgService.UpdateOrg:input_type -> pangolin.core.v1.UpdateOrgRequest
+	1,  // 8: pangolin.core.v1.OrgService.DeleteOrg:input_type -> pangolin.core.v1.OrgIdRequest
+	3,  // 9: pangolin.core.v1.OrgService.CheckOrgId:output_type -> pangolin.core.v1.CheckOrgIdResponse
+	0,  // 10: pangolin.core.v1.OrgService.CreateOrg:output_type -> pangolin.core.v1.Org
+	6,  // 11: pangolin.core.v1.OrgService.ListOrgs:output_type -> pangolin.core.v1.ListOrgsResponse
+	7,  // 12: pangolin.core.v1.OrgService.GetOrg:output_type -> pangolin.core.v1.GetOrgResponse
+	0,  // 13: pangolin.core.v1.OrgService.UpdateOrg:output_type -> pangolin.core.v1.Org
+	10, // 14: pangolin.core.v1.OrgService.DeleteOrg:output_type -> pangolin.core.v1.NoData
+	9,  // [9:15] is the sub-list for method output_type
+	3,  // [3:9] is the sub-list for method input_type
+	3,  // [3:3] is the sub-list for extension type_name
+	3,  // [3:3] is the sub-list for extension extendee
+	0,  // [0:3] is the sub-list for field type_name
 }
 
 func init() { file_pangolin_core_v1_orgs_proto_init() }
@@ -497,15 +612,15 @@ func file_pangolin_core_v1_orgs_proto_init() {
 	}
 	file_pangolin_core_v1_common_proto_init()
 	file_pangolin_core_v1_orgs_proto_msgTypes[0].OneofWrappers = []any{}
-	file_pangolin_core_v1_orgs_proto_msgTypes[3].OneofWrappers = []any{}
-	file_pangolin_core_v1_orgs_proto_msgTypes[6].OneofWrappers = []any{}
+	file_pangolin_core_v1_orgs_proto_msgTypes[4].OneofWrappers = []any{}
+	file_pangolin_core_v1_orgs_proto_msgTypes[8].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_pangolin_core_v1_orgs_proto_rawDesc), len(file_pangolin_core_v1_orgs_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   7,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

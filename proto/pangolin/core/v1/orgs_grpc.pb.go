@@ -31,14 +31,24 @@ const (
 //
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 type OrgServiceClient interface {
-	CheckOrgId(ctx context.Context, in *OrgIdRequest, opts ...grpc.CallOption) (*CheckOrgIdResponse, error)
+	// Check whether an organization id is taken
+	//
+	// 200 "Organization ID already exists" when it is, 404 "Organization ID is
+	// available" when it is free; both answers are successful.
+	CheckOrgId(ctx context.Context, in *CheckOrgIdRequest, opts ...grpc.CallOption) (*CheckOrgIdResponse, error)
+	// Create an organization
 	CreateOrg(ctx context.Context, in *CreateOrgRequest, opts ...grpc.CallOption) (*Org, error)
+	// List organizations
 	ListOrgs(ctx context.Context, in *ListOrgsRequest, opts ...grpc.CallOption) (*ListOrgsResponse, error)
-	GetOrg(ctx context.Context, in *OrgIdRequest, opts ...grpc.CallOption) (*Org, error)
+	// Get an organization
+	GetOrg(ctx context.Context, in *OrgIdRequest, opts ...grpc.CallOption) (*GetOrgResponse, error)
+	// Update an organization
 	UpdateOrg(ctx context.Context, in *UpdateOrgRequest, opts ...grpc.CallOption) (*Org, error)
-	// DeleteOrg removes the org and everything under it, its org-scoped API
-	// keys included, in one transaction.
-	DeleteOrg(ctx context.Context, in *OrgIdRequest, opts ...grpc.CallOption) (*Empty, error)
+	// Delete an organization with everything under it, its org-scoped API keys included
+	//
+	// One transaction: the org's sites, keys and every object under it go
+	// together, or nothing does.
+	DeleteOrg(ctx context.Context, in *OrgIdRequest, opts ...grpc.CallOption) (*NoData, error)
 }
 
 type orgServiceClient struct {
@@ -49,7 +59,7 @@ func NewOrgServiceClient(cc grpc.ClientConnInterface) OrgServiceClient {
 	return &orgServiceClient{cc}
 }
 
-func (c *orgServiceClient) CheckOrgId(ctx context.Context, in *OrgIdRequest, opts ...grpc.CallOption) (*CheckOrgIdResponse, error) {
+func (c *orgServiceClient) CheckOrgId(ctx context.Context, in *CheckOrgIdRequest, opts ...grpc.CallOption) (*CheckOrgIdResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(CheckOrgIdResponse)
 	err := c.cc.Invoke(ctx, OrgService_CheckOrgId_FullMethodName, in, out, cOpts...)
@@ -79,9 +89,9 @@ func (c *orgServiceClient) ListOrgs(ctx context.Context, in *ListOrgsRequest, op
 	return out, nil
 }
 
-func (c *orgServiceClient) GetOrg(ctx context.Context, in *OrgIdRequest, opts ...grpc.CallOption) (*Org, error) {
+func (c *orgServiceClient) GetOrg(ctx context.Context, in *OrgIdRequest, opts ...grpc.CallOption) (*GetOrgResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(Org)
+	out := new(GetOrgResponse)
 	err := c.cc.Invoke(ctx, OrgService_GetOrg_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
@@ -99,9 +109,9 @@ func (c *orgServiceClient) UpdateOrg(ctx context.Context, in *UpdateOrgRequest, 
 	return out, nil
 }
 
-func (c *orgServiceClient) DeleteOrg(ctx context.Context, in *OrgIdRequest, opts ...grpc.CallOption) (*Empty, error) {
+func (c *orgServiceClient) DeleteOrg(ctx context.Context, in *OrgIdRequest, opts ...grpc.CallOption) (*NoData, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(Empty)
+	out := new(NoData)
 	err := c.cc.Invoke(ctx, OrgService_DeleteOrg_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
@@ -113,14 +123,24 @@ func (c *orgServiceClient) DeleteOrg(ctx context.Context, in *OrgIdRequest, opts
 // All implementations must embed UnimplementedOrgServiceServer
 // for forward compatibility.
 type OrgServiceServer interface {
-	CheckOrgId(context.Context, *OrgIdRequest) (*CheckOrgIdResponse, error)
+	// Check whether an organization id is taken
+	//
+	// 200 "Organization ID already exists" when it is, 404 "Organization ID is
+	// available" when it is free; both answers are successful.
+	CheckOrgId(context.Context, *CheckOrgIdRequest) (*CheckOrgIdResponse, error)
+	// Create an organization
 	CreateOrg(context.Context, *CreateOrgRequest) (*Org, error)
+	// List organizations
 	ListOrgs(context.Context, *ListOrgsRequest) (*ListOrgsResponse, error)
-	GetOrg(context.Context, *OrgIdRequest) (*Org, error)
+	// Get an organization
+	GetOrg(context.Context, *OrgIdRequest) (*GetOrgResponse, error)
+	// Update an organization
 	UpdateOrg(context.Context, *UpdateOrgRequest) (*Org, error)
-	// DeleteOrg removes the org and everything under it, its org-scoped API
-	// keys included, in one transaction.
-	DeleteOrg(context.Context, *OrgIdRequest) (*Empty, error)
+	// Delete an organization with everything under it, its org-scoped API keys included
+	//
+	// One transaction: the org's sites, keys and every object under it go
+	// together, or nothing does.
+	DeleteOrg(context.Context, *OrgIdRequest) (*NoData, error)
 	mustEmbedUnimplementedOrgServiceServer()
 }
 
@@ -131,7 +151,7 @@ type OrgServiceServer interface {
 // pointer dereference when methods are called.
 type UnimplementedOrgServiceServer struct{}
 
-func (UnimplementedOrgServiceServer) CheckOrgId(context.Context, *OrgIdRequest) (*CheckOrgIdResponse, error) {
+func (UnimplementedOrgServiceServer) CheckOrgId(context.Context, *CheckOrgIdRequest) (*CheckOrgIdResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method CheckOrgId not implemented")
 }
 func (UnimplementedOrgServiceServer) CreateOrg(context.Context, *CreateOrgRequest) (*Org, error) {
@@ -140,13 +160,13 @@ func (UnimplementedOrgServiceServer) CreateOrg(context.Context, *CreateOrgReques
 func (UnimplementedOrgServiceServer) ListOrgs(context.Context, *ListOrgsRequest) (*ListOrgsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListOrgs not implemented")
 }
-func (UnimplementedOrgServiceServer) GetOrg(context.Context, *OrgIdRequest) (*Org, error) {
+func (UnimplementedOrgServiceServer) GetOrg(context.Context, *OrgIdRequest) (*GetOrgResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetOrg not implemented")
 }
 func (UnimplementedOrgServiceServer) UpdateOrg(context.Context, *UpdateOrgRequest) (*Org, error) {
 	return nil, status.Error(codes.Unimplemented, "method UpdateOrg not implemented")
 }
-func (UnimplementedOrgServiceServer) DeleteOrg(context.Context, *OrgIdRequest) (*Empty, error) {
+func (UnimplementedOrgServiceServer) DeleteOrg(context.Context, *OrgIdRequest) (*NoData, error) {
 	return nil, status.Error(codes.Unimplemented, "method DeleteOrg not implemented")
 }
 func (UnimplementedOrgServiceServer) mustEmbedUnimplementedOrgServiceServer() {}
@@ -171,7 +191,7 @@ func RegisterOrgServiceServer(s grpc.ServiceRegistrar, srv OrgServiceServer) {
 }
 
 func _OrgService_CheckOrgId_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
-	in := new(OrgIdRequest)
+	in := new(CheckOrgIdRequest)
 	if err := dec(in); err != nil {
 		return nil, err
 	}
@@ -183,7 +203,7 @@ func _OrgService_CheckOrgId_Handler(srv interface{}, ctx context.Context, dec fu
 		FullMethod: OrgService_CheckOrgId_FullMethodName,
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
-		return srv.(OrgServiceServer).CheckOrgId(ctx, req.(*OrgIdRequest))
+		return srv.(OrgServiceServer).CheckOrgId(ctx, req.(*CheckOrgIdRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }

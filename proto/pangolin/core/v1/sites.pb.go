@@ -9,6 +9,7 @@ package corev1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	_ "pangolin-gateway/proto/pangolin/api/v1"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -21,36 +22,32 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// Site is a tunnel endpoint of an org: a newt agent, a WireGuard peer or
+// local.
 type Site struct {
-	state               protoimpl.MessageState `protogen:"open.v1"`
-	SiteId              int64                  `protobuf:"varint,1,opt,name=site_id,json=siteId,proto3" json:"site_id,omitempty"`
-	OrgId               string                 `protobuf:"bytes,2,opt,name=org_id,json=orgId,proto3" json:"org_id,omitempty"`
-	NiceId              string                 `protobuf:"bytes,3,opt,name=nice_id,json=niceId,proto3" json:"nice_id,omitempty"`
-	ExitNodeId          *int64                 `protobuf:"varint,4,opt,name=exit_node_id,json=exitNodeId,proto3,oneof" json:"exit_node_id,omitempty"`
-	Name                string                 `protobuf:"bytes,5,opt,name=name,proto3" json:"name,omitempty"`
-	PubKey              *string                `protobuf:"bytes,6,opt,name=pub_key,json=pubKey,proto3,oneof" json:"pub_key,omitempty"`
-	Subnet              *string                `protobuf:"bytes,7,opt,name=subnet,proto3,oneof" json:"subnet,omitempty"`
-	MegabytesIn         float64                `protobuf:"fixed64,8,opt,name=megabytes_in,json=megabytesIn,proto3" json:"megabytes_in,omitempty"`
-	MegabytesOut        float64                `protobuf:"fixed64,9,opt,name=megabytes_out,json=megabytesOut,proto3" json:"megabytes_out,omitempty"`
-	LastBandwidthUpdate *string                `protobuf:"bytes,10,opt,name=last_bandwidth_update,json=lastBandwidthUpdate,proto3,oneof" json:"last_bandwidth_update,omitempty"`
-	Type                string                 `protobuf:"bytes,11,opt,name=type,proto3" json:"type,omitempty"`
-	Online              bool                   `protobuf:"varint,12,opt,name=online,proto3" json:"online,omitempty"`
-	Address             *string                `protobuf:"bytes,13,opt,name=address,proto3,oneof" json:"address,omitempty"`
-	Endpoint            *string                `protobuf:"bytes,14,opt,name=endpoint,proto3,oneof" json:"endpoint,omitempty"`
-	PublicKey           *string                `protobuf:"bytes,15,opt,name=public_key,json=publicKey,proto3,oneof" json:"public_key,omitempty"`
-	LastHolePunch       *int64                 `protobuf:"varint,16,opt,name=last_hole_punch,json=lastHolePunch,proto3,oneof" json:"last_hole_punch,omitempty"`
-	ListenPort          *int32                 `protobuf:"varint,17,opt,name=listen_port,json=listenPort,proto3,oneof" json:"listen_port,omitempty"`
-	DockerSocketEnabled bool                   `protobuf:"varint,18,opt,name=docker_socket_enabled,json=dockerSocketEnabled,proto3" json:"docker_socket_enabled,omitempty"`
-	RemoteSubnets       *string                `protobuf:"bytes,19,opt,name=remote_subnets,json=remoteSubnets,proto3,oneof" json:"remote_subnets,omitempty"`
-	// Set only in the answer to CreateSite for newt sites: the agent's
-	// credentials, shown once.
-	NewtId     *string `protobuf:"bytes,20,opt,name=newt_id,json=newtId,proto3,oneof" json:"newt_id,omitempty"`
-	NewtSecret *string `protobuf:"bytes,21,opt,name=newt_secret,json=newtSecret,proto3,oneof" json:"newt_secret,omitempty"`
-	// Set in list answers.
-	OrgName       string  `protobuf:"bytes,22,opt,name=org_name,json=orgName,proto3" json:"org_name,omitempty"`
-	NewtVersion   *string `protobuf:"bytes,23,opt,name=newt_version,json=newtVersion,proto3,oneof" json:"newt_version,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	SiteId int64                  `protobuf:"varint,1,opt,name=site_id,json=siteId,proto3" json:"site_id,omitempty"`
+	OrgId  string                 `protobuf:"bytes,2,opt,name=org_id,json=orgId,proto3" json:"org_id,omitempty"`
+	// Per-org readable id.
+	NiceId              string  `protobuf:"bytes,3,opt,name=nice_id,json=niceId,proto3" json:"nice_id,omitempty"`
+	ExitNodeId          *int64  `protobuf:"varint,4,opt,name=exit_node_id,json=exitNodeId,proto3,oneof" json:"exit_node_id,omitempty"`
+	Name                string  `protobuf:"bytes,5,opt,name=name,proto3" json:"name,omitempty"`
+	PubKey              *string `protobuf:"bytes,6,opt,name=pub_key,json=pubKey,proto3,oneof" json:"pub_key,omitempty"`
+	Subnet              *string `protobuf:"bytes,7,opt,name=subnet,proto3,oneof" json:"subnet,omitempty"`
+	MegabytesIn         float64 `protobuf:"fixed64,8,opt,name=megabytes_in,json=megabytesIn,proto3" json:"megabytes_in,omitempty"`
+	MegabytesOut        float64 `protobuf:"fixed64,9,opt,name=megabytes_out,json=megabytesOut,proto3" json:"megabytes_out,omitempty"`
+	LastBandwidthUpdate *string `protobuf:"bytes,10,opt,name=last_bandwidth_update,json=lastBandwidthUpdate,proto3,oneof" json:"last_bandwidth_update,omitempty"`
+	Type                string  `protobuf:"bytes,11,opt,name=type,proto3" json:"type,omitempty"`
+	Online              bool    `protobuf:"varint,12,opt,name=online,proto3" json:"online,omitempty"`
+	Address             *string `protobuf:"bytes,13,opt,name=address,proto3,oneof" json:"address,omitempty"`
+	Endpoint            *string `protobuf:"bytes,14,opt,name=endpoint,proto3,oneof" json:"endpoint,omitempty"`
+	PublicKey           *string `protobuf:"bytes,15,opt,name=public_key,json=publicKey,proto3,oneof" json:"public_key,omitempty"`
+	LastHolePunch       *int64  `protobuf:"varint,16,opt,name=last_hole_punch,json=lastHolePunch,proto3,oneof" json:"last_hole_punch,omitempty"`
+	ListenPort          *int32  `protobuf:"varint,17,opt,name=listen_port,json=listenPort,proto3,oneof" json:"listen_port,omitempty"`
+	DockerSocketEnabled bool    `protobuf:"varint,18,opt,name=docker_socket_enabled,json=dockerSocketEnabled,proto3" json:"docker_socket_enabled,omitempty"`
+	RemoteSubnets       *string `protobuf:"bytes,19,opt,name=remote_subnets,json=remoteSubnets,proto3,oneof" json:"remote_subnets,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
 }
 
 func (x *Site) Reset() {
@@ -216,54 +213,247 @@ func (x *Site) GetRemoteSubnets() string {
 	return ""
 }
 
-func (x *Site) GetNewtId() string {
+// CreatedSite is a new site; a newt site carries its agent's credentials,
+// shown this once.
+type CreatedSite struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Site          *Site                  `protobuf:"bytes,1,opt,name=site,proto3" json:"site,omitempty"`
+	NewtId        *string                `protobuf:"bytes,2,opt,name=newt_id,json=newtId,proto3,oneof" json:"newt_id,omitempty"`
+	Secret        *string                `protobuf:"bytes,3,opt,name=secret,proto3,oneof" json:"secret,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreatedSite) Reset() {
+	*x = CreatedSite{}
+	mi := &file_pangolin_core_v1_sites_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreatedSite) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreatedSite) ProtoMessage() {}
+
+func (x *CreatedSite) ProtoReflect() protoreflect.Message {
+	mi := &file_pangolin_core_v1_sites_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreatedSite.ProtoReflect.Descriptor instead.
+func (*CreatedSite) Descriptor() ([]byte, []int) {
+	return file_pangolin_core_v1_sites_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *CreatedSite) GetSite() *Site {
+	if x != nil {
+		return x.Site
+	}
+	return nil
+}
+
+func (x *CreatedSite) GetNewtId() string {
 	if x != nil && x.NewtId != nil {
 		return *x.NewtId
 	}
 	return ""
 }
 
-func (x *Site) GetNewtSecret() string {
-	if x != nil && x.NewtSecret != nil {
-		return *x.NewtSecret
+func (x *CreatedSite) GetSecret() string {
+	if x != nil && x.Secret != nil {
+		return *x.Secret
 	}
 	return ""
 }
 
-func (x *Site) GetOrgName() string {
+// SiteListItem is a site in a list.
+type SiteListItem struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	SiteId       int64                  `protobuf:"varint,1,opt,name=site_id,json=siteId,proto3" json:"site_id,omitempty"`
+	NiceId       string                 `protobuf:"bytes,2,opt,name=nice_id,json=niceId,proto3" json:"nice_id,omitempty"`
+	Name         string                 `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
+	PubKey       *string                `protobuf:"bytes,4,opt,name=pub_key,json=pubKey,proto3,oneof" json:"pub_key,omitempty"`
+	Subnet       *string                `protobuf:"bytes,5,opt,name=subnet,proto3,oneof" json:"subnet,omitempty"`
+	MegabytesIn  float64                `protobuf:"fixed64,6,opt,name=megabytes_in,json=megabytesIn,proto3" json:"megabytes_in,omitempty"`
+	MegabytesOut float64                `protobuf:"fixed64,7,opt,name=megabytes_out,json=megabytesOut,proto3" json:"megabytes_out,omitempty"`
+	OrgName      string                 `protobuf:"bytes,8,opt,name=org_name,json=orgName,proto3" json:"org_name,omitempty"`
+	Type         string                 `protobuf:"bytes,9,opt,name=type,proto3" json:"type,omitempty"`
+	Online       bool                   `protobuf:"varint,10,opt,name=online,proto3" json:"online,omitempty"`
+	Address      *string                `protobuf:"bytes,11,opt,name=address,proto3,oneof" json:"address,omitempty"`
+	ExitNodeId   *int64                 `protobuf:"varint,12,opt,name=exit_node_id,json=exitNodeId,proto3,oneof" json:"exit_node_id,omitempty"`
+	// The version the site's newt agent reported.
+	NewtVersion         *string `protobuf:"bytes,13,opt,name=newt_version,json=newtVersion,proto3,oneof" json:"newt_version,omitempty"`
+	NewtUpdateAvailable bool    `protobuf:"varint,14,opt,name=newt_update_available,json=newtUpdateAvailable,proto3" json:"newt_update_available,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
+}
+
+func (x *SiteListItem) Reset() {
+	*x = SiteListItem{}
+	mi := &file_pangolin_core_v1_sites_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SiteListItem) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SiteListItem) ProtoMessage() {}
+
+func (x *SiteListItem) ProtoReflect() protoreflect.Message {
+	mi := &file_pangolin_core_v1_sites_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SiteListItem.ProtoReflect.Descriptor instead.
+func (*SiteListItem) Descriptor() ([]byte, []int) {
+	return file_pangolin_core_v1_sites_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *SiteListItem) GetSiteId() int64 {
+	if x != nil {
+		return x.SiteId
+	}
+	return 0
+}
+
+func (x *SiteListItem) GetNiceId() string {
+	if x != nil {
+		return x.NiceId
+	}
+	return ""
+}
+
+func (x *SiteListItem) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *SiteListItem) GetPubKey() string {
+	if x != nil && x.PubKey != nil {
+		return *x.PubKey
+	}
+	return ""
+}
+
+func (x *SiteListItem) GetSubnet() string {
+	if x != nil && x.Subnet != nil {
+		return *x.Subnet
+	}
+	return ""
+}
+
+func (x *SiteListItem) GetMegabytesIn() float64 {
+	if x != nil {
+		return x.MegabytesIn
+	}
+	return 0
+}
+
+func (x *SiteListItem) GetMegabytesOut() float64 {
+	if x != nil {
+		return x.MegabytesOut
+	}
+	return 0
+}
+
+func (x *SiteListItem) GetOrgName() string {
 	if x != nil {
 		return x.OrgName
 	}
 	return ""
 }
 
-func (x *Site) GetNewtVersion() string {
+func (x *SiteListItem) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *SiteListItem) GetOnline() bool {
+	if x != nil {
+		return x.Online
+	}
+	return false
+}
+
+func (x *SiteListItem) GetAddress() string {
+	if x != nil && x.Address != nil {
+		return *x.Address
+	}
+	return ""
+}
+
+func (x *SiteListItem) GetExitNodeId() int64 {
+	if x != nil && x.ExitNodeId != nil {
+		return *x.ExitNodeId
+	}
+	return 0
+}
+
+func (x *SiteListItem) GetNewtVersion() string {
 	if x != nil && x.NewtVersion != nil {
 		return *x.NewtVersion
 	}
 	return ""
 }
 
+func (x *SiteListItem) GetNewtUpdateAvailable() bool {
+	if x != nil {
+		return x.NewtUpdateAvailable
+	}
+	return false
+}
+
 type CreateSiteRequest struct {
-	state               protoimpl.MessageState `protogen:"open.v1"`
-	OrgId               string                 `protobuf:"bytes,1,opt,name=org_id,json=orgId,proto3" json:"org_id,omitempty"`
-	Name                string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
-	Type                string                 `protobuf:"bytes,3,opt,name=type,proto3" json:"type,omitempty"`
-	ExitNodeId          *int64                 `protobuf:"varint,4,opt,name=exit_node_id,json=exitNodeId,proto3,oneof" json:"exit_node_id,omitempty"`
-	PubKey              *string                `protobuf:"bytes,5,opt,name=pub_key,json=pubKey,proto3,oneof" json:"pub_key,omitempty"`
-	Subnet              *string                `protobuf:"bytes,6,opt,name=subnet,proto3,oneof" json:"subnet,omitempty"`
-	NewtId              *string                `protobuf:"bytes,7,opt,name=newt_id,json=newtId,proto3,oneof" json:"newt_id,omitempty"`
-	Secret              *string                `protobuf:"bytes,8,opt,name=secret,proto3,oneof" json:"secret,omitempty"`
-	Address             *string                `protobuf:"bytes,9,opt,name=address,proto3,oneof" json:"address,omitempty"`
-	NiceId              *string                `protobuf:"bytes,10,opt,name=nice_id,json=niceId,proto3,oneof" json:"nice_id,omitempty"`
-	DockerSocketEnabled *bool                  `protobuf:"varint,11,opt,name=docker_socket_enabled,json=dockerSocketEnabled,proto3,oneof" json:"docker_socket_enabled,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	OrgId string                 `protobuf:"bytes,1,opt,name=org_id,json=orgId,proto3" json:"org_id,omitempty"`
+	// 1-255 characters.
+	Name string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Type string `protobuf:"bytes,3,opt,name=type,proto3" json:"type,omitempty"`
+	// Exit node to tunnel to; requires subnet.
+	ExitNodeId *int64 `protobuf:"varint,4,opt,name=exit_node_id,json=exitNodeId,proto3,oneof" json:"exit_node_id,omitempty"`
+	// WireGuard public key (wireguard sites).
+	PubKey *string `protobuf:"bytes,5,opt,name=pub_key,json=pubKey,proto3,oneof" json:"pub_key,omitempty"`
+	// Tunnel subnet on the exit node (CIDR).
+	Subnet *string `protobuf:"bytes,6,opt,name=subnet,proto3,oneof" json:"subnet,omitempty"`
+	// Newt agent id; generated when absent.
+	NewtId *string `protobuf:"bytes,7,opt,name=newt_id,json=newtId,proto3,oneof" json:"newt_id,omitempty"`
+	// Newt agent secret; generated when absent.
+	Secret *string `protobuf:"bytes,8,opt,name=secret,proto3,oneof" json:"secret,omitempty"`
+	// Overlay IP inside the org subnet.
+	Address *string `protobuf:"bytes,9,opt,name=address,proto3,oneof" json:"address,omitempty"`
+	// Per-org readable id; generated when absent.
+	NiceId *string `protobuf:"bytes,10,opt,name=nice_id,json=niceId,proto3,oneof" json:"nice_id,omitempty"`
+	// Default: true for newt sites, else false.
+	DockerSocketEnabled *bool `protobuf:"varint,11,opt,name=docker_socket_enabled,json=dockerSocketEnabled,proto3,oneof" json:"docker_socket_enabled,omitempty"`
 	unknownFields       protoimpl.UnknownFields
 	sizeCache           protoimpl.SizeCache
 }
 
 func (x *CreateSiteRequest) Reset() {
 	*x = CreateSiteRequest{}
-	mi := &file_pangolin_core_v1_sites_proto_msgTypes[1]
+	mi := &file_pangolin_core_v1_sites_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -275,7 +465,7 @@ func (x *CreateSiteRequest) String() string {
 func (*CreateSiteRequest) ProtoMessage() {}
 
 func (x *CreateSiteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pangolin_core_v1_sites_proto_msgTypes[1]
+	mi := &file_pangolin_core_v1_sites_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -288,7 +478,7 @@ func (x *CreateSiteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateSiteRequest.ProtoReflect.Descriptor instead.
 func (*CreateSiteRequest) Descriptor() ([]byte, []int) {
-	return file_pangolin_core_v1_sites_proto_rawDescGZIP(), []int{1}
+	return file_pangolin_core_v1_sites_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *CreateSiteRequest) GetOrgId() string {
@@ -378,7 +568,7 @@ type ListSitesRequest struct {
 
 func (x *ListSitesRequest) Reset() {
 	*x = ListSitesRequest{}
-	mi := &file_pangolin_core_v1_sites_proto_msgTypes[2]
+	mi := &file_pangolin_core_v1_sites_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -390,7 +580,7 @@ func (x *ListSitesRequest) String() string {
 func (*ListSitesRequest) ProtoMessage() {}
 
 func (x *ListSitesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pangolin_core_v1_sites_proto_msgTypes[2]
+	mi := &file_pangolin_core_v1_sites_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -403,7 +593,7 @@ func (x *ListSitesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSitesRequest.ProtoReflect.Descriptor instead.
 func (*ListSitesRequest) Descriptor() ([]byte, []int) {
-	return file_pangolin_core_v1_sites_proto_rawDescGZIP(), []int{2}
+	return file_pangolin_core_v1_sites_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ListSitesRequest) GetOrgId() string {
@@ -422,7 +612,7 @@ func (x *ListSitesRequest) GetPage() *Page {
 
 type ListSitesResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Sites         []*Site                `protobuf:"bytes,1,rep,name=sites,proto3" json:"sites,omitempty"`
+	Sites         []*SiteListItem        `protobuf:"bytes,1,rep,name=sites,proto3" json:"sites,omitempty"`
 	Total         int32                  `protobuf:"varint,2,opt,name=total,proto3" json:"total,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -430,7 +620,7 @@ type ListSitesResponse struct {
 
 func (x *ListSitesResponse) Reset() {
 	*x = ListSitesResponse{}
-	mi := &file_pangolin_core_v1_sites_proto_msgTypes[3]
+	mi := &file_pangolin_core_v1_sites_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -442,7 +632,7 @@ func (x *ListSitesResponse) String() string {
 func (*ListSitesResponse) ProtoMessage() {}
 
 func (x *ListSitesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pangolin_core_v1_sites_proto_msgTypes[3]
+	mi := &file_pangolin_core_v1_sites_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -455,10 +645,10 @@ func (x *ListSitesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSitesResponse.ProtoReflect.Descriptor instead.
 func (*ListSitesResponse) Descriptor() ([]byte, []int) {
-	return file_pangolin_core_v1_sites_proto_rawDescGZIP(), []int{3}
+	return file_pangolin_core_v1_sites_proto_rawDescGZIP(), []int{5}
 }
 
-func (x *ListSitesResponse) GetSites() []*Site {
+func (x *ListSitesResponse) GetSites() []*SiteListItem {
 	if x != nil {
 		return x.Sites
 	}
@@ -472,6 +662,50 @@ func (x *ListSitesResponse) GetTotal() int32 {
 	return 0
 }
 
+type OrgSitesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	OrgId         string                 `protobuf:"bytes,1,opt,name=org_id,json=orgId,proto3" json:"org_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OrgSitesRequest) Reset() {
+	*x = OrgSitesRequest{}
+	mi := &file_pangolin_core_v1_sites_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OrgSitesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OrgSitesRequest) ProtoMessage() {}
+
+func (x *OrgSitesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_pangolin_core_v1_sites_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OrgSitesRequest.ProtoReflect.Descriptor instead.
+func (*OrgSitesRequest) Descriptor() ([]byte, []int) {
+	return file_pangolin_core_v1_sites_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *OrgSitesRequest) GetOrgId() string {
+	if x != nil {
+		return x.OrgId
+	}
+	return ""
+}
+
 type SiteIdRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	SiteId        int64                  `protobuf:"varint,1,opt,name=site_id,json=siteId,proto3" json:"site_id,omitempty"`
@@ -481,7 +715,7 @@ type SiteIdRequest struct {
 
 func (x *SiteIdRequest) Reset() {
 	*x = SiteIdRequest{}
-	mi := &file_pangolin_core_v1_sites_proto_msgTypes[4]
+	mi := &file_pangolin_core_v1_sites_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -493,7 +727,7 @@ func (x *SiteIdRequest) String() string {
 func (*SiteIdRequest) ProtoMessage() {}
 
 func (x *SiteIdRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pangolin_core_v1_sites_proto_msgTypes[4]
+	mi := &file_pangolin_core_v1_sites_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -506,7 +740,7 @@ func (x *SiteIdRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SiteIdRequest.ProtoReflect.Descriptor instead.
 func (*SiteIdRequest) Descriptor() ([]byte, []int) {
-	return file_pangolin_core_v1_sites_proto_rawDescGZIP(), []int{4}
+	return file_pangolin_core_v1_sites_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *SiteIdRequest) GetSiteId() int64 {
@@ -526,7 +760,7 @@ type SiteNiceIdRequest struct {
 
 func (x *SiteNiceIdRequest) Reset() {
 	*x = SiteNiceIdRequest{}
-	mi := &file_pangolin_core_v1_sites_proto_msgTypes[5]
+	mi := &file_pangolin_core_v1_sites_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -538,7 +772,7 @@ func (x *SiteNiceIdRequest) String() string {
 func (*SiteNiceIdRequest) ProtoMessage() {}
 
 func (x *SiteNiceIdRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pangolin_core_v1_sites_proto_msgTypes[5]
+	mi := &file_pangolin_core_v1_sites_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -551,7 +785,7 @@ func (x *SiteNiceIdRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SiteNiceIdRequest.ProtoReflect.Descriptor instead.
 func (*SiteNiceIdRequest) Descriptor() ([]byte, []int) {
-	return file_pangolin_core_v1_sites_proto_rawDescGZIP(), []int{5}
+	return file_pangolin_core_v1_sites_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *SiteNiceIdRequest) GetOrgId() string {
@@ -568,20 +802,24 @@ func (x *SiteNiceIdRequest) GetNiceId() string {
 	return ""
 }
 
+// UpdateSiteRequest changes the fields given; at least one.
 type UpdateSiteRequest struct {
-	state               protoimpl.MessageState `protogen:"open.v1"`
-	SiteId              int64                  `protobuf:"varint,1,opt,name=site_id,json=siteId,proto3" json:"site_id,omitempty"`
-	Name                *string                `protobuf:"bytes,2,opt,name=name,proto3,oneof" json:"name,omitempty"`
-	NiceId              *string                `protobuf:"bytes,3,opt,name=nice_id,json=niceId,proto3,oneof" json:"nice_id,omitempty"`
-	DockerSocketEnabled *bool                  `protobuf:"varint,4,opt,name=docker_socket_enabled,json=dockerSocketEnabled,proto3,oneof" json:"docker_socket_enabled,omitempty"`
-	RemoteSubnets       *string                `protobuf:"bytes,5,opt,name=remote_subnets,json=remoteSubnets,proto3,oneof" json:"remote_subnets,omitempty"`
-	unknownFields       protoimpl.UnknownFields
-	sizeCache           protoimpl.SizeCache
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	SiteId int64                  `protobuf:"varint,1,opt,name=site_id,json=siteId,proto3" json:"site_id,omitempty"`
+	// 1-255 characters.
+	Name *string `protobuf:"bytes,2,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// Letters, digits and hyphens; unique in the org.
+	NiceId              *string `protobuf:"bytes,3,opt,name=nice_id,json=niceId,proto3,oneof" json:"nice_id,omitempty"`
+	DockerSocketEnabled *bool   `protobuf:"varint,4,opt,name=docker_socket_enabled,json=dockerSocketEnabled,proto3,oneof" json:"docker_socket_enabled,omitempty"`
+	// Comma-separated CIDRs.
+	RemoteSubnets *string `protobuf:"bytes,5,opt,name=remote_subnets,json=remoteSubnets,proto3,oneof" json:"remote_subnets,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *UpdateSiteRequest) Reset() {
 	*x = UpdateSiteRequest{}
-	mi := &file_pangolin_core_v1_sites_proto_msgTypes[6]
+	mi := &file_pangolin_core_v1_sites_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -593,7 +831,7 @@ func (x *UpdateSiteRequest) String() string {
 func (*UpdateSiteRequest) ProtoMessage() {}
 
 func (x *UpdateSiteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pangolin_core_v1_sites_proto_msgTypes[6]
+	mi := &file_pangolin_core_v1_sites_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -606,7 +844,7 @@ func (x *UpdateSiteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateSiteRequest.ProtoReflect.Descriptor instead.
 func (*UpdateSiteRequest) Descriptor() ([]byte, []int) {
-	return file_pangolin_core_v1_sites_proto_rawDescGZIP(), []int{6}
+	return file_pangolin_core_v1_sites_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *UpdateSiteRequest) GetSiteId() int64 {
@@ -644,51 +882,8 @@ func (x *UpdateSiteRequest) GetRemoteSubnets() string {
 	return ""
 }
 
-type PickSiteDefaultsRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	OrgId         string                 `protobuf:"bytes,1,opt,name=org_id,json=orgId,proto3" json:"org_id,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *PickSiteDefaultsRequest) Reset() {
-	*x = PickSiteDefaultsRequest{}
-	mi := &file_pangolin_core_v1_sites_proto_msgTypes[7]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *PickSiteDefaultsRequest) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*PickSiteDefaultsRequest) ProtoMessage() {}
-
-func (x *PickSiteDefaultsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pangolin_core_v1_sites_proto_msgTypes[7]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use PickSiteDefaultsRequest.ProtoReflect.Descriptor instead.
-func (*PickSiteDefaultsRequest) Descriptor() ([]byte, []int) {
-	return file_pangolin_core_v1_sites_proto_rawDescGZIP(), []int{7}
-}
-
-func (x *PickSiteDefaultsRequest) GetOrgId() string {
-	if x != nil {
-		return x.OrgId
-	}
-	return ""
-}
-
-// SiteDefaults has no exit-node fields when the server has no exit node.
+// SiteDefaults are proposed values for a new site; nothing is reserved. The
+// exit-node fields are null when the server has no exit node.
 type SiteDefaults struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	ExitNodeId    *int64                 `protobuf:"varint,1,opt,name=exit_node_id,json=exitNodeId,proto3,oneof" json:"exit_node_id,omitempty"`
@@ -707,7 +902,7 @@ type SiteDefaults struct {
 
 func (x *SiteDefaults) Reset() {
 	*x = SiteDefaults{}
-	mi := &file_pangolin_core_v1_sites_proto_msgTypes[8]
+	mi := &file_pangolin_core_v1_sites_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -719,7 +914,7 @@ func (x *SiteDefaults) String() string {
 func (*SiteDefaults) ProtoMessage() {}
 
 func (x *SiteDefaults) ProtoReflect() protoreflect.Message {
-	mi := &file_pangolin_core_v1_sites_proto_msgTypes[8]
+	mi := &file_pangolin_core_v1_sites_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -732,7 +927,7 @@ func (x *SiteDefaults) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SiteDefaults.ProtoReflect.Descriptor instead.
 func (*SiteDefaults) Descriptor() ([]byte, []int) {
-	return file_pangolin_core_v1_sites_proto_rawDescGZIP(), []int{8}
+	return file_pangolin_core_v1_sites_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *SiteDefaults) GetExitNodeId() int64 {
@@ -809,7 +1004,7 @@ var File_pangolin_core_v1_sites_proto protoreflect.FileDescriptor
 
 const file_pangolin_core_v1_sites_proto_rawDesc = "" +
 	"\n" +
-	"\x1cpangolin/core/v1/sites.proto\x12\x10pangolin.core.v1\x1a\x1dpangolin/core/v1/common.proto\"\xde\a\n" +
+	"\x1cpangolin/core/v1/sites.proto\x12\x10pangolin.core.v1\x1a\x1dpangolin/api/v1/options.proto\x1a\x1dpangolin/core/v1/common.proto\"\xc8\x06\n" +
 	"\x04Site\x12\x17\n" +
 	"\asite_id\x18\x01 \x01(\x03R\x06siteId\x12\x15\n" +
 	"\x06org_id\x18\x02 \x01(\tR\x05orgId\x12\x17\n" +
@@ -822,8 +1017,8 @@ const file_pangolin_core_v1_sites_proto_rawDesc = "" +
 	"\fmegabytes_in\x18\b \x01(\x01R\vmegabytesIn\x12#\n" +
 	"\rmegabytes_out\x18\t \x01(\x01R\fmegabytesOut\x127\n" +
 	"\x15last_bandwidth_update\x18\n" +
-	" \x01(\tH\x03R\x13lastBandwidthUpdate\x88\x01\x01\x12\x12\n" +
-	"\x04type\x18\v \x01(\tR\x04type\x12\x16\n" +
+	" \x01(\tH\x03R\x13lastBandwidthUpdate\x88\x01\x01\x120\n" +
+	"\x04type\x18\v \x01(\tB\x1c\xc2\xf3\x18\x18*\x04newt*\twireguard*\x05localR\x04type\x12\x16\n" +
 	"\x06online\x18\f \x01(\bR\x06online\x12\x1d\n" +
 	"\aaddress\x18\r \x01(\tH\x04R\aaddress\x88\x01\x01\x12\x1f\n" +
 	"\bendpoint\x18\x0e \x01(\tH\x05R\bendpoint\x88\x01\x01\x12\"\n" +
@@ -833,13 +1028,7 @@ const file_pangolin_core_v1_sites_proto_rawDesc = "" +
 	"\vlisten_port\x18\x11 \x01(\x05H\bR\n" +
 	"listenPort\x88\x01\x01\x122\n" +
 	"\x15docker_socket_enabled\x18\x12 \x01(\bR\x13dockerSocketEnabled\x12*\n" +
-	"\x0eremote_subnets\x18\x13 \x01(\tH\tR\rremoteSubnets\x88\x01\x01\x12\x1c\n" +
-	"\anewt_id\x18\x14 \x01(\tH\n" +
-	"R\x06newtId\x88\x01\x01\x12$\n" +
-	"\vnewt_secret\x18\x15 \x01(\tH\vR\n" +
-	"newtSecret\x88\x01\x01\x12\x19\n" +
-	"\borg_name\x18\x16 \x01(\tR\aorgName\x12&\n" +
-	"\fnewt_version\x18\x17 \x01(\tH\fR\vnewtVersion\x88\x01\x01B\x0f\n" +
+	"\x0eremote_subnets\x18\x13 \x01(\tH\tR\rremoteSubnets\x88\x01\x01B\x0f\n" +
 	"\r_exit_node_idB\n" +
 	"\n" +
 	"\b_pub_keyB\t\n" +
@@ -851,25 +1040,52 @@ const file_pangolin_core_v1_sites_proto_rawDesc = "" +
 	"\v_public_keyB\x12\n" +
 	"\x10_last_hole_punchB\x0e\n" +
 	"\f_listen_portB\x11\n" +
-	"\x0f_remote_subnetsB\n" +
+	"\x0f_remote_subnets\"\xa3\x01\n" +
+	"\vCreatedSite\x122\n" +
+	"\x04site\x18\x01 \x01(\v2\x16.pangolin.core.v1.SiteB\x06\xc2\xf3\x18\x02\x18\x01R\x04site\x12$\n" +
+	"\anewt_id\x18\x02 \x01(\tB\x06\xc2\xf3\x18\x02 \x01H\x00R\x06newtId\x88\x01\x01\x12#\n" +
+	"\x06secret\x18\x03 \x01(\tB\x06\xc2\xf3\x18\x02 \x01H\x01R\x06secret\x88\x01\x01B\n" +
 	"\n" +
-	"\b_newt_idB\x0e\n" +
-	"\f_newt_secretB\x0f\n" +
-	"\r_newt_version\"\xd6\x03\n" +
-	"\x11CreateSiteRequest\x12\x15\n" +
-	"\x06org_id\x18\x01 \x01(\tR\x05orgId\x12\x12\n" +
-	"\x04name\x18\x02 \x01(\tR\x04name\x12\x12\n" +
-	"\x04type\x18\x03 \x01(\tR\x04type\x12%\n" +
-	"\fexit_node_id\x18\x04 \x01(\x03H\x00R\n" +
-	"exitNodeId\x88\x01\x01\x12\x1c\n" +
-	"\apub_key\x18\x05 \x01(\tH\x01R\x06pubKey\x88\x01\x01\x12\x1b\n" +
-	"\x06subnet\x18\x06 \x01(\tH\x02R\x06subnet\x88\x01\x01\x12\x1c\n" +
-	"\anewt_id\x18\a \x01(\tH\x03R\x06newtId\x88\x01\x01\x12\x1b\n" +
-	"\x06secret\x18\b \x01(\tH\x04R\x06secret\x88\x01\x01\x12\x1d\n" +
-	"\aaddress\x18\t \x01(\tH\x05R\aaddress\x88\x01\x01\x12\x1c\n" +
+	"\b_newt_idB\t\n" +
+	"\a_secret\"\xa3\x04\n" +
+	"\fSiteListItem\x12\x17\n" +
+	"\asite_id\x18\x01 \x01(\x03R\x06siteId\x12\x17\n" +
+	"\anice_id\x18\x02 \x01(\tR\x06niceId\x12\x12\n" +
+	"\x04name\x18\x03 \x01(\tR\x04name\x12\x1c\n" +
+	"\apub_key\x18\x04 \x01(\tH\x00R\x06pubKey\x88\x01\x01\x12\x1b\n" +
+	"\x06subnet\x18\x05 \x01(\tH\x01R\x06subnet\x88\x01\x01\x12!\n" +
+	"\fmegabytes_in\x18\x06 \x01(\x01R\vmegabytesIn\x12#\n" +
+	"\rmegabytes_out\x18\a \x01(\x01R\fmegabytesOut\x12\x19\n" +
+	"\borg_name\x18\b \x01(\tR\aorgName\x120\n" +
+	"\x04type\x18\t \x01(\tB\x1c\xc2\xf3\x18\x18*\x04newt*\twireguard*\x05localR\x04type\x12\x16\n" +
+	"\x06online\x18\n" +
+	" \x01(\bR\x06online\x12\x1d\n" +
+	"\aaddress\x18\v \x01(\tH\x02R\aaddress\x88\x01\x01\x12%\n" +
+	"\fexit_node_id\x18\f \x01(\x03H\x03R\n" +
+	"exitNodeId\x88\x01\x01\x12&\n" +
+	"\fnewt_version\x18\r \x01(\tH\x04R\vnewtVersion\x88\x01\x01\x122\n" +
+	"\x15newt_update_available\x18\x0e \x01(\bR\x13newtUpdateAvailableB\n" +
+	"\n" +
+	"\b_pub_keyB\t\n" +
+	"\a_subnetB\n" +
+	"\n" +
+	"\b_addressB\x0f\n" +
+	"\r_exit_node_idB\x0f\n" +
+	"\r_newt_version\"\xdc\x04\n" +
+	"\x11CreateSiteRequest\x12\x1d\n" +
+	"\x06org_id\x18\x01 \x01(\tB\x06\xc2\xf3\x18\x02\b\x01R\x05orgId\x12&\n" +
+	"\x04name\x18\x02 \x01(\tB\x12\xc2\xf3\x18\x0e\b\x03\x10\x012\b\"edge-1\"R\x04name\x12<\n" +
+	"\x04type\x18\x03 \x01(\tB(\xc2\xf3\x18$\b\x03\x10\x01*\x04newt*\twireguard*\x05local2\x06\"newt\"R\x04type\x12-\n" +
+	"\fexit_node_id\x18\x04 \x01(\x03B\x06\xc2\xf3\x18\x02\b\x03H\x00R\n" +
+	"exitNodeId\x88\x01\x01\x12$\n" +
+	"\apub_key\x18\x05 \x01(\tB\x06\xc2\xf3\x18\x02\b\x03H\x01R\x06pubKey\x88\x01\x01\x12#\n" +
+	"\x06subnet\x18\x06 \x01(\tB\x06\xc2\xf3\x18\x02\b\x03H\x02R\x06subnet\x88\x01\x01\x12$\n" +
+	"\anewt_id\x18\a \x01(\tB\x06\xc2\xf3\x18\x02\b\x03H\x03R\x06newtId\x88\x01\x01\x12#\n" +
+	"\x06secret\x18\b \x01(\tB\x06\xc2\xf3\x18\x02\b\x03H\x04R\x06secret\x88\x01\x01\x12%\n" +
+	"\aaddress\x18\t \x01(\tB\x06\xc2\xf3\x18\x02\b\x03H\x05R\aaddress\x88\x01\x01\x12$\n" +
 	"\anice_id\x18\n" +
-	" \x01(\tH\x06R\x06niceId\x88\x01\x01\x127\n" +
-	"\x15docker_socket_enabled\x18\v \x01(\bH\aR\x13dockerSocketEnabled\x88\x01\x01B\x0f\n" +
+	" \x01(\tB\x06\xc2\xf3\x18\x02\b\x03H\x06R\x06niceId\x88\x01\x01\x12?\n" +
+	"\x15docker_socket_enabled\x18\v \x01(\bB\x06\xc2\xf3\x18\x02\b\x03H\aR\x13dockerSocketEnabled\x88\x01\x01B\x0f\n" +
 	"\r_exit_node_idB\n" +
 	"\n" +
 	"\b_pub_keyB\t\n" +
@@ -881,31 +1097,31 @@ const file_pangolin_core_v1_sites_proto_rawDesc = "" +
 	"\b_addressB\n" +
 	"\n" +
 	"\b_nice_idB\x18\n" +
-	"\x16_docker_socket_enabled\"U\n" +
-	"\x10ListSitesRequest\x12\x15\n" +
-	"\x06org_id\x18\x01 \x01(\tR\x05orgId\x12*\n" +
-	"\x04page\x18\x02 \x01(\v2\x16.pangolin.core.v1.PageR\x04page\"W\n" +
-	"\x11ListSitesResponse\x12,\n" +
-	"\x05sites\x18\x01 \x03(\v2\x16.pangolin.core.v1.SiteR\x05sites\x12\x14\n" +
-	"\x05total\x18\x02 \x01(\x05R\x05total\"(\n" +
-	"\rSiteIdRequest\x12\x17\n" +
-	"\asite_id\x18\x01 \x01(\x03R\x06siteId\"C\n" +
-	"\x11SiteNiceIdRequest\x12\x15\n" +
-	"\x06org_id\x18\x01 \x01(\tR\x05orgId\x12\x17\n" +
-	"\anice_id\x18\x02 \x01(\tR\x06niceId\"\x8a\x02\n" +
-	"\x11UpdateSiteRequest\x12\x17\n" +
-	"\asite_id\x18\x01 \x01(\x03R\x06siteId\x12\x17\n" +
-	"\x04name\x18\x02 \x01(\tH\x00R\x04name\x88\x01\x01\x12\x1c\n" +
-	"\anice_id\x18\x03 \x01(\tH\x01R\x06niceId\x88\x01\x01\x127\n" +
-	"\x15docker_socket_enabled\x18\x04 \x01(\bH\x02R\x13dockerSocketEnabled\x88\x01\x01\x12*\n" +
-	"\x0eremote_subnets\x18\x05 \x01(\tH\x03R\rremoteSubnets\x88\x01\x01B\a\n" +
+	"\x16_docker_socket_enabled\"]\n" +
+	"\x10ListSitesRequest\x12\x1d\n" +
+	"\x06org_id\x18\x01 \x01(\tB\x06\xc2\xf3\x18\x02\b\x01R\x05orgId\x12*\n" +
+	"\x04page\x18\x02 \x01(\v2\x16.pangolin.core.v1.PageR\x04page\"_\n" +
+	"\x11ListSitesResponse\x124\n" +
+	"\x05sites\x18\x01 \x03(\v2\x1e.pangolin.core.v1.SiteListItemR\x05sites\x12\x14\n" +
+	"\x05total\x18\x02 \x01(\x05R\x05total\"0\n" +
+	"\x0fOrgSitesRequest\x12\x1d\n" +
+	"\x06org_id\x18\x01 \x01(\tB\x06\xc2\xf3\x18\x02\b\x01R\x05orgId\"0\n" +
+	"\rSiteIdRequest\x12\x1f\n" +
+	"\asite_id\x18\x01 \x01(\x03B\x06\xc2\xf3\x18\x02\b\x01R\x06siteId\"S\n" +
+	"\x11SiteNiceIdRequest\x12\x1d\n" +
+	"\x06org_id\x18\x01 \x01(\tB\x06\xc2\xf3\x18\x02\b\x01R\x05orgId\x12\x1f\n" +
+	"\anice_id\x18\x02 \x01(\tB\x06\xc2\xf3\x18\x02\b\x01R\x06niceId\"\xb2\x02\n" +
+	"\x11UpdateSiteRequest\x12\x1f\n" +
+	"\asite_id\x18\x01 \x01(\x03B\x06\xc2\xf3\x18\x02\b\x01R\x06siteId\x12\x1f\n" +
+	"\x04name\x18\x02 \x01(\tB\x06\xc2\xf3\x18\x02\b\x03H\x00R\x04name\x88\x01\x01\x12$\n" +
+	"\anice_id\x18\x03 \x01(\tB\x06\xc2\xf3\x18\x02\b\x03H\x01R\x06niceId\x88\x01\x01\x12?\n" +
+	"\x15docker_socket_enabled\x18\x04 \x01(\bB\x06\xc2\xf3\x18\x02\b\x03H\x02R\x13dockerSocketEnabled\x88\x01\x01\x122\n" +
+	"\x0eremote_subnets\x18\x05 \x01(\tB\x06\xc2\xf3\x18\x02\b\x03H\x03R\rremoteSubnets\x88\x01\x01B\a\n" +
 	"\x05_nameB\n" +
 	"\n" +
 	"\b_nice_idB\x18\n" +
 	"\x16_docker_socket_enabledB\x11\n" +
-	"\x0f_remote_subnets\"0\n" +
-	"\x17PickSiteDefaultsRequest\x12\x15\n" +
-	"\x06org_id\x18\x01 \x01(\tR\x05orgId\"\xcb\x03\n" +
+	"\x0f_remote_subnets\"\xcb\x03\n" +
 	"\fSiteDefaults\x12%\n" +
 	"\fexit_node_id\x18\x01 \x01(\x03H\x00R\n" +
 	"exitNodeId\x88\x01\x01\x12\x1d\n" +
@@ -930,18 +1146,29 @@ const file_pangolin_core_v1_sites_proto_rawDesc = "" +
 	"\f_listen_portB\v\n" +
 	"\t_endpointB\t\n" +
 	"\a_subnetB\x11\n" +
-	"\x0f_client_address2\xb4\x04\n" +
-	"\vSiteService\x12I\n" +
+	"\x0f_client_address2\xb1\t\n" +
+	"\vSiteService\x12\x9e\x01\n" +
 	"\n" +
-	"CreateSite\x12#.pangolin.core.v1.CreateSiteRequest\x1a\x16.pangolin.core.v1.Site\x12T\n" +
-	"\tListSites\x12\".pangolin.core.v1.ListSitesRequest\x1a#.pangolin.core.v1.ListSitesResponse\x12B\n" +
-	"\aGetSite\x12\x1f.pangolin.core.v1.SiteIdRequest\x1a\x16.pangolin.core.v1.Site\x12N\n" +
-	"\x0fGetSiteByNiceId\x12#.pangolin.core.v1.SiteNiceIdRequest\x1a\x16.pangolin.core.v1.Site\x12I\n" +
+	"CreateSite\x12#.pangolin.core.v1.CreateSiteRequest\x1a\x1d.pangolin.core.v1.CreatedSite\"L\xc2\xf3\x186\n" +
+	"\x03PUT\x12\x11/org/{orgId}/site \xc9\x01*\x19Site created successfully\xca\xf3\x18\x0e\b\x04\x12\n" +
+	"createSite\x12\xa7\x01\n" +
+	"\tListSites\x12\".pangolin.core.v1.ListSitesRequest\x1a#.pangolin.core.v1.ListSitesResponse\"Q\xc2\xf3\x18<\n" +
+	"\x03GET\x12\x12/org/{orgId}/sites \xc8\x01*\x1cSites retrieved successfully0\x01\xca\xf3\x18\r\b\x04\x12\tlistSites\x12\xa4\x01\n" +
+	"\x0fGetSiteByNiceId\x12#.pangolin.core.v1.SiteNiceIdRequest\x1a\x16.pangolin.core.v1.Site\"T\xc2\xf3\x18A\n" +
+	"\x03GET\x12\x1a/org/{orgId}/site/{niceId} \xc8\x01*\x1bSite retrieved successfully\xca\xf3\x18\v\b\x04\x12\agetSite\x12\xb9\x01\n" +
+	"\x10PickSiteDefaults\x12!.pangolin.core.v1.OrgSitesRequest\x1a\x1e.pangolin.core.v1.SiteDefaults\"b\xc2\xf3\x18L\n" +
+	"\x03GET\x12\x1f/org/{orgId}/pick-site-defaults \xc8\x01*!Site defaults chosen successfully\xca\xf3\x18\x0e\b\x04\x12\n" +
+	"createSite\x12\x9b\x01\n" +
+	"\aGetSite\x12\x1f.pangolin.core.v1.SiteIdRequest\x1a\x16.pangolin.core.v1.Site\"W\xc2\xf3\x185\n" +
+	"\x03GET\x12\x0e/site/{siteId} \xc8\x01*\x1bSite retrieved successfully\xca\xf3\x18\x1a\b\x05\x12\agetSite\x1a\x04site\"\asite_id\x12\xa4\x01\n" +
 	"\n" +
-	"UpdateSite\x12#.pangolin.core.v1.UpdateSiteRequest\x1a\x16.pangolin.core.v1.Site\x12F\n" +
+	"UpdateSite\x12#.pangolin.core.v1.UpdateSiteRequest\x1a\x16.pangolin.core.v1.Site\"Y\xc2\xf3\x184\n" +
+	"\x04POST\x12\x0e/site/{siteId} \xc8\x01*\x19Site updated successfully\xca\xf3\x18\x1d\b\x05\x12\n" +
+	"updateSite\x1a\x04site\"\asite_id\x12\xa4\x01\n" +
 	"\n" +
-	"DeleteSite\x12\x1f.pangolin.core.v1.SiteIdRequest\x1a\x17.pangolin.core.v1.Empty\x12]\n" +
-	"\x10PickSiteDefaults\x12).pangolin.core.v1.PickSiteDefaultsRequest\x1a\x1e.pangolin.core.v1.SiteDefaultsB0Z.pangolin-gateway/proto/pangolin/core/v1;corev1b\x06proto3"
+	"DeleteSite\x12\x1f.pangolin.core.v1.SiteIdRequest\x1a\x18.pangolin.core.v1.NoData\"[\xc2\xf3\x186\n" +
+	"\x06DELETE\x12\x0e/site/{siteId} \xc8\x01*\x19Site deleted successfully\xca\xf3\x18\x1d\b\x05\x12\n" +
+	"deleteSite\x1a\x04site\"\asite_id\x1a\b\xc2\xf3\x18\x04SiteB0Z.pangolin-gateway/proto/pangolin/core/v1;corev1b\x06proto3"
 
 var (
 	file_pangolin_core_v1_sites_proto_rawDescOnce sync.Once
@@ -955,42 +1182,45 @@ func file_pangolin_core_v1_sites_proto_rawDescGZIP() []byte {
 	return file_pangolin_core_v1_sites_proto_rawDescData
 }
 
-var file_pangolin_core_v1_sites_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_pangolin_core_v1_sites_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_pangolin_core_v1_sites_proto_goTypes = []any{
-	(*Site)(nil),                    // 0: pangolin.core.v1.Site
-	(*CreateSiteRequest)(nil),       // 1: pangolin.core.v1.CreateSiteRequest
-	(*ListSitesRequest)(nil),        // 2: pangolin.core.v1.ListSitesRequest
-	(*ListSitesResponse)(nil),       // 3: pangolin.core.v1.ListSitesResponse
-	(*SiteIdRequest)(nil),           // 4: pangolin.core.v1.SiteIdRequest
-	(*SiteNiceIdRequest)(nil),       // 5: pangolin.core.v1.SiteNiceIdRequest
-	(*UpdateSiteRequest)(nil),       // 6: pangolin.core.v1.UpdateSiteRequest
-	(*PickSiteDefaultsRequest)(nil), // 7: pangolin.core.v1.PickSiteDefaultsRequest
-	(*SiteDefaults)(nil),            // 8: pangolin.core.v1.SiteDefaults
-	(*Page)(nil),                    // 9: pangolin.core.v1.Page
-	(*Empty)(nil),                   // 10: pangolin.core.v1.Empty
+	(*Site)(nil),              // 0: pangolin.core.v1.Site
+	(*CreatedSite)(nil),       // 1: pangolin.core.v1.CreatedSite
+	(*SiteListItem)(nil),      // 2: pangolin.core.v1.SiteListItem
+	(*CreateSiteRequest)(nil), // 3: pangolin.core.v1.CreateSiteRequest
+	(*ListSitesRequest)(nil),  // 4: pangolin.core.v1.ListSitesRequest
+	(*ListSitesResponse)(nil), // 5: pangolin.core.v1.ListSitesResponse
+	(*OrgSitesRequest)(nil),   // 6: pangolin.core.v1.OrgSitesRequest
+	(*SiteIdRequest)(nil),     // 7: pangolin.core.v1.SiteIdRequest
+	(*SiteNiceIdRequest)(nil), // 8: pangolin.core.v1.SiteNiceIdRequest
+	(*UpdateSiteRequest)(nil), // 9: pangolin.core.v1.UpdateSiteRequest
+	(*SiteDefaults)(nil),      // 10: pangolin.core.v1.SiteDefaults
+	(*Page)(nil),              // 11: pangolin.core.v1.Page
+	(*NoData)(nil),            // 12: pangolin.core.v1.NoData
 }
 var file_pangolin_core_v1_sites_proto_depIdxs = []int32{
-	9,  // 0: pangolin.core.v1.ListSitesRequest.page:type_name -> pangolin.core.v1.Page
-	0,  // 1: pangolin.core.v1.ListSitesResponse.sites:type_name -> pangolin.core.v1.Site
-	1,  // 2: pangolin.core.v1.SiteService.CreateSite:input_type -> pangolin.core.v1.CreateSiteRequest
-	2,  // 3: pangolin.core.v1.SiteService.ListSites:input_type -> pangolin.core.v1.ListSitesRequest
-	4,  // 4: pangolin.core.v1.SiteService.GetSite:input_type -> pangolin.core.v1.SiteIdRequest
-	5,  // 5: pangolin.core.v1.SiteService.GetSiteByNiceId:input_type -> pangolin.core.v1.SiteNiceIdRequest
-	6,  // 6: pangolin.core.v1.SiteService.UpdateSite:input_type -> pangolin.core.v1.UpdateSiteRequest
-	4,  // 7: pangolin.core.v1.SiteService.DeleteSite:input_type -> pangolin.core.v1.SiteIdRequest
-	7,  // 8: pangolin.core.v1.SiteService.PickSiteDefaults:input_type -> pangolin.core.v1.PickSiteDefaultsRequest
-	0,  // 9: pangolin.core.v1.SiteService.CreateSite:output_type -> pangolin.core.v1.Site
-	3,  // 10: pangolin.core.v1.SiteService.ListSites:output_type -> pangolin.core.v1.ListSitesResponse
-	0,  // 11: pangolin.core.v1.SiteService.GetSite:output_type -> pangolin.core.v1.Site
+	0,  // 0: pangolin.core.v1.CreatedSite.site:type_name -> pangolin.core.v1.Site
+	11, // 1: pangolin.core.v1.ListSitesRequest.page:type_name -> pangolin.core.v1.Page
+	2,  // 2: pangolin.core.v1.ListSitesResponse.sites:type_name -> pangolin.core.v1.SiteListItem
+	3,  // 3: pangolin.core.v1.SiteService.CreateSite:input_type -> pangolin.core.v1.CreateSiteRequest
+	4,  // 4: pangolin.core.v1.SiteService.ListSites:input_type -> pangolin.core.v1.ListSitesRequest
+	8,  // 5: pangolin.core.v1.SiteService.GetSiteByNiceId:input_type -> pangolin.core.v1.SiteNiceIdRequest
+	6,  // 6: pangolin.core.v1.SiteService.PickSiteDefaults:input_type -> pangolin.core.v1.OrgSitesRequest
+	7,  // 7: pangolin.core.v1.SiteService.GetSite:input_type -> pangolin.core.v1.SiteIdRequest
+	9,  // 8: pangolin.core.v1.SiteService.UpdateSite:input_type -> pangolin.core.v1.UpdateSiteRequest
+	7,  // 9: pangolin.core.v1.SiteService.DeleteSite:input_type -> pangolin.core.v1.SiteIdRequest
+	1,  // 10: pangolin.core.v1.SiteService.CreateSite:output_type -> pangolin.core.v1.CreatedSite
+	5,  // 11: pangolin.core.v1.SiteService.ListSites:output_type -> pangolin.core.v1.ListSitesResponse
 	0,  // 12: pangolin.core.v1.SiteService.GetSiteByNiceId:output_type -> pangolin.core.v1.Site
-	0,  // 13: pangolin.core.v1.SiteService.UpdateSite:output_type -> pangolin.core.v1.Site
-	10, // 14: pangolin.core.v1.SiteService.DeleteSite:output_type -> pangolin.core.v1.Empty
-	8,  // 15: pangolin.core.v1.SiteService.PickSiteDefaults:output_type -> pangolin.core.v1.SiteDefaults
-	9,  // [9:16] is the sub-list for method output_type
-	2,  // [2:9] is the sub-list for method input_type
-	2,  // [2:2] is the sub-list for extension type_name
-	2,  // [2:2] is the sub-list for extension extendee
-	0,  // [0:2] is the sub-list for field type_name
+	10, // 13: pangolin.core.v1.SiteService.PickSiteDefaults:output_type -> pangolin.core.v1.SiteDefaults
+	0,  // 14: pangolin.core.v1.SiteService.GetSite:output_type -> pangolin.core.v1.Site
+	0,  // 15: pangolin.core.v1.SiteService.UpdateSite:output_type -> pangolin.core.v1.Site
+	12, // 16: pangolin.core.v1.SiteService.DeleteSite:output_type -> pangolin.core.v1.NoData
+	10, // [10:17] is the sub-list for method output_type
+	3,  // [3:10] is the sub-list for method input_type
+	3,  // [3:3] is the sub-list for extension type_name
+	3,  // [3:3] is the sub-list for extension extendee
+	0,  // [0:3] is the sub-list for field type_name
 }
 
 func init() { file_pangolin_core_v1_sites_proto_init() }
@@ -1001,15 +1231,17 @@ func file_pangolin_core_v1_sites_proto_init() {
 	file_pangolin_core_v1_common_proto_init()
 	file_pangolin_core_v1_sites_proto_msgTypes[0].OneofWrappers = []any{}
 	file_pangolin_core_v1_sites_proto_msgTypes[1].OneofWrappers = []any{}
-	file_pangolin_core_v1_sites_proto_msgTypes[6].OneofWrappers = []any{}
-	file_pangolin_core_v1_sites_proto_msgTypes[8].OneofWrappers = []any{}
+	file_pangolin_core_v1_sites_proto_msgTypes[2].OneofWrappers = []any{}
+	file_pangolin_core_v1_sites_proto_msgTypes[3].OneofWrappers = []any{}
+	file_pangolin_core_v1_sites_proto_msgTypes[9].OneofWrappers = []any{}
+	file_pangolin_core_v1_sites_proto_msgTypes[10].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_pangolin_core_v1_sites_proto_rawDesc), len(file_pangolin_core_v1_sites_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   9,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

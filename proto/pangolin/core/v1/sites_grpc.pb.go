@@ -21,25 +21,34 @@ const _ = grpc.SupportPackageIsVersion9
 const (
 	SiteService_CreateSite_FullMethodName       = "/pangolin.core.v1.SiteService/CreateSite"
 	SiteService_ListSites_FullMethodName        = "/pangolin.core.v1.SiteService/ListSites"
-	SiteService_GetSite_FullMethodName          = "/pangolin.core.v1.SiteService/GetSite"
 	SiteService_GetSiteByNiceId_FullMethodName  = "/pangolin.core.v1.SiteService/GetSiteByNiceId"
+	SiteService_PickSiteDefaults_FullMethodName = "/pangolin.core.v1.SiteService/PickSiteDefaults"
+	SiteService_GetSite_FullMethodName          = "/pangolin.core.v1.SiteService/GetSite"
 	SiteService_UpdateSite_FullMethodName       = "/pangolin.core.v1.SiteService/UpdateSite"
 	SiteService_DeleteSite_FullMethodName       = "/pangolin.core.v1.SiteService/DeleteSite"
-	SiteService_PickSiteDefaults_FullMethodName = "/pangolin.core.v1.SiteService/PickSiteDefaults"
 )
 
 // SiteServiceClient is the client API for SiteService service.
 //
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 type SiteServiceClient interface {
-	CreateSite(ctx context.Context, in *CreateSiteRequest, opts ...grpc.CallOption) (*Site, error)
+	// Create a site
+	//
+	// A newt site answers with its agent's credentials (newtId, secret),
+	// shown this once.
+	CreateSite(ctx context.Context, in *CreateSiteRequest, opts ...grpc.CallOption) (*CreatedSite, error)
+	// List the sites of an organization
 	ListSites(ctx context.Context, in *ListSitesRequest, opts ...grpc.CallOption) (*ListSitesResponse, error)
-	GetSite(ctx context.Context, in *SiteIdRequest, opts ...grpc.CallOption) (*Site, error)
+	// Get a site by its per-organization nice id
 	GetSiteByNiceId(ctx context.Context, in *SiteNiceIdRequest, opts ...grpc.CallOption) (*Site, error)
+	// Propose values for a new site (newt credentials, overlay address, exit node); nothing is stored
+	PickSiteDefaults(ctx context.Context, in *OrgSitesRequest, opts ...grpc.CallOption) (*SiteDefaults, error)
+	// Get a site
+	GetSite(ctx context.Context, in *SiteIdRequest, opts ...grpc.CallOption) (*Site, error)
+	// Update a site
 	UpdateSite(ctx context.Context, in *UpdateSiteRequest, opts ...grpc.CallOption) (*Site, error)
-	DeleteSite(ctx context.Context, in *SiteIdRequest, opts ...grpc.CallOption) (*Empty, error)
-	// PickSiteDefaults proposes values for a new site; nothing is stored.
-	PickSiteDefaults(ctx context.Context, in *PickSiteDefaultsRequest, opts ...grpc.CallOption) (*SiteDefaults, error)
+	// Delete a site
+	DeleteSite(ctx context.Context, in *SiteIdRequest, opts ...grpc.CallOption) (*NoData, error)
 }
 
 type siteServiceClient struct {
@@ -50,9 +59,9 @@ func NewSiteServiceClient(cc grpc.ClientConnInterface) SiteServiceClient {
 	return &siteServiceClient{cc}
 }
 
-func (c *siteServiceClient) CreateSite(ctx context.Context, in *CreateSiteRequest, opts ...grpc.CallOption) (*Site, error) {
+func (c *siteServiceClient) CreateSite(ctx context.Context, in *CreateSiteRequest, opts ...grpc.CallOption) (*CreatedSite, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(Site)
+	out := new(CreatedSite)
 	err := c.cc.Invoke(ctx, SiteService_CreateSite_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
@@ -70,20 +79,30 @@ func (c *siteServiceClient) ListSites(ctx context.Context, in *ListSitesRequest,
 	return out, nil
 }
 
-func (c *siteServiceClient) GetSite(ctx context.Context, in *SiteIdRequest, opts ...grpc.CallOption) (*Site, error) {
+func (c *siteServiceClient) GetSiteByNiceId(ctx context.Context, in *SiteNiceIdRequest, opts ...grpc.CallOption) (*Site, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(Site)
-	err := c.cc.Invoke(ctx, SiteService_GetSite_FullMethodName, in, out, cOpts...)
+	err := c.cc.Invoke(ctx, SiteService_GetSiteByNiceId_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
 	return out, nil
 }
 
-func (c *siteServiceClient) GetSiteByNiceId(ctx context.Context, in *SiteNiceIdRequest, opts ...grpc.CallOption) (*Site, error) {
+func (c *siteServiceClient) PickSiteDefaults(ctx context.Context, in *OrgSitesRequest, opts ...grpc.CallOption) (*SiteDefaults, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SiteDefaults)
+	err := c.cc.Invoke(ctx, SiteService_PickSiteDefaults_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *siteServiceClient) GetSite(ctx context.Context, in *SiteIdRequest, opts ...grpc.CallOption) (*Site, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(Site)
-	err := c.cc.Invoke(ctx, SiteService_GetSiteByNiceId_FullMethodName, in, out, cOpts...)
+	err := c.cc.Invoke(ctx, SiteService_GetSite_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -100,20 +119,10 @@ func (c *siteServiceClient) UpdateSite(ctx context.Context, in *UpdateSiteReques
 	return out, nil
 }
 
-func (c *siteServiceClient) DeleteSite(ctx context.Context, in *SiteIdRequest, opts ...grpc.CallOption) (*Empty, error) {
+func (c *siteServiceClient) DeleteSite(ctx context.Context, in *SiteIdRequest, opts ...grpc.CallOption) (*NoData, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(Empty)
+	out := new(NoData)
 	err := c.cc.Invoke(ctx, SiteService_DeleteSite_FullMethodName, in, out, cOpts...)
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
-func (c *siteServiceClient) PickSiteDefaults(ctx context.Context, in *PickSiteDefaultsRequest, opts ...grpc.CallOption) (*SiteDefaults, error) {
-	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(SiteDefaults)
-	err := c.cc.Invoke(ctx, SiteService_PickSiteDefaults_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -124,14 +133,23 @@ func (c *siteServiceClient) PickSiteDefaults(ctx context.Context, in *PickSiteDe
 // All implementations must embed UnimplementedSiteServiceServer
 // for forward compatibility.
 type SiteServiceServer interface {
-	CreateSite(context.Context, *CreateSiteRequest) (*Site, error)
+	// Create a site
+	//
+	// A newt site answers with its agent's credentials (newtId, secret),
+	// shown this once.
+	CreateSite(context.Context, *CreateSiteRequest) (*CreatedSite, error)
+	// List the sites of an organization
 	ListSites(context.Context, *ListSitesRequest) (*ListSitesResponse, error)
-	GetSite(context.Context, *SiteIdRequest) (*Site, error)
+	// Get a site by its per-organization nice id
 	GetSiteByNiceId(context.Context, *SiteNiceIdRequest) (*Site, error)
+	// Propose values for a new site (newt credentials, overlay address, exit node); nothing is stored
+	PickSiteDefaults(context.Context, *OrgSitesRequest) (*SiteDefaults, error)
+	// Get a site
+	GetSite(context.Context, *SiteIdRequest) (*Site, error)
+	// Update a site
 	UpdateSite(context.Context, *UpdateSiteRequest) (*Site, error)
-	DeleteSite(context.Context, *SiteIdRequest) (*Empty, error)
-	// PickSiteDefaults proposes values for a new site; nothing is stored.
-	PickSiteDefaults(context.Context, *PickSiteDefaultsRequest) (*SiteDefaults, error)
+	// Delete a site
+	DeleteSite(context.Context, *SiteIdRequest) (*NoData, error)
 	mustEmbedUnimplementedSiteServiceServer()
 }
 
@@ -142,26 +160,26 @@ type SiteServiceServer interface {
 // pointer dereference when methods are called.
 type UnimplementedSiteServiceServer struct{}
 
-func (UnimplementedSiteServiceServer) CreateSite(context.Context, *CreateSiteRequest) (*Site, error) {
+func (UnimplementedSiteServiceServer) CreateSite(context.Context, *CreateSiteRequest) (*CreatedSite, error) {
 	return nil, status.Error(codes.Unimplemented, "method CreateSite not implemented")
 }
 func (UnimplementedSiteServiceServer) ListSites(context.Context, *ListSitesRequest) (*ListSitesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListSites not implemented")
 }
-func (UnimplementedSiteServiceServer) GetSite(context.Context, *SiteIdRequest) (*Site, error) {
-	return nil, status.Error(codes.Unimplemented, "method GetSite not implemented")
-}
 func (UnimplementedSiteServiceServer) GetSiteByNiceId(context.Context, *SiteNiceIdRequest) (*Site, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetSiteByNiceId not implemented")
+}
+func (UnimplementedSiteServiceServer) PickSiteDefaults(context.Context, *OrgSitesRequest) (*SiteDefaults, error) {
+	return nil, status.Error(codes.Unimplemented, "method PickSiteDefaults not implemented")
+}
+func (UnimplementedSiteServiceServer) GetSite(context.Context, *SiteIdRequest) (*Site, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetSite not implemented")
 }
 func (UnimplementedSiteServiceServer) UpdateSite(context.Context, *UpdateSiteRequest) (*Site, error) {
 	return nil, status.Error(codes.Unimplemented, "method UpdateSite not implemented")
 }
-func (UnimplementedSiteServiceServer) DeleteSite(context.Context, *SiteIdRequest) (*Empty, error) {
+func (UnimplementedSiteServiceServer) DeleteSite(context.Context, *SiteIdRequest) (*NoData, error) {
 	return nil, status.Error(codes.Unimplemented, "method DeleteSite not implemented")
-}
-func (UnimplementedSiteServiceServer) PickSiteDefaults(context.Context, *PickSiteDefaultsRequest) (*SiteDefaults, error) {
-	return nil, status.Error(codes.Unimplemented, "method PickSiteDefaults not implemented")
 }
 func (UnimplementedSiteServiceServer) mustEmbedUnimplementedSiteServiceServer() {}
 func (UnimplementedSiteServiceServer) testEmbeddedByValue()                     {}
@@ -220,24 +238,6 @@ func _SiteService_ListSites_Handler(srv interface{}, ctx context.Context, dec fu
 	return interceptor(ctx, in, info, handler)
 }
 
-func _SiteService_GetSite_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
-	in := new(SiteIdRequest)
-	if err := dec(in); err != nil {
-		return nil, err
-	}
-	if interceptor == nil {
-		return srv.(SiteServiceServer).GetSite(ctx, in)
-	}
-	info := &grpc.UnaryServerInfo{
-		Server:     srv,
-		FullMethod: SiteService_GetSite_FullMethodName,
-	}
-	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
-		return srv.(SiteServiceServer).GetSite(ctx, req.(*SiteIdRequest))
-	}
-	return interceptor(ctx, in, info, handler)
-}
-
 func _SiteService_GetSiteByNiceId_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(SiteNiceIdRequest)
 	if err := dec(in); err != nil {
@@ -252,6 +252,42 @@ func _SiteService_GetSiteByNiceId_Handler(srv interface{}, ctx context.Context, 
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(SiteServiceServer).GetSiteByNiceId(ctx, req.(*SiteNiceIdRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _SiteService_PickSiteDefaults_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(OrgSitesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SiteServiceServer).PickSiteDefaults(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SiteService_PickSiteDefaults_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SiteServiceServer).PickSiteDefaults(ctx, req.(*OrgSitesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _SiteService_GetSite_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SiteIdRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SiteServiceServer).GetSite(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SiteService_GetSite_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SiteServiceServer).GetSite(ctx, req.(*SiteIdRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -292,24 +328,6 @@ func _SiteService_DeleteSite_Handler(srv interface{}, ctx context.Context, dec f
 	return interceptor(ctx, in, info, handler)
 }
 
-func _SiteService_PickSiteDefaults_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
-	in := new(PickSiteDefaultsRequest)
-	if err := dec(in); err != nil {
-		return nil, err
-	}
-	if interceptor == nil {
-		return srv.(SiteServiceServer).PickSiteDefaults(ctx, in)
-	}
-	info := &grpc.UnaryServerInfo{
-		Server:     srv,
-		FullMethod: SiteService_PickSiteDefaults_FullMethodName,
-	}
-	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
-		return srv.(SiteServiceServer).PickSiteDefaults(ctx, req.(*PickSiteDefaultsRequest))
-	}
-	return interceptor(ctx, in, info, handler)
-}
-
 // SiteService_ServiceDesc is the grpc.ServiceDesc for SiteService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -326,12 +344,16 @@ var SiteService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _SiteService_ListSites_Handler,
 		},
 		{
-			MethodName: "GetSite",
-			Handler:    _SiteService_GetSite_Handler,
-		},
-		{
 			MethodName: "GetSiteByNiceId",
 			Handler:    _SiteService_GetSiteByNiceId_Handler,
+		},
+		{
+			MethodName: "PickSiteDefaults",
+			Handler:    _SiteService_PickSiteDefaults_Handler,
+		},
+		{
+			MethodName: "GetSite",
+			Handler:    _SiteService_GetSite_Handler,
 		},
 		{
 			MethodName: "UpdateSite",
@@ -340,10 +362,6 @@ var SiteService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DeleteSite",
 			Handler:    _SiteService_DeleteSite_Handler,
-		},
-		{
-			MethodName: "PickSiteDefaults",
-			Handler:    _SiteService_PickSiteDefaults_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

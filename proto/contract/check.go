@@ -1,0 +1,137 @@
+package contract
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	apiv1 "pangolin-gateway/proto/pangolin/api/v1"
+)
+
+var actionID = regexp.MustCompile(`^[a-z][A-Za-z]+$`)
+
+// Check returns every way the contract's declarations are incomplete or
+// inconsistent: an RPC without an access rule, a path parameter without its
+// field, a field without a source, a paged route without Page or total. The
+// contract's tests fail on any; the gateway refuses to start on any.
+func Check() []error {
+	var errs []error
+	seen := map[string]string{}
+	for _, op := range Operations() {
+		fail := func(format string, args ...any) {
+			errs = append(errs, fmt.Errorf("%s: %s", op.FullMethod, fmt.Sprintf(format, args...)))
+		}
+		a := op.Access
+		switch a.GetScope() {
+		case apiv1.Scope_SCOPE_UNSPECIFIED:
+			fail("no access option (scope)")
+			continue
+		case apiv1.Scope_SCOPE_INTERNAL:
+			if op.Route != nil {
+				fail("internal RPCs have no route")
+			}
+			continue
+		case apiv1.Scope_SCOPE_PUBLIC:
+			if a.GetAction() != "" {
+				fail("public routes need no action")
+			}
+		case apiv1.Scope_SCOPE_KEY:
+		default:
+			if !actionID.MatchString(a.GetAction()) {
+				fail("action %q is not an action id", a.GetAction())
+			}
+		}
+		if a.GetAction() != "" && !actionID.MatchString(a.GetAction()) {
+			fail("action %q is not an action id", a.GetAction())
+		}
+		r := op.Route
+		if r == nil {
+			fail("no route: only SCOPE_INTERNAL RPCs may lack one")
+			continue
+		}
+		if op.Summary == "" || op.Tag == "" {
+			fail("no summary (leading comment) or no tag (service option)")
+		}
+		if r.GetStatus() < 200 || r.GetStatus() > 299 {
+			fail("success status %d", r.GetStatus())
+		}
+		if r.GetMessage() == "" && r.GetHook() != apiv1.Hook_HOOK_HEALTH {
+			fail("no success message")
+		}
+		req := op.Method.Input()
+		for _, p := range op.Paths() {
+			id := p.GetMethod() + " " + p.GetPath()
+			if other, dup := seen[id]; dup {
+				fail("%s is also declared by %s", id, other)
+			}
+			seen[id] = op.FullMethod
+			if !slices.Contains(Methods, p.GetMethod()) {
+				fail("%s: method must be one of %v", id, Methods)
+			}
+			params := PathParams(p.GetPath())
+			for _, name := range params {
+				fd := req.Fields().ByJSONName(name)
+				if fd == nil || FieldOf(fd).GetSource() != apiv1.Source_SOURCE_PATH {
+					fail("%s: path parameter {%s} is no path field of %s", id, name, req.FullName())
+				}
+			}
+			for i := range req.Fields().Len() {
+				fd := req.Fields().Get(i)
+				if FieldOf(fd).GetSource() == apiv1.Source_SOURCE_PATH && !slices.Contains(params, fd.JSONName()) {
+					fail("%s: path field %s is not in the path", id, fd.JSONName())
+				}
+			}
+		}
+		var page protoreflect.FieldDescriptor
+		for i := range req.Fields().Len() {
+			fd := req.Fields().Get(i)
+			if IsPage(fd) {
+				page = fd
+				continue
+			}
+			f := FieldOf(fd)
+			switch f.GetSource() {
+			case apiv1.Source_SOURCE_UNSPECIFIED:
+				fail("request field %s has no source (path, query or body)", fd.FullName())
+			case apiv1.Source_SOURCE_PATH, apiv1.Source_SOURCE_QUERY:
+				if fd.IsList() || fd.Kind() == protoreflect.MessageKind {
+					fail("path or query field %s must be a scalar", fd.FullName())
+				}
+			}
+		}
+		paged := r.GetPaging() != apiv1.Paging_PAGING_NONE
+		total := op.Method.Output().Fields().ByName("total")
+		if paged != (page != nil) {
+			fail("paged routes, and only they, have a Page field")
+		}
+		if paged && (total == nil || total.Kind() != protoreflect.Int32Kind) {
+			fail("paged routes answer an int32 total")
+		}
+		switch a.GetScope() {
+		case apiv1.Scope_SCOPE_ORG:
+			if fd := req.Fields().ByName(orgField(a)); fd == nil || fd.Kind() != protoreflect.StringKind {
+				fail("org scope: no string field %s in %s", orgField(a), req.FullName())
+			}
+		case apiv1.Scope_SCOPE_OBJECT:
+			fd := req.Fields().ByName(protoreflect.Name(a.GetField()))
+			if a.GetObject() == "" || fd == nil {
+				fail("object scope: object kind and the request field naming it are required")
+			} else if FieldOf(fd).GetSource() != apiv1.Source_SOURCE_PATH {
+				fail("object scope: %s must come from the path", fd.Name())
+			}
+		}
+	}
+	return errs
+}
+
+// OrgField is the request field an org-scoped operation reads the org from.
+func OrgField(a *apiv1.Access) protoreflect.Name { return orgField(a) }
+
+func orgField(a *apiv1.Access) protoreflect.Name {
+	if a.GetField() != "" {
+		return protoreflect.Name(a.GetField())
+	}
+	return "org_id"
+}
