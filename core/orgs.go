@@ -15,14 +15,16 @@ func (s *Service) CheckOrgID(ctx context.Context, c Caller, orgID string) (bool,
 	if err := c.requireRoot(); err != nil {
 		return false, err
 	}
+	// ErrorCode(nil) is CodeInternal: test for success first, or every
+	// existing org reads as free.
 	_, err := s.store.GetOrg(ctx, orgID)
-	switch ErrorCode(err) {
-	case CodeNotFound:
+	switch {
+	case err == nil:
+		return true, nil
+	case ErrorCode(err) == CodeNotFound:
 		return false, nil
-	case CodeInternal:
-		return false, s.internal(ctx, "check org id", err)
 	}
-	return true, err
+	return false, s.internal(ctx, "check org id", err)
 }
 
 // CreateOrg creates an org. Root keys only.

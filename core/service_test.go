@@ -8,6 +8,7 @@ import (
 
 	"pangolin-gateway/core"
 	"pangolin-gateway/core/sqlstore"
+	"pangolin-gateway/internal/testenv"
 )
 
 func newService(t *testing.T) *core.Service {
@@ -21,6 +22,44 @@ func newService(t *testing.T) *core.Service {
 }
 
 func code(err error) core.Code { return core.ErrorCode(err) }
+
+// stores opens a fresh store on each backend: SQLite, and PostgreSQL at
+// DATABASE_URL (skipped when unreachable, a failure under CI=true).
+func stores(t *testing.T) map[string]func(t *testing.T) core.Store {
+	open := func(t *testing.T, url, dir string) core.Store {
+		store, err := sqlstore.Open(context.Background(), url, dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { store.Close() })
+		return store
+	}
+	return map[string]func(t *testing.T) core.Store{
+		"sqlite":   func(t *testing.T) core.Store { return open(t, "", t.TempDir()) },
+		"postgres": func(t *testing.T) core.Store { return open(t, testenv.PostgresURL(t), "") },
+	}
+}
+
+// checkId answers exists=true for an existing org and false for a free id,
+// on both stores (it once said every existing org was free: a nil error
+// fell into the internal-error branch).
+func TestCheckOrgID(t *testing.T) {
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			svc := core.NewService(open(t), 1, nil)
+			if _, err := svc.CreateOrg(ctx, core.Admin, core.CreateOrgInput{ID: "acme", Name: "Acme", Subnet: "100.90.128.0/24"}); err != nil {
+				t.Fatal(err)
+			}
+			for id, want := range map[string]bool{"acme": true, "free": false} {
+				exists, err := svc.CheckOrgID(ctx, core.Admin, id)
+				if err != nil || exists != want {
+					t.Errorf("CheckOrgID(%s) = %v, %v; want %v", id, exists, err, want)
+				}
+			}
+		})
+	}
+}
 
 func TestKeyFormat(t *testing.T) {
 	if id := core.RandomID(15); !regexp.MustCompile(`^[a-z0-9]{15}$`).MatchString(id) {
