@@ -170,13 +170,15 @@ func (k *Keys) DeleteOrgKey(ctx context.Context, req *corev1.OrgKeyRequest) (*co
 	return &corev1.NoData{}, nil
 }
 
-// SetKeyActions replaces the actions of an org key of the org.
+// SetKeyActions replaces the actions of an org key of the org. The caller
+// grants only actions it holds itself: a key allowed to set actions must
+// not mint a key more powerful than it is.
 func (k *Keys) SetKeyActions(ctx context.Context, req *corev1.SetKeyActionsRequest) (*corev1.Empty, error) {
 	if err := k.orgKey(ctx, req.GetOrgId(), req.GetApiKeyId()); err != nil {
 		return nil, err
 	}
 	ids := uniq(req.GetActionIds())
-	if err := mayGrant(ids); err != nil {
+	if err := mayGrant(CallerOf(ctx), ids); err != nil {
 		return nil, err
 	}
 	if err := k.store.SetKeyActions(ctx, req.GetApiKeyId(), ids); err != nil {
@@ -187,14 +189,20 @@ func (k *Keys) SetKeyActions(ctx context.Context, req *corev1.SetKeyActionsReque
 }
 
 // mayGrant checks action ids before they are granted: each must be a
-// known id (400 otherwise, as in Pangolin).
-func mayGrant(ids []string) error {
+// known id (400 otherwise, as in Pangolin) that the caller holds (403
+// naming it).
+func mayGrant(c Caller, ids []string) error {
 	for _, id := range ids {
 		if strings.TrimSpace(id) == "" {
 			return Errorf(CodeInvalid, "Validation error: action ids must be non-empty strings")
 		}
 		if !slices.Contains(Actions, id) {
 			return Errorf(CodeInvalid, "One or more actions do not exist")
+		}
+	}
+	for _, id := range ids {
+		if !c.Holds(id) {
+			return Errorf(CodeForbidden, "Key cannot grant an action it does not hold: %s", id)
 		}
 	}
 	return nil

@@ -141,6 +141,45 @@ func TestOrgKeysStayInTheirOrg(t *testing.T) {
 	}
 }
 
+// A key grants only actions it holds: a root key holding createApiKey and
+// setApiKeyActions cannot mint an org key with deleteSite. Unknown ids stay
+// a 400.
+func TestGrantOnlyWhatYouHold(t *testing.T) {
+	svc := newService(t)
+	mkOrg(t, svc, "acme")
+	granter, err := svc.CreateRootKey(context.Background(), "granter", []string{"createApiKey", "setApiKeyActions", "getOrg"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := svc.Store().Principal(context.Background(), granter.GetApiKeyId())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := as(core.Caller{Principal: p})
+	minted, err := svc.Keys.CreateOrgKey(ctx, &corev1.CreateOrgKeyRequest{OrgId: "acme", Name: "minted"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	set := func(ids ...string) error {
+		_, err := svc.Keys.SetKeyActions(ctx, &corev1.SetKeyActionsRequest{OrgId: "acme", ApiKeyId: minted.GetApiKeyId(), ActionIds: ids})
+		return err
+	}
+	err = set("getOrg", "deleteSite")
+	if code(err) != core.CodeForbidden || err.Error() != "Key cannot grant an action it does not hold: deleteSite" {
+		t.Fatalf("granting an action not held: %v", err)
+	}
+	if err := set("getOrg", "noSuchAction"); code(err) != core.CodeInvalid || err.Error() != "One or more actions do not exist" {
+		t.Fatalf("unknown action: %v", err)
+	}
+	if err := set("getOrg"); err != nil {
+		t.Fatalf("granting a held action: %v", err)
+	}
+	got, err := svc.Store().Principal(context.Background(), minted.GetApiKeyId())
+	if err != nil || strings.Join(got.GetActionIds(), ",") != "getOrg" {
+		t.Fatalf("minted key holds %v, %v; want only getOrg", got.GetActionIds(), err)
+	}
+}
+
 func TestValidation(t *testing.T) {
 	svc := newService(t)
 	admin := as(core.Admin)

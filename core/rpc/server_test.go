@@ -429,6 +429,35 @@ func TestRemovedActionIsRefusedDespiteTheCache(t *testing.T) {
 	})
 }
 
+// A key can grant only the actions it holds itself: a root key holding only
+// createApiKey and setApiKeyActions cannot mint a key with deleteSite.
+func TestGrantOnlyWhatYouHold(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		c := serve(t, b)
+		c.org(t, c.rootKey(t), "acme")
+		granter := c.rootKey(t, "createApiKey", "setApiKeyActions", "listApiKeyActions")
+		keys := corev1.NewApiKeyServiceClient(c.conn)
+		minted, err := keys.CreateOrgKey(as(granter), &corev1.CreateOrgKeyRequest{OrgId: "acme", Name: "minted"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		set := func(ids ...string) error {
+			_, err := keys.SetKeyActions(as(granter), &corev1.SetKeyActionsRequest{OrgId: "acme", ApiKeyId: minted.GetApiKeyId(), ActionIds: ids})
+			return err
+		}
+		wantStatus(t, "an action not held", set("createApiKey", "deleteSite"), codes.PermissionDenied,
+			"Key cannot grant an action it does not hold: deleteSite")
+		wantStatus(t, "an unknown action", set("noSuchAction"), codes.InvalidArgument, "One or more actions do not exist")
+		if err := set("createApiKey"); err != nil {
+			t.Fatalf("an action held: %v", err)
+		}
+		list, err := keys.ListKeyActions(as(granter), &corev1.ListKeyActionsRequest{OrgId: "acme", ApiKeyId: minted.GetApiKeyId()})
+		if err != nil || list.GetTotal() != 1 || list.GetActions()[0].GetActionId() != "createApiKey" {
+			t.Fatalf("minted key's actions: %v, %v", list, err)
+		}
+	})
+}
+
 // The change stream starts with the current position, then carries every
 // key change; a resume replays what was missed.
 func TestWatchKeyChanges(t *testing.T) {
