@@ -1,32 +1,54 @@
 package core
 
-import "slices"
+import (
+	"context"
+	"slices"
 
-// Caller is the API key on whose behalf the core acts. Object-level tenancy
-// is decided here, from the key's stored scope, whatever ids a request
-// carries.
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	corev1 "pangolin-gateway/proto/pangolin/core/v1"
+)
+
+// Caller is the API key on whose behalf the core acts, as stored: whether
+// it is root, the orgs it is linked to and the actions it holds. The
+// transport resolves it once per call from the key id the gateway sends,
+// never from what the request says, and applies the method's access rule
+// before the domain runs; the domain reads it for the rules that depend on
+// it (a key grants only what it holds).
 type Caller struct {
-	KeyID  string
-	Root   bool
-	OrgIDs []string
+	*corev1.Principal
 }
 
-// Admin is the server administrator (the core's own subcommands): it may do
-// everything.
-var Admin = Caller{KeyID: "", Root: true}
+// Admin is the server administrator (the core's own subcommands): every
+// org, every action.
+var Admin = Caller{&corev1.Principal{IsRoot: true, ActionIds: Actions}}
 
-func (c Caller) requireRoot() error {
-	if !c.Root {
-		return Errorf(CodeForbidden, "Key does not have root access")
-	}
-	return nil
+// Reaches reports whether the caller may act in the org: root keys reach
+// every org, org keys the orgs they are linked to.
+func (c Caller) Reaches(orgID string) bool {
+	return c.GetIsRoot() || slices.Contains(c.GetOrgIds(), orgID)
 }
 
-// requireOrg allows root keys everywhere and org keys in their own org. An
-// org key gets the same answer whether or not the other org exists.
-func (c Caller) requireOrg(orgID string) error {
-	if c.Root || slices.Contains(c.OrgIDs, orgID) {
-		return nil
-	}
-	return Errorf(CodeForbidden, "Key does not have access to organization %s", orgID)
+// Holds reports whether the caller was granted the action (root keys too
+// must hold each action, as in Pangolin).
+func (c Caller) Holds(action string) bool { return slices.Contains(c.GetActionIds(), action) }
+
+type callerKey struct{}
+
+// WithCaller returns ctx carrying c.
+func WithCaller(ctx context.Context, c Caller) context.Context {
+	return context.WithValue(ctx, callerKey{}, c)
 }
+
+// CallerOf returns the caller ctx carries; without one, a caller that may
+// do nothing, so a call that skipped the transport's check cannot act.
+func CallerOf(ctx context.Context) Caller {
+	c, _ := ctx.Value(callerKey{}).(Caller)
+	return c
+}
+
+// Reach decides whether a caller may act on the object an id names
+// (access scope OBJECT): nil when it may, otherwise the error the API
+// answers. An object in an org the caller cannot reach answers exactly like
+// a missing one, so ids and org names of other tenants cannot be probed.
+type Reach func(ctx context.Context, c Caller, id protoreflect.Value) error

@@ -1,5 +1,7 @@
-// Package core holds the Pangolin domain: its types, rules and the storage
-// contract. It knows neither HTTP nor SQL; rpc/ exposes it over gRPC and
+// Package core holds the Pangolin domain: one service per aggregate (orgs,
+// sites, keys), whose types are the contract's proto messages, with its
+// rules and the storage each service needs. It knows neither HTTP nor SQL;
+// rpc/ serves it over gRPC and enforces each method's access rule, and
 // sqlstore/ persists it.
 package core
 

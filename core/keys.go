@@ -2,189 +2,278 @@ package core
 
 import (
 	"context"
+	"log/slog"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
+	"time"
+
+	corev1 "pangolin-gateway/proto/pangolin/core/v1"
 )
+
+// KeyStore is what the key service needs of storage. Every write also
+// appends to the key change log, in the same transaction, so that every
+// gateway and core replica drops what it cached of the key.
+type KeyStore interface {
+	GetOrg(ctx context.Context, id string) (*corev1.Org, error)
+	// CreateKey stores key (the secret field is no column) with its hash,
+	// linked to orgID ("" makes a root key) and granted actionIDs. Unknown
+	// action → Invalid; missing org → NotFound.
+	CreateKey(ctx context.Context, key *corev1.CreatedApiKey, hash, orgID string, actionIDs []string) error
+	// KeyHash returns the key's argon2id PHC string; missing → NotFound.
+	KeyHash(ctx context.Context, id string) (string, error)
+	// Principal is what the key may do, read in one query: the core asks
+	// it on every call it has not cached. Missing → NotFound.
+	Principal(ctx context.Context, id string) (*corev1.Principal, error)
+	ListKeys(ctx context.Context) ([]*corev1.ApiKey, error)
+	ListOrgKeys(ctx context.Context, orgID string, page *corev1.Page) ([]*corev1.ApiKey, int32, error)
+	DeleteKey(ctx context.Context, id string) error
+	SetKeyActions(ctx context.Context, id string, actionIDs []string) error
+	ListKeyActions(ctx context.Context, id string, page *corev1.Page) ([]*corev1.KeyAction, int32, error)
+	CountRootKeys(ctx context.Context) (int, error)
+}
+
+// Keys verifies API keys and manages org keys: the ApiKeyService but its
+// change stream, which the transport serves from the change log.
+type Keys struct {
+	corev1.UnimplementedApiKeyServiceServer
+	store KeyStore
+	log   *slog.Logger
+	// slots bounds concurrent argon2id verifications so that a flood of bad
+	// keys cannot take every CPU; queue bounds how many wait.
+	slots chan struct{}
+	queue chan struct{}
+}
+
+func newKeys(store KeyStore, concurrency int, log *slog.Logger) *Keys {
+	if concurrency <= 0 {
+		concurrency = runtime.GOMAXPROCS(0)
+	}
+	return &Keys{
+		store: store,
+		log:   log,
+		slots: make(chan struct{}, concurrency),
+		queue: make(chan struct{}, concurrency*64),
+	}
+}
+
+// CreatedKey is a new key with its secret, which is never stored or shown
+// again.
+type CreatedKey struct{ *corev1.CreatedApiKey }
+
+// Token is the bearer token of the key.
+func (k CreatedKey) Token() string { return k.GetApiKeyId() + "." + k.GetApiKey() }
 
 // dummyHash makes a verification of an unknown key cost the same argon2id
 // work as a wrong secret, so response times do not reveal which key ids
 // exist. Made on first use, not at start-up of every program importing core.
 var dummyHash = sync.OnceValue(func() string { return HashSecret(NewKeySecret()) })
 
-// Verify checks keyID's secret and returns the key with its scope.
-// Unknown key and wrong secret give the same Unauthenticated error.
-func (s *Service) Verify(ctx context.Context, keyID, secret string) (APIKey, error) {
+// Verify checks a key's secret and returns what the key may do. Unknown
+// key and wrong secret give the same Unauthenticated error.
+func (k *Keys) Verify(ctx context.Context, req *corev1.VerifyRequest) (*corev1.Principal, error) {
+	id, secret := req.GetApiKeyId(), req.GetSecret()
 	invalid := Errorf(CodeUnauthenticated, "Invalid API key")
-	if len(keyID) != 15 || secret == "" || len(secret) > 128 {
-		return APIKey{}, invalid
+	if len(id) != 15 || secret == "" || len(secret) > 128 {
+		return nil, invalid
 	}
-	release, err := s.acquireVerifySlot(ctx)
+	release, err := k.acquireVerifySlot(ctx)
 	if err != nil {
-		return APIKey{}, err
+		return nil, err
 	}
 	defer release()
-	key, err := s.store.GetAPIKey(ctx, keyID)
+	hash, err := k.store.KeyHash(ctx, id)
 	if ErrorCode(err) == CodeNotFound {
 		CheckSecret(dummyHash(), secret)
-		return APIKey{}, invalid
+		return nil, invalid
 	}
 	if err != nil {
-		return APIKey{}, s.internal(ctx, "verify", err)
+		return nil, err
 	}
-	if !CheckSecret(key.Hash, secret) {
-		return APIKey{}, invalid
+	if !CheckSecret(hash, secret) {
+		return nil, invalid
 	}
-	key.Hash = ""
-	return key, nil
+	p, err := k.store.Principal(ctx, id)
+	if ErrorCode(err) == CodeNotFound {
+		return nil, invalid // deleted meanwhile
+	}
+	return p, err
 }
 
-func (s *Service) acquireVerifySlot(ctx context.Context) (release func(), err error) {
+func (k *Keys) acquireVerifySlot(ctx context.Context) (release func(), err error) {
 	select {
-	case s.verifyQueue <- struct{}{}:
+	case k.queue <- struct{}{}:
 	default:
 		return nil, Errorf(CodeExhausted, "Too many authentication attempts, retry later")
 	}
-	defer func() { <-s.verifyQueue }()
+	defer func() { <-k.queue }()
 	select {
-	case s.verifySlots <- struct{}{}:
-		return func() { <-s.verifySlots }, nil
+	case k.slots <- struct{}{}:
+		return func() { <-k.slots }, nil
 	case <-ctx.Done():
 		return nil, Errorf(CodeUnavailable, "Request cancelled")
 	}
 }
 
-// CallerFor resolves the key a gateway acts for. The gateway authenticated
-// the secret; the core re-reads the key so that tenancy follows the stored
-// scope, not anything the request says.
-func (s *Service) CallerFor(ctx context.Context, keyID string) (Caller, error) {
-	root, orgs, err := s.store.APIKeyScope(ctx, keyID)
-	if ErrorCode(err) == CodeNotFound {
-		return Caller{}, Errorf(CodeUnauthenticated, "Invalid API key")
-	}
-	if err != nil {
-		return Caller{}, s.internal(ctx, "caller", err)
-	}
-	return Caller{KeyID: keyID, Root: root, OrgIDs: orgs}, nil
-}
-
-// CreatedKey is a new key with its secret, which is never stored or shown again.
-type CreatedKey struct {
-	APIKey
-	Secret string
-}
-
-// Token is the bearer token of the key.
-func (k CreatedKey) Token() string { return k.ID + "." + k.Secret }
-
-// CreateRootKey creates a key with access to every org. Server admin only:
-// there is no API route for it.
-func (s *Service) CreateRootKey(ctx context.Context, name string, actionIDs []string) (CreatedKey, error) {
-	return s.createKey(ctx, name, "", actionIDs)
-}
-
 // CreateOrgKey creates a key scoped to one org, with no actions.
-func (s *Service) CreateOrgKey(ctx context.Context, c Caller, orgID, name string) (CreatedKey, error) {
-	if err := c.requireRoot(); err != nil {
-		return CreatedKey{}, err
-	}
-	return s.createKey(ctx, name, orgID, nil)
+func (k *Keys) CreateOrgKey(ctx context.Context, req *corev1.CreateOrgKeyRequest) (*corev1.CreatedApiKey, error) {
+	key, err := k.create(ctx, req.GetName(), req.GetOrgId(), nil)
+	return key.CreatedApiKey, err
 }
 
-func (s *Service) createKey(ctx context.Context, name, orgID string, actionIDs []string) (CreatedKey, error) {
+// CreateRootKey creates a key with access to every org, granted actionIDs.
+// Server admin only: there is no API route for it.
+func (k *Keys) CreateRootKey(ctx context.Context, name string, actionIDs []string) (CreatedKey, error) {
+	return k.create(ctx, name, "", actionIDs)
+}
+
+func (k *Keys) create(ctx context.Context, name, orgID string, actionIDs []string) (CreatedKey, error) {
 	if err := checkName("name", name); err != nil {
 		return CreatedKey{}, err
 	}
 	secret := NewKeySecret()
-	key := APIKey{
-		ID:        RandomID(15),
+	key := &corev1.CreatedApiKey{
+		ApiKeyId:  RandomID(15),
+		ApiKey:    secret,
 		Name:      name,
-		Hash:      HashSecret(secret),
 		LastChars: secret[len(secret)-4:],
-		IsRoot:    orgID == "",
-		CreatedAt: s.now().Truncate(1e6),
+		CreatedAt: Timestamp(time.Now()),
 	}
-	if err := s.store.CreateAPIKey(ctx, key, orgID, uniq(actionIDs)); err != nil {
-		return CreatedKey{}, s.internal(ctx, "create key", err)
+	if err := k.store.CreateKey(ctx, key, HashSecret(secret), orgID, uniq(actionIDs)); err != nil {
+		return CreatedKey{}, err
 	}
-	key.Hash = ""
-	return CreatedKey{APIKey: key, Secret: secret}, nil
+	k.log.InfoContext(ctx, "core: API key created", "api_key_id", key.ApiKeyId, "org_id", orgID, "by", CallerOf(ctx).GetApiKeyId())
+	return CreatedKey{key}, nil
 }
 
-// ListOrgKeys lists the org-scoped keys of an org.
-func (s *Service) ListOrgKeys(ctx context.Context, c Caller, orgID string, page Page) ([]APIKey, int, error) {
-	if err := s.requireRootAndOrg(ctx, c, orgID); err != nil {
-		return nil, 0, err
+// ListOrgKeys lists the org keys of an org.
+func (k *Keys) ListOrgKeys(ctx context.Context, req *corev1.ListOrgKeysRequest) (*corev1.ListOrgKeysResponse, error) {
+	if _, err := k.store.GetOrg(ctx, req.GetOrgId()); err != nil {
+		return nil, err
 	}
-	keys, total, err := s.store.ListOrgAPIKeys(ctx, orgID, page)
-	return keys, total, s.internal(ctx, "list keys", err)
+	keys, total, err := k.store.ListOrgKeys(ctx, req.GetOrgId(), req.GetPage())
+	return &corev1.ListOrgKeysResponse{ApiKeys: keys, Total: total}, err
 }
 
-// DeleteOrgKey deletes an org-scoped key of the org. Unlike Pangolin 1.8,
-// the key must belong to the org in the path: a root key or another org's
-// key cannot be deleted through an org's path.
-func (s *Service) DeleteOrgKey(ctx context.Context, c Caller, orgID, keyID string) error {
-	if _, err := s.orgKey(ctx, c, orgID, keyID); err != nil {
-		return err
+// DeleteOrgKey deletes an org key of the org. Unlike Pangolin 1.8, the key
+// must belong to the org in the path: a root key or another org's key
+// cannot be deleted through an org's path.
+func (k *Keys) DeleteOrgKey(ctx context.Context, req *corev1.OrgKeyRequest) (*corev1.NoData, error) {
+	if err := k.orgKey(ctx, req.GetOrgId(), req.GetApiKeyId()); err != nil {
+		return nil, err
 	}
-	return s.internal(ctx, "delete key", s.store.DeleteAPIKey(ctx, keyID))
+	if err := k.store.DeleteKey(ctx, req.GetApiKeyId()); err != nil {
+		return nil, err
+	}
+	k.log.InfoContext(ctx, "core: API key deleted", "api_key_id", req.GetApiKeyId(), "by", CallerOf(ctx).GetApiKeyId())
+	return &corev1.NoData{}, nil
 }
 
-// SetKeyActions replaces the actions of an org-scoped key of the org.
-func (s *Service) SetKeyActions(ctx context.Context, c Caller, orgID, keyID string, actionIDs []string) error {
-	if _, err := s.orgKey(ctx, c, orgID, keyID); err != nil {
-		return err
+// SetKeyActions replaces the actions of an org key of the org. The caller
+// grants only actions it holds itself: a key allowed to set actions must
+// not mint a key more powerful than it is.
+func (k *Keys) SetKeyActions(ctx context.Context, req *corev1.SetKeyActionsRequest) (*corev1.Empty, error) {
+	if err := k.orgKey(ctx, req.GetOrgId(), req.GetApiKeyId()); err != nil {
+		return nil, err
 	}
-	for _, id := range actionIDs {
+	ids := uniq(req.GetActionIds())
+	if err := mayGrant(CallerOf(ctx), ids); err != nil {
+		return nil, err
+	}
+	if err := k.store.SetKeyActions(ctx, req.GetApiKeyId(), ids); err != nil {
+		return nil, err
+	}
+	k.log.InfoContext(ctx, "core: API key actions set", "api_key_id", req.GetApiKeyId(), "actions", len(ids), "by", CallerOf(ctx).GetApiKeyId())
+	return &corev1.Empty{}, nil
+}
+
+// mayGrant checks action ids before they are granted: each must be a
+// known id (400 otherwise, as in Pangolin) that the caller holds (403
+// naming it).
+func mayGrant(c Caller, ids []string) error {
+	for _, id := range ids {
 		if strings.TrimSpace(id) == "" {
 			return Errorf(CodeInvalid, "Validation error: action ids must be non-empty strings")
 		}
+		if !slices.Contains(Actions, id) {
+			return Errorf(CodeInvalid, "One or more actions do not exist")
+		}
 	}
-	return s.internal(ctx, "set key actions", s.store.SetAPIKeyActions(ctx, keyID, uniq(actionIDs)))
+	for _, id := range ids {
+		if !c.Holds(id) {
+			return Errorf(CodeForbidden, "Key cannot grant an action it does not hold: %s", id)
+		}
+	}
+	return nil
 }
 
-// ListKeyActions lists the actions of an org-scoped key of the org.
-func (s *Service) ListKeyActions(ctx context.Context, c Caller, orgID, keyID string, page Page) ([]string, int, error) {
-	if _, err := s.orgKey(ctx, c, orgID, keyID); err != nil {
-		return nil, 0, err
+// ListKeyActions lists the actions of an org key of the org.
+func (k *Keys) ListKeyActions(ctx context.Context, req *corev1.ListKeyActionsRequest) (*corev1.ListKeyActionsResponse, error) {
+	if err := k.orgKey(ctx, req.GetOrgId(), req.GetApiKeyId()); err != nil {
+		return nil, err
 	}
-	ids, total, err := s.store.ListAPIKeyActions(ctx, keyID, page)
-	return ids, total, s.internal(ctx, "list key actions", err)
+	actions, total, err := k.store.ListKeyActions(ctx, req.GetApiKeyId(), req.GetPage())
+	return &corev1.ListKeyActionsResponse{Actions: actions, Total: total}, err
+}
+
+// orgKey checks that orgID exists and keyID is one of its org keys; any
+// other key is "not found" through this org's path.
+func (k *Keys) orgKey(ctx context.Context, orgID, keyID string) error {
+	if _, err := k.store.GetOrg(ctx, orgID); err != nil {
+		return err
+	}
+	p, err := k.store.Principal(ctx, keyID)
+	if err != nil {
+		return err
+	}
+	if p.GetIsRoot() || !slices.Contains(p.GetOrgIds(), orgID) {
+		return Errorf(CodeNotFound, "API key not found")
+	}
+	return nil
+}
+
+// KeyInfo is a key as the server admin lists it.
+type KeyInfo struct {
+	*corev1.ApiKey
+	Scope *corev1.Principal
+}
+
+// ListKeys lists every key, root and org, with its scope. Server admin only.
+func (k *Keys) ListKeys(ctx context.Context) ([]KeyInfo, error) {
+	keys, err := k.store.ListKeys(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]KeyInfo, 0, len(keys))
+	for _, key := range keys {
+		p, err := k.store.Principal(ctx, key.GetApiKeyId())
+		if ErrorCode(err) == CodeNotFound {
+			continue // deleted meanwhile
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, KeyInfo{key, p})
+	}
+	return out, nil
 }
 
 // DeleteKey deletes any key. Server admin only.
-func (s *Service) DeleteKey(ctx context.Context, keyID string) error {
-	return s.internal(ctx, "delete key", s.store.DeleteAPIKey(ctx, keyID))
+func (k *Keys) DeleteKey(ctx context.Context, keyID string) error {
+	return k.store.DeleteKey(ctx, keyID)
 }
 
-// ListKeys lists every key. Server admin only.
-func (s *Service) ListKeys(ctx context.Context) ([]APIKey, error) {
-	keys, err := s.store.ListAPIKeys(ctx)
-	return keys, s.internal(ctx, "list keys", err)
-}
-
-// orgKey loads a key and checks it is an org-scoped key of orgID.
-func (s *Service) orgKey(ctx context.Context, c Caller, orgID, keyID string) (APIKey, error) {
-	if err := s.requireRootAndOrg(ctx, c, orgID); err != nil {
-		return APIKey{}, err
+// EnsureRootKey creates a root key with every action when the server has
+// none (first start of the embedded default). created is false when a root
+// key existed.
+func (k *Keys) EnsureRootKey(ctx context.Context, name string) (key CreatedKey, created bool, err error) {
+	n, err := k.store.CountRootKeys(ctx)
+	if err != nil || n > 0 {
+		return CreatedKey{}, false, err
 	}
-	key, err := s.store.GetAPIKey(ctx, keyID)
-	if err != nil {
-		return APIKey{}, s.internal(ctx, "get key", err)
-	}
-	if key.IsRoot || !slices.Contains(key.OrgIDs, orgID) {
-		return APIKey{}, Errorf(CodeNotFound, "API key not found")
-	}
-	return key, nil
-}
-
-// requireRootAndOrg checks a root caller and an existing org.
-func (s *Service) requireRootAndOrg(ctx context.Context, c Caller, orgID string) error {
-	if err := c.requireRoot(); err != nil {
-		return err
-	}
-	_, err := s.store.GetOrg(ctx, orgID)
-	return s.internal(ctx, "get org", err)
+	key, err = k.CreateRootKey(ctx, name, Actions)
+	return key, err == nil, err
 }
 
 func uniq(ids []string) []string {
@@ -195,16 +284,4 @@ func uniq(ids []string) []string {
 		}
 	}
 	return out
-}
-
-// EnsureRootKey creates a root key with every action when the server has
-// none (first start of the embedded default). created is false when a root
-// key existed.
-func (s *Service) EnsureRootKey(ctx context.Context, name string) (key CreatedKey, created bool, err error) {
-	n, err := s.store.CountRootKeys(ctx)
-	if err != nil || n > 0 {
-		return CreatedKey{}, false, s.internal(ctx, "count root keys", err)
-	}
-	key, err = s.CreateRootKey(ctx, name, Actions)
-	return key, err == nil, err
 }

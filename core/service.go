@@ -3,55 +3,90 @@ package core
 import (
 	"context"
 	"log/slog"
-	"runtime"
 	"time"
+
+	corev1 "pangolin-gateway/proto/pangolin/core/v1"
 )
 
-// Service is the core's domain logic over a Store: validation, id and
-// secret generation, and tenancy. Transports call it with the Caller they
-// authenticated.
-type Service struct {
-	store Store
-	log   *slog.Logger
-	// verifySlots bounds concurrent argon2id verifications so that a flood of
-	// bad keys cannot take every CPU; verifyQueue bounds how many wait.
-	verifySlots chan struct{}
-	verifyQueue chan struct{}
-	now         func() time.Time
+// Store is what a whole core persists: the union of what each service
+// declares it needs, plus the key change log the transport follows.
+// sqlstore.Store implements it.
+type Store interface {
+	OrgStore
+	SiteStore
+	KeyStore
+	// KeyChangesAfter returns up to limit log entries after seq, in order.
+	KeyChangesAfter(ctx context.Context, seq int64, limit int) ([]*corev1.KeyChange, error)
+	// KeyChangeBounds returns the oldest and newest sequence numbers still
+	// in the log (0, 0 when empty).
+	KeyChangeBounds(ctx context.Context) (oldest, newest int64, err error)
+	PruneKeyChanges(ctx context.Context, before time.Time) error
 }
 
-// NewService returns a Service; verifyConcurrency 0 means one slot per CPU.
+// Service is the core: one service per aggregate, each implementing its
+// gRPC server interface with the proto messages as its domain types, and
+// the server admin's key operations (which have no route). The transport
+// (rpc/) registers the services, resolves the Caller of each call and
+// applies its access rule before a method runs.
+type Service struct {
+	Orgs   *Orgs
+	Sites  *Sites
+	Keys   *Keys
+	Health Health
+	store  Store
+}
+
+// NewService returns the core over store; verifyConcurrency bounds the
+// argon2id verifications that run at once (0: one per CPU).
 func NewService(store Store, verifyConcurrency int, log *slog.Logger) *Service {
-	if verifyConcurrency <= 0 {
-		verifyConcurrency = runtime.GOMAXPROCS(0)
-	}
 	if log == nil {
 		log = slog.Default()
 	}
 	return &Service{
-		store:       store,
-		log:         log,
-		verifySlots: make(chan struct{}, verifyConcurrency),
-		verifyQueue: make(chan struct{}, verifyConcurrency*64),
-		now:         func() time.Time { return time.Now().UTC() },
+		Orgs:  &Orgs{store: store},
+		Sites: &Sites{store: store},
+		Keys:  newKeys(store, verifyConcurrency, log),
+		store: store,
 	}
 }
 
-// Store returns the service's store, for the change feed and admin commands.
+// Store returns the service's store, for the transport's change feed.
 func (s *Service) Store() Store { return s.store }
 
-// internal logs an unexpected error and returns one that says nothing of
-// its cause: SQL and driver text never reach clients.
-func (s *Service) internal(ctx context.Context, op string, err error) error {
-	if err == nil {
-		return nil
+// Objects returns how the core resolves each kind of object an access rule
+// of scope OBJECT names (access.object) to the caller's reach. The
+// transport refuses to start when the contract names a kind missing here.
+func (s *Service) Objects() map[string]Reach {
+	return map[string]Reach{
+		"site": s.Sites.Reach,
 	}
-	if ErrorCode(err) != CodeInternal {
-		return err
-	}
-	if ctx.Err() != nil {
-		return Errorf(CodeUnavailable, "Request cancelled")
-	}
-	s.log.ErrorContext(ctx, "core operation failed", "op", op, "err", err)
-	return Errorf(CodeInternal, "An error occurred")
 }
+
+// CreateRootKey creates a key with access to every org. Server admin only:
+// there is no API route for it.
+func (s *Service) CreateRootKey(ctx context.Context, name string, actionIDs []string) (CreatedKey, error) {
+	return s.Keys.CreateRootKey(ctx, name, actionIDs)
+}
+
+// EnsureRootKey creates a root key with every action when the server has
+// none (first start of the embedded default).
+func (s *Service) EnsureRootKey(ctx context.Context, name string) (CreatedKey, bool, error) {
+	return s.Keys.EnsureRootKey(ctx, name)
+}
+
+// ListKeys lists every key with its scope. Server admin only.
+func (s *Service) ListKeys(ctx context.Context) ([]KeyInfo, error) {
+	return s.Keys.ListKeys(ctx)
+}
+
+// DeleteKey deletes any key. Server admin only.
+func (s *Service) DeleteKey(ctx context.Context, keyID string) error {
+	return s.Keys.DeleteKey(ctx, keyID)
+}
+
+// TimeFormat is how the core writes times: ISO-8601 UTC with milliseconds,
+// as Pangolin shows them.
+const TimeFormat = "2006-01-02T15:04:05.000Z"
+
+// Timestamp formats t in TimeFormat.
+func Timestamp(t time.Time) string { return t.UTC().Format(TimeFormat) }

@@ -6,143 +6,190 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	corev1 "pangolin-gateway/proto/pangolin/core/v1"
+)
+
+// SiteStore is what the site service needs of storage.
+type SiteStore interface {
+	GetOrg(ctx context.Context, id string) (*corev1.Org, error)
+	// CreateSite stores site in its org and, when newt is not nil, the newt
+	// credential for it, and returns the site as stored. A taken niceId or
+	// address → Conflict.
+	CreateSite(ctx context.Context, site *corev1.Site, newt *Newt) (*corev1.Site, error)
+	// GetSite: missing → SiteNotFound.
+	GetSite(ctx context.Context, id int64) (*corev1.Site, error)
+	// SiteOrg returns the org a site lies in; missing → SiteNotFound.
+	SiteOrg(ctx context.Context, id int64) (string, error)
+	GetSiteByNiceID(ctx context.Context, orgID, niceID string) (*corev1.Site, error)
+	ListSites(ctx context.Context, orgID string, page *corev1.Page) ([]*corev1.SiteListItem, int32, error)
+	// UpdateSite sets the fields the request carries and returns the site
+	// as stored.
+	UpdateSite(ctx context.Context, req *corev1.UpdateSiteRequest) (*corev1.Site, error)
+	DeleteSite(ctx context.Context, id int64) error
+	// OrgAddresses returns the overlay addresses the org's sites use.
+	OrgAddresses(ctx context.Context, orgID string) ([]string, error)
+	// FirstExitNode returns the server's first exit node as site defaults
+	// (its id, address, public key, name, listen port and endpoint), nil
+	// when there is none.
+	FirstExitNode(ctx context.Context) (*corev1.SiteDefaults, error)
+	ExitNodeExists(ctx context.Context, id int64) (bool, error)
+	// ExitNodeSubnets returns the tunnel subnets of the sites on an exit node.
+	ExitNodeSubnets(ctx context.Context, exitNodeID int64) ([]string, error)
+}
+
+// Site types.
+const (
+	SiteNewt      = "newt"
+	SiteWireGuard = "wireguard"
+	SiteLocal     = "local"
 )
 
 // siteBlockBits is the size of the tunnel subnet a site gets on an exit
 // node (Pangolin's gerbil.site_block_size default).
 const siteBlockBits = 30
 
-// CreateSiteInput is a new site as the API describes it.
-type CreateSiteInput struct {
-	OrgID               string
-	Name                string
-	Type                string
-	ExitNodeID          *int64
-	PubKey              *string
-	Subnet              *string
-	NewtID              *string
-	Secret              *string
-	Address             *string
-	NiceID              *string
-	DockerSocketEnabled *bool
+// Newt is a newt agent's credential; the secret is stored only as a hash.
+type Newt struct {
+	ID         string
+	SecretHash string
 }
 
-// CreatedSite is a stored site, with the newt credentials when the core
-// generated or received them: the only time the secret is shown.
-type CreatedSite struct {
-	Site
-	NewtID     *string
-	NewtSecret *string
+// SiteNotFound is the answer for a site id that does not exist or lies in
+// an org the caller cannot reach.
+func SiteNotFound(id int64) error {
+	return Errorf(CodeNotFound, "Site with ID %d not found", id)
 }
 
-// CreateSite validates and stores a site in an org the caller may access.
-func (s *Service) CreateSite(ctx context.Context, c Caller, in CreateSiteInput) (CreatedSite, error) {
-	if err := c.requireOrg(in.OrgID); err != nil {
-		return CreatedSite{}, err
-	}
-	if err := checkName("name", in.Name); err != nil {
-		return CreatedSite{}, err
-	}
-	if !slices.Contains([]string{SiteNewt, SiteWireGuard, SiteLocal}, in.Type) {
-		return CreatedSite{}, Errorf(CodeInvalid, "Validation error: type must be one of 'newt', 'wireguard', 'local'")
-	}
-	org, err := s.store.GetOrg(ctx, in.OrgID)
+// Sites is the SiteService.
+type Sites struct {
+	corev1.UnimplementedSiteServiceServer
+	store SiteStore
+}
+
+// Reach resolves a site id (access scope OBJECT, object "site"): a site in
+// an org the caller cannot reach is as missing as one that never existed.
+func (s *Sites) Reach(ctx context.Context, c Caller, id protoreflect.Value) error {
+	siteID := id.Int()
+	orgID, err := s.store.SiteOrg(ctx, siteID)
 	if err != nil {
-		return CreatedSite{}, s.internal(ctx, "get org", err)
+		return err
 	}
-	site := Site{
-		OrgID:               in.OrgID,
-		Name:                in.Name,
-		Type:                in.Type,
+	if !c.Reaches(orgID) {
+		return SiteNotFound(siteID)
+	}
+	return nil
+}
+
+// CreateSite validates and stores a site; a newt site answers with its
+// agent's credentials, the only time the secret is shown.
+func (s *Sites) CreateSite(ctx context.Context, in *corev1.CreateSiteRequest) (*corev1.CreatedSite, error) {
+	if err := checkName("name", in.GetName()); err != nil {
+		return nil, err
+	}
+	if !slices.Contains([]string{SiteNewt, SiteWireGuard, SiteLocal}, in.GetType()) {
+		return nil, Errorf(CodeInvalid, "Validation error: type must be one of 'newt', 'wireguard', 'local'")
+	}
+	org, err := s.store.GetOrg(ctx, in.GetOrgId())
+	if err != nil {
+		return nil, err
+	}
+	site := &corev1.Site{
+		OrgId:               in.GetOrgId(),
+		Name:                in.GetName(),
+		Type:                in.GetType(),
 		PubKey:              in.PubKey,
-		DockerSocketEnabled: in.Type == SiteNewt,
+		DockerSocketEnabled: in.GetType() == SiteNewt,
 	}
 	if in.DockerSocketEnabled != nil {
-		site.DockerSocketEnabled = *in.DockerSocketEnabled
+		site.DockerSocketEnabled = in.GetDockerSocketEnabled()
 	}
-	if in.Type == SiteWireGuard && (in.PubKey == nil || in.ExitNodeID == nil) {
-		return CreatedSite{}, Errorf(CodeInvalid, "WireGuard sites need pubKey and exitNodeId")
+	if in.GetType() == SiteWireGuard && (in.PubKey == nil || in.ExitNodeId == nil) {
+		return nil, Errorf(CodeInvalid, "WireGuard sites need pubKey and exitNodeId")
 	}
-	if in.ExitNodeID != nil {
+	if in.ExitNodeId != nil {
 		if in.Subnet == nil {
-			return CreatedSite{}, Errorf(CodeInvalid, "subnet is required when exitNodeId is given")
+			return nil, Errorf(CodeInvalid, "subnet is required when exitNodeId is given")
 		}
-		if _, ok := parseIPv4Prefix(*in.Subnet); !ok {
-			return CreatedSite{}, Errorf(CodeInvalid, "Invalid subnet format. Please provide a valid CIDR notation.")
+		if _, ok := parseIPv4Prefix(in.GetSubnet()); !ok {
+			return nil, Errorf(CodeInvalid, "Invalid subnet format. Please provide a valid CIDR notation.")
 		}
-		if _, err := s.store.GetExitNode(ctx, *in.ExitNodeID); err != nil {
-			if ErrorCode(err) == CodeNotFound {
-				return CreatedSite{}, Errorf(CodeInvalid, "Exit node %d does not exist", *in.ExitNodeID)
-			}
-			return CreatedSite{}, s.internal(ctx, "get exit node", err)
+		found, err := s.store.ExitNodeExists(ctx, in.GetExitNodeId())
+		if err != nil {
+			return nil, err
 		}
-		site.ExitNodeID, site.Subnet = in.ExitNodeID, in.Subnet
+		if !found {
+			return nil, Errorf(CodeInvalid, "Exit node %d does not exist", in.GetExitNodeId())
+		}
+		site.ExitNodeId, site.Subnet = in.ExitNodeId, in.Subnet
 	} else {
 		none := "0.0.0.0/0"
 		site.Subnet = &none
 	}
 	if in.Address != nil {
-		addr, err := orgAddress(org, *in.Address)
+		addr, err := orgAddress(org, in.GetAddress())
 		if err != nil {
-			return CreatedSite{}, err
+			return nil, err
 		}
 		site.Address = &addr
 	}
 
-	var created CreatedSite
+	created := &corev1.CreatedSite{}
 	var newt *Newt
-	if in.Type == SiteNewt {
+	if in.GetType() == SiteNewt {
 		id, secret := RandomID(15), RandomID(48)
-		if in.NewtID != nil {
-			id = *in.NewtID
+		if in.NewtId != nil {
+			id = in.GetNewtId()
 			if err := checkNiceID(id); err != nil {
-				return CreatedSite{}, Errorf(CodeInvalid, "Validation error: newtId must be 1-255 letters, digits or hyphens")
+				return nil, Errorf(CodeInvalid, "Validation error: newtId must be 1-255 letters, digits or hyphens")
 			}
 		}
 		if in.Secret != nil {
-			secret = *in.Secret
+			secret = in.GetSecret()
 			if len(secret) < 8 || len(secret) > 128 {
-				return CreatedSite{}, Errorf(CodeInvalid, "Validation error: secret must be 8-128 characters")
+				return nil, Errorf(CodeInvalid, "Validation error: secret must be 8-128 characters")
 			}
 		}
-		newt = &Newt{ID: id, SecretHash: HashSecret(secret), CreatedAt: s.now().Truncate(1e6)}
-		created.NewtID, created.NewtSecret = &id, &secret
+		newt = &Newt{ID: id, SecretHash: HashSecret(secret)}
+		created.NewtId, created.Secret = &id, &secret
 	}
 
-	if in.NiceID != nil {
-		if err := checkNiceID(*in.NiceID); err != nil {
-			return CreatedSite{}, err
+	if in.NiceId != nil {
+		if err := checkNiceID(in.GetNiceId()); err != nil {
+			return nil, err
 		}
-		site.NiceID = *in.NiceID
+		site.NiceId = in.GetNiceId()
 		created.Site, err = s.store.CreateSite(ctx, site, newt)
-		return created, s.internal(ctx, "create site", err)
+		return created, err
 	}
 	// Generated nice ids can collide; the store's uniqueness check decides.
 	for range 100 {
-		site.NiceID = newNiceID()
+		site.NiceId = newNiceID()
 		created.Site, err = s.store.CreateSite(ctx, site, newt)
 		if ErrorCode(err) != CodeConflict || !s.niceIDTaken(ctx, site) {
-			return created, s.internal(ctx, "create site", err)
+			return created, err
 		}
 	}
-	return CreatedSite{}, Errorf(CodeInternal, "An error occurred")
+	return nil, fmt.Errorf("no free nice id in org %s after 100 tries", site.OrgId)
 }
 
 // niceIDTaken tells a nice-id collision from another conflict (address).
-func (s *Service) niceIDTaken(ctx context.Context, site Site) bool {
-	_, err := s.store.GetSiteByNiceID(ctx, site.OrgID, site.NiceID)
+func (s *Sites) niceIDTaken(ctx context.Context, site *corev1.Site) bool {
+	_, err := s.store.GetSiteByNiceID(ctx, site.GetOrgId(), site.GetNiceId())
 	return err == nil
 }
 
 // orgAddress checks an overlay address against the org subnet and returns
 // it as stored: "<ip>/<org prefix length>".
-func orgAddress(org Org, address string) (string, error) {
+func orgAddress(org *corev1.Org, address string) (string, error) {
 	if org.Subnet == nil {
-		return "", Errorf(CodeInvalid, "Organization %s has no subnet", org.ID)
+		return "", Errorf(CodeInvalid, "Organization %s has no subnet", org.GetOrgId())
 	}
-	subnet, ok := parseIPv4Prefix(*org.Subnet)
+	subnet, ok := parseIPv4Prefix(org.GetSubnet())
 	if !ok {
-		return "", Errorf(CodeInvalid, "Organization %s has an invalid subnet", org.ID)
+		return "", Errorf(CodeInvalid, "Organization %s has an invalid subnet", org.GetOrgId())
 	}
 	ip, err := netip.ParseAddr(address)
 	if err != nil {
@@ -154,120 +201,87 @@ func orgAddress(org Org, address string) (string, error) {
 	return fmt.Sprintf("%s/%d", ip, subnet.Bits()), nil
 }
 
-// ListSites lists the sites of an org the caller may access.
-func (s *Service) ListSites(ctx context.Context, c Caller, orgID string, page Page) ([]Site, int, error) {
-	if err := c.requireOrg(orgID); err != nil {
-		return nil, 0, err
+// ListSites lists the sites of an org.
+func (s *Sites) ListSites(ctx context.Context, req *corev1.ListSitesRequest) (*corev1.ListSitesResponse, error) {
+	if _, err := s.store.GetOrg(ctx, req.GetOrgId()); err != nil {
+		return nil, err
 	}
-	if _, err := s.store.GetOrg(ctx, orgID); err != nil {
-		return nil, 0, s.internal(ctx, "get org", err)
-	}
-	sites, total, err := s.store.ListSites(ctx, orgID, page)
-	return sites, total, s.internal(ctx, "list sites", err)
+	sites, total, err := s.store.ListSites(ctx, req.GetOrgId(), req.GetPage())
+	return &corev1.ListSitesResponse{Sites: sites, Total: total}, err
 }
 
-// GetSite reads a site by id. A site of an org the caller cannot access is
-// forbidden; a missing one is not found.
-func (s *Service) GetSite(ctx context.Context, c Caller, siteID int64) (Site, error) {
-	site, err := s.store.GetSite(ctx, siteID)
-	if err != nil {
-		return Site{}, s.internal(ctx, "get site", err)
-	}
-	if err := c.requireOrg(site.OrgID); err != nil {
-		return Site{}, err
-	}
-	return site, nil
+// GetSite reads a site by id.
+func (s *Sites) GetSite(ctx context.Context, req *corev1.SiteIdRequest) (*corev1.Site, error) {
+	return s.store.GetSite(ctx, req.GetSiteId())
 }
 
-// GetSiteByNiceID reads a site by its per-org nice id.
-func (s *Service) GetSiteByNiceID(ctx context.Context, c Caller, orgID, niceID string) (Site, error) {
-	if err := c.requireOrg(orgID); err != nil {
-		return Site{}, err
-	}
-	site, err := s.store.GetSiteByNiceID(ctx, orgID, niceID)
-	return site, s.internal(ctx, "get site", err)
+// GetSiteByNiceId reads a site by its per-org nice id.
+func (s *Sites) GetSiteByNiceId(ctx context.Context, req *corev1.SiteNiceIdRequest) (*corev1.Site, error) {
+	return s.store.GetSiteByNiceID(ctx, req.GetOrgId(), req.GetNiceId())
 }
 
 // UpdateSite changes the fields given and answers the stored state.
-func (s *Service) UpdateSite(ctx context.Context, c Caller, siteID int64, u SiteUpdate) (Site, error) {
-	if _, err := s.GetSite(ctx, c, siteID); err != nil {
-		return Site{}, err
+func (s *Sites) UpdateSite(ctx context.Context, req *corev1.UpdateSiteRequest) (*corev1.Site, error) {
+	if !setsAnyBut(req, "site_id") {
+		return nil, Errorf(CodeInvalid, "At least one field must be provided for update")
 	}
-	if u == (SiteUpdate{}) {
-		return Site{}, Errorf(CodeInvalid, "At least one field must be provided for update")
-	}
-	if u.Name != nil {
-		if err := checkName("name", *u.Name); err != nil {
-			return Site{}, err
+	if req.Name != nil {
+		if err := checkName("name", req.GetName()); err != nil {
+			return nil, err
 		}
 	}
-	if u.NiceID != nil {
-		if err := checkNiceID(*u.NiceID); err != nil {
-			return Site{}, err
+	if req.NiceId != nil {
+		if err := checkNiceID(req.GetNiceId()); err != nil {
+			return nil, err
 		}
 	}
-	if u.RemoteSubnets != nil && *u.RemoteSubnets != "" {
-		for _, cidr := range splitList(*u.RemoteSubnets) {
+	if req.GetRemoteSubnets() != "" {
+		for _, cidr := range splitList(req.GetRemoteSubnets()) {
 			if _, err := netip.ParsePrefix(cidr); err != nil {
-				return Site{}, Errorf(CodeInvalid, "Invalid CIDR in remoteSubnets: %q", cidr)
+				return nil, Errorf(CodeInvalid, "Invalid CIDR in remoteSubnets: %q", cidr)
 			}
 		}
 	}
-	site, err := s.store.UpdateSite(ctx, siteID, u)
-	return site, s.internal(ctx, "update site", err)
+	return s.store.UpdateSite(ctx, req)
 }
 
 // DeleteSite removes a site and what hangs off it (its newt credential).
-func (s *Service) DeleteSite(ctx context.Context, c Caller, siteID int64) error {
-	if _, err := s.GetSite(ctx, c, siteID); err != nil {
-		return err
-	}
-	return s.internal(ctx, "delete site", s.store.DeleteSite(ctx, siteID))
-}
-
-// SiteDefaults are proposed values for a new site; nothing is reserved.
-type SiteDefaults struct {
-	ExitNode      *ExitNode
-	Subnet        *string
-	ClientAddress *string
-	NewtID        string
-	NewtSecret    string
+func (s *Sites) DeleteSite(ctx context.Context, req *corev1.SiteIdRequest) (*corev1.NoData, error) {
+	return &corev1.NoData{}, s.store.DeleteSite(ctx, req.GetSiteId())
 }
 
 // PickSiteDefaults proposes newt credentials, the next free overlay address
-// in the org and, when the server has an exit node, its tunnel subnet. It
-// works without an exit node (Pangolin 1.8 answered 404 there).
-func (s *Service) PickSiteDefaults(ctx context.Context, c Caller, orgID string) (SiteDefaults, error) {
-	if err := c.requireOrg(orgID); err != nil {
-		return SiteDefaults{}, err
-	}
-	org, err := s.store.GetOrg(ctx, orgID)
+// in the org and, when the server has an exit node, its tunnel subnet.
+// Nothing is reserved. It works without an exit node (Pangolin 1.8
+// answered 404 there).
+func (s *Sites) PickSiteDefaults(ctx context.Context, req *corev1.OrgSitesRequest) (*corev1.SiteDefaults, error) {
+	org, err := s.store.GetOrg(ctx, req.GetOrgId())
 	if err != nil {
-		return SiteDefaults{}, s.internal(ctx, "get org", err)
+		return nil, err
 	}
-	d := SiteDefaults{NewtID: RandomID(15), NewtSecret: RandomID(48)}
-	if org.Subnet != nil {
-		if subnet, ok := parseIPv4Prefix(*org.Subnet); ok {
-			used, err := s.store.OrgAddresses(ctx, orgID)
-			if err != nil {
-				return SiteDefaults{}, s.internal(ctx, "org addresses", err)
-			}
-			if ip, ok := firstFreeAddress(subnet, used); ok {
-				d.ClientAddress = &ip
-			}
-		}
-	}
-	node, err := s.store.FirstExitNode(ctx)
+	d, err := s.store.FirstExitNode(ctx)
 	if err != nil {
-		return SiteDefaults{}, s.internal(ctx, "exit node", err)
+		return nil, err
 	}
-	if node != nil {
-		d.ExitNode = node
-		used, err := s.store.ExitNodeSubnets(ctx, node.ID)
+	if d == nil {
+		d = &corev1.SiteDefaults{}
+	}
+	d.NewtId, d.NewtSecret = RandomID(15), RandomID(48)
+	if subnet, ok := parseIPv4Prefix(org.GetSubnet()); ok {
+		used, err := s.store.OrgAddresses(ctx, org.GetOrgId())
 		if err != nil {
-			return SiteDefaults{}, s.internal(ctx, "exit node subnets", err)
+			return nil, err
 		}
-		if block, ok := firstFreeBlock(node.Address, used); ok {
+		if ip, ok := firstFreeAddress(subnet, used); ok {
+			d.ClientAddress = &ip
+		}
+	}
+	if d.ExitNodeId != nil {
+		used, err := s.store.ExitNodeSubnets(ctx, d.GetExitNodeId())
+		if err != nil {
+			return nil, err
+		}
+		if block, ok := firstFreeBlock(d.GetAddress(), used); ok {
 			d.Subnet = &block
 		}
 	}

@@ -4,6 +4,9 @@ import (
 	"net/netip"
 	"regexp"
 	"unicode/utf8"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
 // orgIDPattern is newer Pangolin's rule: groups of lowercase letters, digits
@@ -40,4 +43,15 @@ func parseIPv4Prefix(s string) (netip.Prefix, bool) {
 		return netip.Prefix{}, false
 	}
 	return p, true
+}
+
+// setsAnyBut reports whether msg has a field set other than the one named
+// (an update request names its object and carries what changes).
+func setsAnyBut(msg proto.Message, except protoreflect.Name) bool {
+	found := false
+	msg.ProtoReflect().Range(func(fd protoreflect.FieldDescriptor, _ protoreflect.Value) bool {
+		found = fd.Name() != except
+		return !found
+	})
+	return found
 }

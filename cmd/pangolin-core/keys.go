@@ -56,7 +56,7 @@ func keys(cfg config.Config, args []string) error {
 		if err != nil {
 			return err
 		}
-		fmt.Printf("Root API key %s created. Key (shown once): %s\n", key.ID, key.Token())
+		fmt.Printf("Root API key %s created. Key (shown once): %s\n", key.GetApiKeyId(), key.Token())
 		return nil
 	case "list":
 		list, err := svc.ListKeys(ctx)
@@ -66,12 +66,8 @@ func keys(cfg config.Config, args []string) error {
 		w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(w, "ID\tNAME\tROOT\tORGS\tACTIONS\tLAST CHARS\tCREATED")
 		for _, k := range list {
-			key, err := store.GetAPIKey(ctx, k.ID)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(w, "%s\t%s\t%t\t%s\t%d\t%s\t%s\n", k.ID, k.Name, k.IsRoot, strings.Join(key.OrgIDs, ","),
-				len(key.ActionIDs), k.LastChars, k.CreatedAt.UTC().Format("2006-01-02T15:04:05Z"))
+			fmt.Fprintf(w, "%s\t%s\t%t\t%s\t%d\t%s\t%s\n", k.GetApiKeyId(), k.GetName(), k.Scope.GetIsRoot(),
+				strings.Join(k.Scope.GetOrgIds(), ","), len(k.Scope.GetActionIds()), k.GetLastChars(), k.GetCreatedAt())
 		}
 		return w.Flush()
 	case "revoke":

@@ -9,16 +9,15 @@ import (
 	"testing"
 	"time"
 
-	"pangolin-gateway/core"
+	corev1 "pangolin-gateway/proto/pangolin/core/v1"
 )
 
-// logStore is a key change log in memory; the embedded core.Store is nil
-// (the feed calls nothing else). With announce set it is also a
-// keyChangeListener whose notify runs when the test calls announce.
+// logStore is a key change log in memory. listeningStore makes it a
+// keyChangeListener whose notify the test receives and calls.
 type logStore struct {
-	core.Store
 	mu          sync.Mutex
-	changes     []core.KeyChange
+	changes     []*corev1.KeyChange
+	fail        error // returned by every read when set
 	boundsReads int
 	afterReads  int
 
@@ -30,26 +29,29 @@ type logStore struct {
 func (s *logStore) add(keyID string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.changes = append(s.changes, core.KeyChange{Seq: int64(len(s.changes) + 1), KeyID: keyID})
+	s.changes = append(s.changes, &corev1.KeyChange{Seq: int64(len(s.changes) + 1), ApiKeyId: keyID})
 }
 
 func (s *logStore) KeyChangeBounds(context.Context) (int64, int64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.boundsReads++
+	if s.fail != nil {
+		return 0, 0, s.fail
+	}
 	if len(s.changes) == 0 {
 		return 0, 0, nil
 	}
 	return 1, int64(len(s.changes)), nil
 }
 
-func (s *logStore) KeyChangesAfter(_ context.Context, seq int64, limit int) ([]core.KeyChange, error) {
+func (s *logStore) KeyChangesAfter(_ context.Context, seq int64, limit int) ([]*corev1.KeyChange, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.afterReads++
-	var out []core.KeyChange
+	var out []*corev1.KeyChange
 	for _, c := range s.changes {
-		if c.Seq > seq && (limit == 0 || len(out) < limit) {
+		if c.GetSeq() > seq && (limit == 0 || len(out) < limit) {
 			out = append(out, c)
 		}
 	}
@@ -144,10 +146,10 @@ func stream(ctx context.Context, f *Feed) <-chan string {
 	got := make(chan string, 8)
 	started := make(chan struct{})
 	var once sync.Once
-	go f.Stream(ctx, 0, false, func(_ int64, keyID string, _ bool) error {
+	go f.Stream(ctx, 0, false, func(c *corev1.KeyChange) error {
 		once.Do(func() { close(started) })
-		if keyID != "" {
-			got <- keyID
+		if c.GetApiKeyId() != "" {
+			got <- c.GetApiKeyId()
 		}
 		return nil
 	})

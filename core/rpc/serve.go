@@ -21,17 +21,17 @@ import (
 // defaultFeedInterval is how often the core looks for key changes written
 // by others (admin commands, other core replicas) when core.change_poll_interval
 // is unset; local writes, and on PostgreSQL every NOTIFY, poke the feed at
-// once. It keeps revocations well inside the one-second promise.
+// once. It keeps revocations well inside the one-second promise, and bounds
+// how long the core's own caller cache may serve a key's old scope.
 const defaultFeedInterval = 200 * time.Millisecond
 
 // Serve runs the core's gRPC server on lis until ctx ends, then stops
 // gracefully (bounded by grace).
 func Serve(ctx context.Context, lis net.Listener, svc *core.Service, cfg config.Core, grace time.Duration, log *slog.Logger) error {
-	opts := ServerOptions(cfg.Token, log)
-	opts = append(opts,
+	opts := []grpc.ServerOption{
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
-		grpc.MaxRecvMsgSize(4<<20),
-	)
+		grpc.MaxRecvMsgSize(4 << 20),
+	}
 	if cfg.TLS.Enabled() {
 		tlsCfg, err := serverTLS(cfg.TLS)
 		if err != nil {
@@ -39,16 +39,18 @@ func Serve(ctx context.Context, lis net.Listener, svc *core.Service, cfg config.
 		}
 		opts = append(opts, grpc.Creds(credentials.NewTLS(tlsCfg)))
 	}
-	srv := grpc.NewServer(opts...)
-	feedCtx, stopFeed := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopFeed()
 	interval := cfg.ChangePollInterval
 	if interval <= 0 {
 		interval = defaultFeedInterval
 	}
 	feed := NewFeed(svc.Store(), interval, log)
+	srv, err := newServer(svc, cfg.Token, feed, log, opts...)
+	if err != nil {
+		return err
+	}
+	feedCtx, stopFeed := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopFeed()
 	go feed.Run(feedCtx)
-	Register(srv, svc, feed)
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(lis) }()

@@ -1,5 +1,7 @@
-// Package rpc serves the core over gRPC: it authenticates the gateway link,
-// resolves the calling API key and maps core errors to status codes once.
+// Package rpc serves the core over gRPC: it authenticates the gateway
+// link, enforces each method's access rule from the contract (access.go)
+// with the calling key resolved once per call (callers.go), maps core
+// errors to status codes once, and streams key changes (feed.go).
 package rpc
 
 import (
@@ -19,51 +21,80 @@ import (
 	corev1 "pangolin-gateway/proto/pangolin/core/v1"
 )
 
-// Register adds the core's services and the gRPC health service to srv.
-func Register(srv *grpc.Server, svc *core.Service, feed *Feed) {
-	corev1.RegisterApiKeyServiceServer(srv, &apiKeys{svc: svc, feed: feed})
-	corev1.RegisterOrgServiceServer(srv, &orgs{svc: svc, feed: feed})
-	corev1.RegisterSiteServiceServer(srv, &sites{svc: svc})
+// grpcHealth is the standard gRPC health service: container health checks
+// call it without the link token, and it is no part of the contract.
+const grpcHealth = "/grpc.health.v1.Health/"
+
+// newServer returns the core's gRPC server with every service registered
+// and its guards installed, and the feed it needs running (see Serve).
+func newServer(svc *core.Service, token string, feed *Feed, log *slog.Logger, opts ...grpc.ServerOption) (*grpc.Server, error) {
+	acc, err := newAccess(newCallers(svc.Store(), feed), svc.Objects(), log)
+	if err != nil {
+		return nil, err
+	}
+	link := linkToken{token: token, log: log}
+	opts = append(opts,
+		grpc.ChainUnaryInterceptor(link.unary, acc.unary),
+		grpc.ChainStreamInterceptor(link.stream, acc.stream),
+	)
+	srv := grpc.NewServer(opts...)
+	corev1.RegisterApiKeyServiceServer(srv, apiKeys{svc.Keys, feed})
+	corev1.RegisterOrgServiceServer(srv, svc.Orgs)
+	corev1.RegisterSiteServiceServer(srv, svc.Sites)
+	corev1.RegisterHealthServiceServer(srv, svc.Health)
 	hs := health.NewServer()
 	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	healthpb.RegisterHealthServer(srv, hs)
+	return srv, nil
 }
 
-// ServerOptions returns the interceptors that check the link token on
-// every call but the health check, and log failures without secrets.
-func ServerOptions(token string, log *slog.Logger) []grpc.ServerOption {
-	check := func(ctx context.Context, method string) error {
-		if strings.HasPrefix(method, "/grpc.health.v1.Health/") {
-			return nil
-		}
-		md, _ := metadata.FromIncomingContext(ctx)
-		got := strings.TrimPrefix(first(md, corev1.MetadataToken), "Bearer ")
-		if subtle.ConstantTimeCompare([]byte(got), []byte(token)) != 1 {
-			log.Warn("core: call with a bad link token refused", "method", method)
-			return status.Error(codes.Unauthenticated, "bad core token")
-		}
+// apiKeys is the ApiKeyService: the core's keys, and the change stream
+// served from the feed.
+type apiKeys struct {
+	*core.Keys
+	feed *Feed
+}
+
+func (s apiKeys) WatchKeyChanges(req *corev1.WatchKeyChangesRequest, stream corev1.ApiKeyService_WatchKeyChangesServer) error {
+	err := s.feed.Stream(stream.Context(), req.GetAfterSeq(), req.GetResume(), stream.Send)
+	if err != nil && stream.Context().Err() == nil {
+		return core.Errorf(core.CodeUnavailable, "key change feed interrupted")
+	}
+	return nil
+}
+
+// linkToken checks the gateway's link token on every call but the gRPC
+// health check.
+type linkToken struct {
+	token string
+	log   *slog.Logger
+}
+
+func (l linkToken) check(ctx context.Context, method string) error {
+	if strings.HasPrefix(method, grpcHealth) {
 		return nil
 	}
-	return []grpc.ServerOption{
-		grpc.ChainUnaryInterceptor(func(ctx context.Context, req any, info *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
-			if err := check(ctx, info.FullMethod); err != nil {
-				return nil, err
-			}
-			res, err := next(ctx, req)
-			// One debug line per call: which replica served what (the
-			// tests of dns:/// balancing read it); no request content.
-			if log.Enabled(ctx, slog.LevelDebug) {
-				log.Debug("core: call", "method", info.FullMethod, "code", status.Code(err).String())
-			}
-			return res, err
-		}),
-		grpc.ChainStreamInterceptor(func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, next grpc.StreamHandler) error {
-			if err := check(ss.Context(), info.FullMethod); err != nil {
-				return err
-			}
-			return next(srv, ss)
-		}),
+	md, _ := metadata.FromIncomingContext(ctx)
+	got := strings.TrimPrefix(first(md, corev1.MetadataToken), "Bearer ")
+	if subtle.ConstantTimeCompare([]byte(got), []byte(l.token)) != 1 {
+		l.log.Warn("core: call with a bad link token refused", "method", method)
+		return status.Error(codes.Unauthenticated, "bad core token")
 	}
+	return nil
+}
+
+func (l linkToken) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
+	if err := l.check(ctx, info.FullMethod); err != nil {
+		return nil, err
+	}
+	return next(ctx, req)
+}
+
+func (l linkToken) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, next grpc.StreamHandler) error {
+	if err := l.check(ss.Context(), info.FullMethod); err != nil {
+		return err
+	}
+	return next(srv, ss)
 }
 
 func first(md metadata.MD, key string) string {
@@ -71,40 +102,4 @@ func first(md metadata.MD, key string) string {
 		return v[0]
 	}
 	return ""
-}
-
-// caller resolves the API key the gateway acts for.
-func caller(ctx context.Context, svc *core.Service) (core.Caller, error) {
-	md, _ := metadata.FromIncomingContext(ctx)
-	id := first(md, corev1.MetadataKeyID)
-	if id == "" {
-		return core.Caller{}, status.Error(codes.Unauthenticated, "API key required")
-	}
-	c, err := svc.CallerFor(ctx, id)
-	return c, toStatus(err)
-}
-
-// toStatus maps a core error to its gRPC status; messages of *core.Error
-// are client-safe, anything else was already reduced to "An error occurred".
-func toStatus(err error) error {
-	if err == nil {
-		return nil
-	}
-	code := map[core.Code]codes.Code{
-		core.CodeInvalid:         codes.InvalidArgument,
-		core.CodeNotFound:        codes.NotFound,
-		core.CodeConflict:        codes.AlreadyExists,
-		core.CodeForbidden:       codes.PermissionDenied,
-		core.CodeUnauthenticated: codes.Unauthenticated,
-		core.CodeUnavailable:     codes.Unavailable,
-		core.CodeExhausted:       codes.ResourceExhausted,
-	}[core.ErrorCode(err)]
-	if code == codes.OK {
-		return status.Error(codes.Internal, "An error occurred")
-	}
-	return status.Error(code, err.Error())
-}
-
-func page(p *corev1.Page) core.Page {
-	return core.Page{Limit: int(p.GetLimit()), Offset: int(p.GetOffset())}
 }

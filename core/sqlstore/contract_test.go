@@ -2,14 +2,17 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"slices"
 	"sync"
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/encoding/prototext"
+	"google.golang.org/protobuf/proto"
+
 	"pangolin-gateway/core"
+	corev1 "pangolin-gateway/proto/pangolin/core/v1"
 )
 
 // The contract suite: every test runs on each backend (see backend_test.go)
@@ -21,19 +24,21 @@ var contractTests = []struct {
 	{"SeedActions", testSeedActions},
 	{"SeedRemovesStaleActions", testSeedRemovesStaleActions},
 	{"Timestamps", testTimestamps},
+	{"TablesMatchSchema", testTablesMatchSchema},
 	{"CreateGetOrg", testCreateGetOrg},
 	{"ListOrgs", testListOrgs},
 	{"UpdateOrg", testUpdateOrg},
 	{"DeleteOrgCascade", testDeleteOrgCascade},
-	{"CreateGetAPIKey", testCreateGetAPIKey},
-	{"CreateAPIKeyRefused", testCreateAPIKeyRefused},
-	{"ListAPIKeys", testListAPIKeys},
-	{"ListOrgAPIKeys", testListOrgAPIKeys},
-	{"DeleteAPIKey", testDeleteAPIKey},
-	{"SetAPIKeyActions", testSetAPIKeyActions},
-	{"ListAPIKeyActions", testListAPIKeyActions},
+	{"CreateKeyAndPrincipal", testCreateKeyAndPrincipal},
+	{"CreateKeyRefused", testCreateKeyRefused},
+	{"ListKeys", testListKeys},
+	{"ListOrgKeys", testListOrgKeys},
+	{"DeleteKey", testDeleteKey},
+	{"SetKeyActions", testSetKeyActions},
+	{"ListKeyActions", testListKeyActions},
 	{"CountRootKeys", testCountRootKeys},
 	{"KeyChangeLog", testKeyChangeLog},
+	{"KeyChangesAnnounced", testKeyChangesAnnounced},
 	{"PruneKeyChanges", testPruneKeyChanges},
 	{"CreateGetSite", testCreateGetSite},
 	{"CreateSiteRefused", testCreateSiteRefused},
@@ -90,6 +95,14 @@ func must(t *testing.T, err error) {
 	}
 }
 
+// wantMsg fails unless got equals want, field for field.
+func wantMsg(t *testing.T, what string, got, want proto.Message) {
+	t.Helper()
+	if !proto.Equal(got, want) {
+		t.Errorf("%s:\n got %s\nwant %s", what, prototext.Format(got), prototext.Format(want))
+	}
+}
+
 // rowCount counts rows with SQL straight on the database, to check what
 // the store's own reads would not show (cascades, log rows).
 func rowCount(t *testing.T, s *Store, query string, args ...any) int {
@@ -98,29 +111,30 @@ func rowCount(t *testing.T, s *Store, query string, args ...any) int {
 	if err != nil {
 		t.Fatalf("%s: %v", query, err)
 	}
-	return n
+	return int(n)
 }
 
 func ptr[T any](v T) *T { return &v }
 
-func mkOrg(t *testing.T, s *Store, id string) core.Org {
+func page(limit, offset int32) *corev1.Page { return &corev1.Page{Limit: limit, Offset: offset} }
+
+func mkOrg(t *testing.T, s *Store, id string) *corev1.Org {
 	t.Helper()
-	o, err := s.CreateOrg(context.Background(), core.Org{ID: id, Name: "Org " + id, Subnet: ptr("100.90.128.0/24")})
+	o, err := s.CreateOrg(context.Background(), &corev1.Org{OrgId: id, Name: "Org " + id, Subnet: ptr("100.90.128.0/24")})
 	must(t, err)
 	return o
 }
 
 func mkKey(t *testing.T, s *Store, id, orgID string, actions ...string) {
 	t.Helper()
-	must(t, s.CreateAPIKey(context.Background(), core.APIKey{
-		ID: id, Name: "key " + id, Hash: "$argon2id$hash-of-" + id, LastChars: "ab12",
-	}, orgID, actions))
+	must(t, s.CreateKey(context.Background(), &corev1.CreatedApiKey{ApiKeyId: id, Name: "key " + id, LastChars: "ab12"},
+		"$argon2id$hash-of-"+id, orgID, actions))
 }
 
-func mkSite(t *testing.T, s *Store, orgID, niceID string, newt *core.Newt) core.Site {
+func mkSite(t *testing.T, s *Store, orgID, niceID string, newt *core.Newt) *corev1.Site {
 	t.Helper()
-	site, err := s.CreateSite(context.Background(), core.Site{
-		OrgID: orgID, NiceID: niceID, Name: "site " + niceID, Type: core.SiteNewt, DockerSocketEnabled: true,
+	site, err := s.CreateSite(context.Background(), &corev1.Site{
+		OrgId: orgID, NiceId: niceID, Name: "site " + niceID, Type: core.SiteNewt, DockerSocketEnabled: true,
 	}, newt)
 	must(t, err)
 	return site
@@ -129,7 +143,7 @@ func mkSite(t *testing.T, s *Store, orgID, niceID string, newt *core.Newt) core.
 func mkExitNode(t *testing.T, s *Store, name string) int64 {
 	t.Helper()
 	var id int64
-	err := s.write(context.Background(), func(tx *sql.Tx) error {
+	err := s.write(context.Background(), func(tx *tx) error {
 		return tx.QueryRow(`INSERT INTO exit_nodes (name, address, endpoint, public_key, listen_port)
 			VALUES ($1, '100.89.128.1/24', 'gerbil.example.com', 'pub-'||$1, 51820) RETURNING exit_node_id`,
 			name).Scan(&id)
@@ -138,14 +152,35 @@ func mkExitNode(t *testing.T, s *Store, name string) int64 {
 	return id
 }
 
-// keyChanges returns the key ids logged after seq.
-func keyChanges(t *testing.T, s *Store, after int64) []string {
+func exec(t *testing.T, s *Store, query string, args ...any) {
+	t.Helper()
+	must(t, s.write(context.Background(), func(tx *tx) error {
+		_, err := tx.Exec(query, args...)
+		return err
+	}))
+}
+
+// principal reads what the key may do; actions reads its action ids.
+func principal(t *testing.T, s *Store, id string) *corev1.Principal {
+	t.Helper()
+	p, err := s.Principal(context.Background(), id)
+	must(t, err)
+	return p
+}
+
+func actions(t *testing.T, s *Store, id string) []string {
+	t.Helper()
+	return principal(t, s, id).GetActionIds()
+}
+
+// loggedKeys returns the key ids logged after seq.
+func loggedKeys(t *testing.T, s *Store, after int64) []string {
 	t.Helper()
 	changes, err := s.KeyChangesAfter(context.Background(), after, 0)
 	must(t, err)
 	ids := []string{}
 	for _, c := range changes {
-		ids = append(ids, c.KeyID)
+		ids = append(ids, c.GetApiKeyId())
 	}
 	return ids
 }
@@ -175,30 +210,22 @@ func testSeedActions(t *testing.T, b backend) {
 	if n := rowCount(t, s, `SELECT COUNT(*) FROM actions`); n != len(core.Actions) {
 		t.Fatalf("after reopen: %d actions, want %d", n, len(core.Actions))
 	}
-	key, err := s.GetAPIKey(ctx, "key1")
-	must(t, err)
-	if len(key.ActionIDs) != len(core.Actions) {
-		t.Fatalf("after reopen: key has %d actions, want %d", len(key.ActionIDs), len(core.Actions))
+	if n := len(actions(t, s, "key1")); n != len(core.Actions) {
+		t.Fatalf("after reopen: key has %d actions, want %d", n, len(core.Actions))
 	}
-	if got := keyChanges(t, s, 0); !slices.Equal(got, []string{"key1"}) {
+	if got := loggedKeys(t, s, 0); !slices.Equal(got, []string{"key1"}) {
 		t.Fatalf("after reopen: key changes %v, want only the creation of key1", got)
 	}
 }
 
 func testSeedRemovesStaleActions(t *testing.T, b backend) {
-	ctx := context.Background()
 	url, dir := b.newDB(t)
 	s := openAt(t, url, dir)
 	mkKey(t, s, "key1", "", "getOrg")
 	mkKey(t, s, "key2", "", "getOrg")
 	// An id a previous version seeded and key1 was granted.
-	must(t, s.write(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.Exec(`INSERT INTO actions (action_id) VALUES ('retiredAction')`); err != nil {
-			return err
-		}
-		_, err := tx.Exec(`INSERT INTO api_key_actions (api_key_id, action_id) VALUES ('key1', 'retiredAction')`)
-		return err
-	}))
+	exec(t, s, `INSERT INTO actions (action_id) VALUES ('retiredAction')`)
+	exec(t, s, `INSERT INTO api_key_actions (api_key_id, action_id) VALUES ('key1', 'retiredAction')`)
 	seq := newestSeq(t, s)
 	must(t, s.Close())
 
@@ -206,77 +233,100 @@ func testSeedRemovesStaleActions(t *testing.T, b backend) {
 	if n := rowCount(t, s, `SELECT COUNT(*) FROM actions`); n != len(core.Actions) {
 		t.Fatalf("%d actions, want %d", n, len(core.Actions))
 	}
-	key, err := s.GetAPIKey(ctx, "key1")
-	must(t, err)
-	if !slices.Equal(key.ActionIDs, []string{"getOrg"}) {
-		t.Fatalf("key1 actions %v, want [getOrg]", key.ActionIDs)
+	if got := actions(t, s, "key1"); !slices.Equal(got, []string{"getOrg"}) {
+		t.Fatalf("key1 actions %v, want [getOrg]", got)
 	}
-	if got := keyChanges(t, s, seq); !slices.Equal(got, []string{"key1"}) {
+	if got := loggedKeys(t, s, seq); !slices.Equal(got, []string{"key1"}) {
 		t.Fatalf("key changes %v, want [key1] (its grant was removed)", got)
 	}
 }
 
+// Times go in and come out in core.TimeFormat on both dialects (text on
+// SQLite, timestamptz on PostgreSQL); the store stamps what has none.
 func testTimestamps(t *testing.T, b backend) {
 	ctx := context.Background()
 	s := openStore(t, b)
-	// Sub-millisecond digits and a non-UTC zone: stored as UTC with ms.
-	given := time.Date(2025, 8, 1, 14, 34, 56, 789_999_999, time.FixedZone("CEST", 2*3600))
-	want := time.Date(2025, 8, 1, 12, 34, 56, 789_000_000, time.UTC)
-	org, err := s.CreateOrg(ctx, core.Org{ID: "acme", Name: "Acme", CreatedAt: given})
+	const given = "2025-08-01T12:34:56.789Z"
+	org, err := s.CreateOrg(ctx, &corev1.Org{OrgId: "acme", Name: "Acme", CreatedAt: given})
 	must(t, err)
-	if !org.CreatedAt.Equal(want) || org.CreatedAt.Location() != time.UTC {
-		t.Fatalf("org created at %v, want %v UTC", org.CreatedAt, want)
+	if org.GetCreatedAt() != given {
+		t.Fatalf("org created at %q, want %q", org.GetCreatedAt(), given)
 	}
-	must(t, s.CreateAPIKey(ctx, core.APIKey{ID: "key1", Name: "k", Hash: "h", LastChars: "abcd", CreatedAt: given}, "", nil))
-	key, err := s.GetAPIKey(ctx, "key1")
+	must(t, s.CreateKey(ctx, &corev1.CreatedApiKey{ApiKeyId: "key1", Name: "k", LastChars: "abcd", CreatedAt: given}, "h", "", nil))
+	keys, err := s.ListKeys(ctx)
 	must(t, err)
-	if key.CreatedAt != want {
-		t.Fatalf("key created at %v, want %v", key.CreatedAt, want)
+	if keys[0].GetCreatedAt() != given {
+		t.Fatalf("key created at %q, want %q", keys[0].GetCreatedAt(), given)
 	}
 
-	// A zero time is set by the store: now, UTC, at ms precision.
+	// An empty time is set by the store: now, UTC, at ms precision.
 	before := time.Now().Add(-time.Second)
-	org, err = s.CreateOrg(ctx, core.Org{ID: "other", Name: "Other"})
+	org, err = s.CreateOrg(ctx, &corev1.Org{OrgId: "other", Name: "Other"})
 	must(t, err)
-	if org.CreatedAt.Before(before) || org.CreatedAt.After(time.Now().Add(time.Second)) ||
-		org.CreatedAt.Location() != time.UTC || org.CreatedAt.Nanosecond()%1e6 != 0 {
-		t.Fatalf("store-set created at %v is not now in UTC at ms precision", org.CreatedAt)
+	at, err := time.Parse(core.TimeFormat, org.GetCreatedAt())
+	if err != nil || at.Before(before) || at.After(time.Now().Add(time.Second)) {
+		t.Fatalf("store-set created at %q is not now in core.TimeFormat (%v)", org.GetCreatedAt(), err)
 	}
 	got, err := s.GetOrg(ctx, "other")
 	must(t, err)
-	if got != org {
-		t.Fatalf("GetOrg %+v, CreateOrg returned %+v", got, org)
+	wantMsg(t, "GetOrg after CreateOrg", got, org)
+}
+
+// Each table's declared columns exist in the schema of both dialects, and
+// every field of the messages the store writes whole is a column: a new
+// field is written in the proto, the table's column list and a migration,
+// and a forgotten one fails here.
+func testTablesMatchSchema(t *testing.T, b backend) {
+	s := openStore(t, b)
+	for _, tb := range []*table{orgs, sites, exitNodes, apiKeys, keyActions, keyChanges} {
+		cols := ""
+		for i, c := range tb.columns {
+			if i > 0 {
+				cols += ", "
+			}
+			cols += c
+		}
+		rows, err := s.reader.Query(`SELECT ` + cols + ` FROM ` + tb.name + ` LIMIT 0`)
+		if err != nil {
+			t.Errorf("table %s: %v", tb.name, err)
+			continue
+		}
+		rows.Close()
+	}
+	for tb, msg := range map[*table]proto.Message{orgs: &corev1.Org{}, sites: &corev1.Site{}} {
+		fields := msg.ProtoReflect().Descriptor().Fields()
+		for i := range fields.Len() {
+			if name := fields.Get(i).Name(); !tb.hasColumn(name) {
+				t.Errorf("%s.%s is no column of %s", msg.ProtoReflect().Descriptor().Name(), name, tb.name)
+			}
+		}
 	}
 }
 
 func testCreateGetOrg(t *testing.T, b backend) {
 	ctx := context.Background()
 	s := openStore(t, b)
-	in := core.Org{ID: "acme", Name: "Acme", Subnet: ptr("100.90.128.0/24"), UtilitySubnet: ptr("100.96.128.0/24"),
-		CreatedAt: time.Date(2025, 1, 2, 3, 4, 5, 6e6, time.UTC)}
+	in := &corev1.Org{OrgId: "acme", Name: "Acme", Subnet: ptr("100.90.128.0/24"), UtilitySubnet: ptr("100.96.128.0/24"),
+		CreatedAt: "2025-01-02T03:04:05.006Z"}
 	created, err := s.CreateOrg(ctx, in)
 	must(t, err)
 	got, err := s.GetOrg(ctx, "acme")
 	must(t, err)
-	for _, o := range []core.Org{created, got} {
-		if o.ID != in.ID || o.Name != in.Name || *o.Subnet != *in.Subnet || *o.UtilitySubnet != *in.UtilitySubnet ||
-			o.CreatedAt != in.CreatedAt {
-			t.Fatalf("stored org %+v, want %+v", o, in)
-		}
-	}
+	wantMsg(t, "created", created, in)
+	wantMsg(t, "read", got, in)
 
-	bare, err := s.CreateOrg(ctx, core.Org{ID: "bare", Name: "Bare"})
+	bare, err := s.CreateOrg(ctx, &corev1.Org{OrgId: "bare", Name: "Bare"})
 	must(t, err)
 	if bare.Subnet != nil || bare.UtilitySubnet != nil {
 		t.Fatalf("nil subnets came back as %v, %v", bare.Subnet, bare.UtilitySubnet)
 	}
 
-	_, err = s.CreateOrg(ctx, core.Org{ID: "acme", Name: "Again"})
+	_, err = s.CreateOrg(ctx, &corev1.Org{OrgId: "acme", Name: "Again"})
 	wantErr(t, err, core.CodeConflict, "Organization with ID acme already exists")
 	got, err = s.GetOrg(ctx, "acme")
 	must(t, err)
-	if got.Name != "Acme" {
-		t.Fatalf("conflicting create changed the org name to %q", got.Name)
+	if got.GetName() != "Acme" {
+		t.Fatalf("conflicting create changed the org name to %q", got.GetName())
 	}
 
 	_, err = s.GetOrg(ctx, "nope")
@@ -286,39 +336,39 @@ func testCreateGetOrg(t *testing.T, b backend) {
 func testListOrgs(t *testing.T, b backend) {
 	ctx := context.Background()
 	s := openStore(t, b)
-	orgs, total, err := s.ListOrgs(ctx, core.Page{})
+	list, total, err := s.ListOrgs(ctx, nil)
 	must(t, err)
-	if len(orgs) != 0 || total != 0 || orgs == nil {
-		t.Fatalf("empty store: %v, total %d; want an empty non-nil list", orgs, total)
+	if len(list) != 0 || total != 0 || list == nil {
+		t.Fatalf("empty store: %v, total %d; want an empty non-nil list", list, total)
 	}
 	for _, id := range []string{"delta", "alpha", "charlie", "bravo", "echo"} {
 		mkOrg(t, s, id)
 	}
-	ids := func(orgs []core.Org) []string {
+	ids := func(list []*corev1.Org) []string {
 		var out []string
-		for _, o := range orgs {
-			out = append(out, o.ID)
+		for _, o := range list {
+			out = append(out, o.GetOrgId())
 		}
 		return out
 	}
 	for _, tc := range []struct {
-		page core.Page
+		page *corev1.Page
 		want []string
 	}{
-		{core.Page{}, []string{"alpha", "bravo", "charlie", "delta", "echo"}},
-		{core.Page{Limit: 2}, []string{"alpha", "bravo"}},
-		{core.Page{Limit: 2, Offset: 3}, []string{"delta", "echo"}},
-		{core.Page{Offset: 4}, []string{"echo"}},
-		{core.Page{Limit: 10, Offset: 10}, nil},
+		{nil, []string{"alpha", "bravo", "charlie", "delta", "echo"}},
+		{page(2, 0), []string{"alpha", "bravo"}},
+		{page(2, 3), []string{"delta", "echo"}},
+		{page(0, 4), []string{"echo"}},
+		{page(10, 10), nil},
 	} {
-		orgs, total, err := s.ListOrgs(ctx, tc.page)
+		list, total, err := s.ListOrgs(ctx, tc.page)
 		must(t, err)
-		if !slices.Equal(ids(orgs), tc.want) || total != 5 {
-			t.Errorf("ListOrgs(%+v) = %v, total %d; want %v, total 5", tc.page, ids(orgs), total, tc.want)
+		if !slices.Equal(ids(list), tc.want) || total != 5 {
+			t.Errorf("ListOrgs(%v) = %v, total %d; want %v, total 5", tc.page, ids(list), total, tc.want)
 		}
 	}
-	if orgs, _, _ := s.ListOrgs(ctx, core.Page{Limit: 1}); orgs[0].Name != "Org alpha" || *orgs[0].Subnet != "100.90.128.0/24" {
-		t.Errorf("listed org %+v lacks its fields", orgs[0])
+	if list, _, _ := s.ListOrgs(ctx, page(1, 0)); list[0].GetName() != "Org alpha" || list[0].GetSubnet() != "100.90.128.0/24" {
+		t.Errorf("listed org %v lacks its fields", list[0])
 	}
 }
 
@@ -326,26 +376,20 @@ func testUpdateOrg(t *testing.T, b backend) {
 	ctx := context.Background()
 	s := openStore(t, b)
 	created := mkOrg(t, s, "acme")
-	updated, err := s.UpdateOrg(ctx, "acme", ptr("Acme Corp"))
+	updated, err := s.UpdateOrg(ctx, &corev1.UpdateOrgRequest{OrgId: "acme", Name: ptr("Acme Corp")})
 	must(t, err)
-	want := created
+	want := proto.Clone(created).(*corev1.Org)
 	want.Name = "Acme Corp"
-	if updated.Name != want.Name || updated.ID != want.ID || *updated.Subnet != *want.Subnet || updated.CreatedAt != want.CreatedAt {
-		t.Fatalf("UpdateOrg returned %+v, want %+v", updated, want)
-	}
-	unchanged, err := s.UpdateOrg(ctx, "acme", nil)
+	wantMsg(t, "UpdateOrg", updated, want)
+	unchanged, err := s.UpdateOrg(ctx, &corev1.UpdateOrgRequest{OrgId: "acme"})
 	must(t, err)
-	if unchanged.Name != "Acme Corp" {
-		t.Fatalf("UpdateOrg(nil) returned name %q", unchanged.Name)
-	}
+	wantMsg(t, "UpdateOrg without a change", unchanged, want)
 	got, err := s.GetOrg(ctx, "acme")
 	must(t, err)
-	if got.Name != "Acme Corp" {
-		t.Fatalf("stored name %q", got.Name)
-	}
-	_, err = s.UpdateOrg(ctx, "nope", ptr("x"))
+	wantMsg(t, "stored", got, want)
+	_, err = s.UpdateOrg(ctx, &corev1.UpdateOrgRequest{OrgId: "nope", Name: ptr("x")})
 	wantErr(t, err, core.CodeNotFound, "Organization with ID nope not found")
-	_, err = s.UpdateOrg(ctx, "nope", nil)
+	_, err = s.UpdateOrg(ctx, &corev1.UpdateOrgRequest{OrgId: "nope"})
 	wantErr(t, err, core.CodeNotFound, "Organization with ID nope not found")
 }
 
@@ -363,227 +407,189 @@ func testDeleteOrgCascade(t *testing.T, b backend) {
 	mkKey(t, s, "rootkey", "", "getOrg", "deleteOrg")
 	// A root key linked to the org, as Pangolin 1.8 linked every root key:
 	// it must lose the link only.
-	must(t, s.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.Exec(`INSERT INTO api_key_orgs (api_key_id, org_id) VALUES ('rootkey', 'doomed')`)
-		return err
-	}))
+	exec(t, s, `INSERT INTO api_key_orgs (api_key_id, org_id) VALUES ('rootkey', 'doomed')`)
 	seq := newestSeq(t, s)
 
 	must(t, s.DeleteOrg(ctx, "doomed"))
 
 	_, err := s.GetOrg(ctx, "doomed")
 	wantErr(t, err, core.CodeNotFound, "Organization with ID doomed not found")
-	for _, id := range []int64{site1.ID, site2.ID} {
-		_, err := s.GetSite(ctx, id)
-		wantErr(t, err, core.CodeNotFound, fmt.Sprintf("Site with ID %d not found", id))
+	for _, site := range []*corev1.Site{site1, site2} {
+		_, err := s.GetSite(ctx, site.GetSiteId())
+		wantErr(t, err, core.CodeNotFound, fmt.Sprintf("Site with ID %d not found", site.GetSiteId()))
 	}
 	if n := rowCount(t, s, `SELECT COUNT(*) FROM newts WHERE newt_id = 'newt1'`); n != 0 {
 		t.Errorf("the deleted site's newt is still stored")
 	}
 	for _, id := range []string{"orgkey1", "orgkey2"} {
-		_, err := s.GetAPIKey(ctx, id)
+		_, err := s.Principal(ctx, id)
 		wantErr(t, err, core.CodeNotFound, "API key not found")
 	}
 	if n := rowCount(t, s, `SELECT COUNT(*) FROM api_key_actions WHERE api_key_id IN ('orgkey1', 'orgkey2')`); n != 0 {
 		t.Errorf("%d action grants of deleted keys remain", n)
 	}
-	if got := keyChanges(t, s, seq); !slices.Equal(got, []string{"orgkey1", "orgkey2"}) {
+	if got := loggedKeys(t, s, seq); !slices.Equal(got, []string{"orgkey1", "orgkey2"}) {
 		t.Errorf("key changes %v, want [orgkey1 orgkey2]", got)
 	}
 
-	root, err := s.GetAPIKey(ctx, "rootkey")
+	wantMsg(t, "root key after delete", principal(t, s, "rootkey"), &corev1.Principal{
+		ApiKeyId: "rootkey", IsRoot: true, OrgIds: []string{}, ActionIds: []string{"deleteOrg", "getOrg"}})
+	wantMsg(t, "other org's key", principal(t, s, "otherkey"), &corev1.Principal{
+		ApiKeyId: "otherkey", OrgIds: []string{"kept"}, ActionIds: []string{"getOrg"}})
+	got, err := s.GetSite(ctx, kept.GetSiteId())
 	must(t, err)
-	if !slices.Equal(root.ActionIDs, []string{"deleteOrg", "getOrg"}) || len(root.OrgIDs) != 0 {
-		t.Errorf("root key after delete: actions %v orgs %v", root.ActionIDs, root.OrgIDs)
-	}
-	other, err := s.GetAPIKey(ctx, "otherkey")
-	must(t, err)
-	if !slices.Equal(other.OrgIDs, []string{"kept"}) || !slices.Equal(other.ActionIDs, []string{"getOrg"}) {
-		t.Errorf("other org's key changed: %+v", other)
-	}
-	got, err := s.GetSite(ctx, kept.ID)
-	must(t, err)
-	if got.NiceID != "site-one" || rowCount(t, s, `SELECT COUNT(*) FROM newts WHERE newt_id = 'newt2'`) != 1 {
+	if got.GetNiceId() != "site-one" || rowCount(t, s, `SELECT COUNT(*) FROM newts WHERE newt_id = 'newt2'`) != 1 {
 		t.Errorf("other org's site or newt changed")
 	}
 
 	seq = newestSeq(t, s)
 	wantErr(t, s.DeleteOrg(ctx, "doomed"), core.CodeNotFound, "Organization with ID doomed not found")
-	if got := keyChanges(t, s, seq); len(got) != 0 {
+	if got := loggedKeys(t, s, seq); len(got) != 0 {
 		t.Errorf("a refused delete logged key changes %v", got)
 	}
 }
 
-func testCreateGetAPIKey(t *testing.T, b backend) {
+func testCreateKeyAndPrincipal(t *testing.T, b backend) {
 	ctx := context.Background()
 	s := openStore(t, b)
 	mkOrg(t, s, "acme")
-	created := time.Date(2025, 8, 1, 12, 34, 56, 789e6, time.UTC)
-	must(t, s.CreateAPIKey(ctx, core.APIKey{
-		ID: "rootkey", Name: "Root", Hash: "$argon2id$v=19$root", LastChars: "wxyz", CreatedAt: created,
-	}, "", []string{"listOrgs", "createOrg", "listOrgs"}))
-	must(t, s.CreateAPIKey(ctx, core.APIKey{
-		ID: "orgkey", Name: "Org", Hash: "$argon2id$v=19$org", LastChars: "abcd", CreatedAt: created,
-		IsRoot: true, // ignored: an org key is never root
-	}, "acme", nil))
+	const created = "2025-08-01T12:34:56.789Z"
+	must(t, s.CreateKey(ctx, &corev1.CreatedApiKey{ApiKeyId: "rootkey", ApiKey: "the-secret", Name: "Root",
+		LastChars: "wxyz", CreatedAt: created}, "$argon2id$v=19$root", "", []string{"listOrgs", "createOrg", "listOrgs"}))
+	must(t, s.CreateKey(ctx, &corev1.CreatedApiKey{ApiKeyId: "orgkey", Name: "Org", LastChars: "abcd", CreatedAt: created},
+		"$argon2id$v=19$org", "acme", nil))
 
-	root, err := s.GetAPIKey(ctx, "rootkey")
-	must(t, err)
-	want := core.APIKey{ID: "rootkey", Name: "Root", Hash: "$argon2id$v=19$root", LastChars: "wxyz", IsRoot: true,
-		CreatedAt: created, OrgIDs: []string{}, ActionIDs: []string{"createOrg", "listOrgs"}}
-	if !keysEqual(root, want) {
-		t.Fatalf("root key %+v, want %+v", root, want)
-	}
-	org, err := s.GetAPIKey(ctx, "orgkey")
-	must(t, err)
-	want = core.APIKey{ID: "orgkey", Name: "Org", Hash: "$argon2id$v=19$org", LastChars: "abcd", IsRoot: false,
-		CreatedAt: created, OrgIDs: []string{"acme"}, ActionIDs: []string{}}
-	if !keysEqual(org, want) {
-		t.Fatalf("org key %+v, want %+v", org, want)
-	}
-
-	_, err = s.GetAPIKey(ctx, "nope")
-	wantErr(t, err, core.CodeNotFound, "API key not found")
-
-	// The scope read on every core call agrees with GetAPIKey.
-	for _, k := range []core.APIKey{root, org} {
-		isRoot, orgs, err := s.APIKeyScope(ctx, k.ID)
+	wantMsg(t, "root key", principal(t, s, "rootkey"), &corev1.Principal{
+		ApiKeyId: "rootkey", IsRoot: true, OrgIds: []string{}, ActionIds: []string{"createOrg", "listOrgs"}})
+	wantMsg(t, "org key", principal(t, s, "orgkey"), &corev1.Principal{
+		ApiKeyId: "orgkey", OrgIds: []string{"acme"}, ActionIds: []string{}})
+	for id, want := range map[string]string{"rootkey": "$argon2id$v=19$root", "orgkey": "$argon2id$v=19$org"} {
+		hash, err := s.KeyHash(ctx, id)
 		must(t, err)
-		if isRoot != k.IsRoot || !slices.Equal(orgs, k.OrgIDs) {
-			t.Fatalf("APIKeyScope(%s) = %v %v, want %v %v", k.ID, isRoot, orgs, k.IsRoot, k.OrgIDs)
+		if hash != want {
+			t.Errorf("KeyHash(%s) = %q, want %q", id, hash, want)
 		}
 	}
-	_, _, err = s.APIKeyScope(ctx, "nope")
+	// Only the hash is stored: the secret the created key carries is no column.
+	if n := rowCount(t, s, `SELECT COUNT(*) FROM api_keys WHERE api_key_hash LIKE '%the-secret%' OR name LIKE '%the-secret%'`); n != 0 {
+		t.Fatalf("the secret was stored")
+	}
+
+	_, err := s.Principal(ctx, "nope")
+	wantErr(t, err, core.CodeNotFound, "API key not found")
+	_, err = s.KeyHash(ctx, "nope")
 	wantErr(t, err, core.CodeNotFound, "API key not found")
 }
 
-func keysEqual(a, b core.APIKey) bool {
-	return a.ID == b.ID && a.Name == b.Name && a.Hash == b.Hash && a.LastChars == b.LastChars &&
-		a.IsRoot == b.IsRoot && a.CreatedAt.Equal(b.CreatedAt) &&
-		slices.Equal(a.OrgIDs, b.OrgIDs) && slices.Equal(a.ActionIDs, b.ActionIDs)
-}
-
-func testCreateAPIKeyRefused(t *testing.T, b backend) {
+func testCreateKeyRefused(t *testing.T, b backend) {
 	ctx := context.Background()
 	s := openStore(t, b)
 	mkOrg(t, s, "acme")
 	mkKey(t, s, "taken", "acme", "getOrg")
 	seq := newestSeq(t, s)
-	key := core.APIKey{ID: "newkey", Name: "k", Hash: "h", LastChars: "abcd"}
+	key := func(id string) *corev1.CreatedApiKey {
+		return &corev1.CreatedApiKey{ApiKeyId: id, Name: "replacement", LastChars: "abcd"}
+	}
 
-	wantErr(t, s.CreateAPIKey(ctx, key, "nope", nil), core.CodeNotFound, "Organization with ID nope not found")
-	wantErr(t, s.CreateAPIKey(ctx, key, "acme", []string{"getOrg", "noSuchAction"}),
+	wantErr(t, s.CreateKey(ctx, key("newkey"), "h", "nope", nil), core.CodeNotFound, "Organization with ID nope not found")
+	wantErr(t, s.CreateKey(ctx, key("newkey"), "h", "acme", []string{"getOrg", "noSuchAction"}),
 		core.CodeInvalid, "One or more actions do not exist")
-	wantErr(t, s.CreateAPIKey(ctx, key, "", []string{"noSuchAction"}),
+	wantErr(t, s.CreateKey(ctx, key("newkey"), "h", "", []string{"noSuchAction"}),
 		core.CodeInvalid, "One or more actions do not exist")
-	_, err := s.GetAPIKey(ctx, "newkey")
+	_, err := s.Principal(ctx, "newkey")
 	wantErr(t, err, core.CodeNotFound, "API key not found")
 	if n := rowCount(t, s, `SELECT COUNT(*) FROM api_key_actions WHERE api_key_id = 'newkey'`); n != 0 {
 		t.Fatalf("refused key left %d grants", n)
 	}
 
-	dup := key
-	dup.ID = "taken"
-	dup.Name = "replacement"
-	wantErr(t, s.CreateAPIKey(ctx, dup, "", []string{"listOrgs"}), core.CodeConflict, "API key with ID taken already exists")
-	got, err := s.GetAPIKey(ctx, "taken")
-	must(t, err)
-	if got.Name != "key taken" || !slices.Equal(got.ActionIDs, []string{"getOrg"}) || got.IsRoot {
-		t.Fatalf("conflicting create changed the key: %+v", got)
+	wantErr(t, s.CreateKey(ctx, key("taken"), "h", "", []string{"listOrgs"}), core.CodeConflict, "API key with ID taken already exists")
+	wantMsg(t, "key after a conflicting create", principal(t, s, "taken"), &corev1.Principal{
+		ApiKeyId: "taken", OrgIds: []string{"acme"}, ActionIds: []string{"getOrg"}})
+	if n := rowCount(t, s, `SELECT COUNT(*) FROM api_keys WHERE name = 'replacement'`); n != 0 {
+		t.Fatalf("conflicting create changed the key")
 	}
-	if got := keyChanges(t, s, seq); len(got) != 0 {
+	if got := loggedKeys(t, s, seq); len(got) != 0 {
 		t.Fatalf("refused creates logged key changes %v", got)
 	}
 }
 
-func testListAPIKeys(t *testing.T, b backend) {
+func testListKeys(t *testing.T, b backend) {
 	ctx := context.Background()
 	s := openStore(t, b)
-	keys, err := s.ListAPIKeys(ctx)
+	keys, err := s.ListKeys(ctx)
 	must(t, err)
 	if keys == nil || len(keys) != 0 {
 		t.Fatalf("empty store: %v, want an empty non-nil list", keys)
 	}
 	mkOrg(t, s, "acme")
-	t0 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
-	for _, k := range []struct {
-		id, org string
-		at      time.Time
-	}{
-		{"k3", "", t0.Add(time.Hour)},
-		{"k2", "acme", t0},
-		{"k1", "", t0},
-		{"k0", "acme", t0.Add(2 * time.Hour)},
+	for _, k := range []struct{ id, org, at string }{
+		{"k3", "", "2025-01-01T01:00:00.000Z"},
+		{"k2", "acme", "2025-01-01T00:00:00.000Z"},
+		{"k1", "", "2025-01-01T00:00:00.000Z"},
+		{"k0", "acme", "2025-01-01T02:00:00.000Z"},
 	} {
-		must(t, s.CreateAPIKey(ctx, core.APIKey{ID: k.id, Name: k.id, Hash: "h", LastChars: "abcd", CreatedAt: k.at},
-			k.org, []string{"getOrg"}))
+		must(t, s.CreateKey(ctx, &corev1.CreatedApiKey{ApiKeyId: k.id, Name: k.id, LastChars: "abcd", CreatedAt: k.at},
+			"h", k.org, []string{"getOrg"}))
 	}
-	keys, err = s.ListAPIKeys(ctx)
+	keys, err = s.ListKeys(ctx)
 	must(t, err)
 	var got []string
 	for _, k := range keys {
-		got = append(got, fmt.Sprintf("%s root=%v orgs=%v", k.ID, k.IsRoot, k.OrgIDs))
+		got = append(got, k.GetApiKeyId())
 	}
-	want := []string{"k1 root=true orgs=[]", "k2 root=false orgs=[acme]", "k3 root=true orgs=[]", "k0 root=false orgs=[acme]"}
-	if !slices.Equal(got, want) {
-		t.Fatalf("ListAPIKeys:\n got %q\nwant %q", got, want)
+	if want := []string{"k1", "k2", "k3", "k0"}; !slices.Equal(got, want) {
+		t.Fatalf("ListKeys: %q, want %q (by creation time, then id)", got, want)
 	}
-	if keys[0].Hash != "h" || keys[0].LastChars != "abcd" || keys[0].Name != "k1" || !keys[0].CreatedAt.Equal(t0) {
-		t.Fatalf("listed key lacks fields: %+v", keys[0])
-	}
+	wantMsg(t, "listed key", keys[0], &corev1.ApiKey{ApiKeyId: "k1", Name: "k1", LastChars: "abcd", CreatedAt: "2025-01-01T00:00:00.000Z"})
 }
 
-func testListOrgAPIKeys(t *testing.T, b backend) {
+func testListOrgKeys(t *testing.T, b backend) {
 	ctx := context.Background()
 	s := openStore(t, b)
 	mkOrg(t, s, "acme")
 	mkOrg(t, s, "other")
-	t0 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 	for i, id := range []string{"e", "d", "c", "b", "a"} {
-		must(t, s.CreateAPIKey(ctx, core.APIKey{ID: id, Name: id, Hash: "h", LastChars: "abcd",
-			CreatedAt: t0.Add(time.Duration(i/2) * time.Minute)}, "acme", nil))
+		must(t, s.CreateKey(ctx, &corev1.CreatedApiKey{ApiKeyId: id, Name: id, LastChars: "abcd",
+			CreatedAt: fmt.Sprintf("2025-01-01T00:%02d:00.000Z", i/2)}, "h", "acme", nil))
 	}
 	mkKey(t, s, "otherkey", "other")
 	mkKey(t, s, "rootkey", "")
 	// A root key linked to the org (Pangolin 1.8 data) is still not listed.
-	must(t, s.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.Exec(`INSERT INTO api_key_orgs (api_key_id, org_id) VALUES ('rootkey', 'acme')`)
-		return err
-	}))
+	exec(t, s, `INSERT INTO api_key_orgs (api_key_id, org_id) VALUES ('rootkey', 'acme')`)
 
-	// Created at: e, d at t0; c, b at t0+1m; a at t0+2m.
+	// Created at: e, d at :00; c, b at :01; a at :02.
 	all := []string{"d", "e", "b", "c", "a"}
 	for _, tc := range []struct {
-		page core.Page
+		page *corev1.Page
 		want []string
 	}{
-		{core.Page{}, all},
-		{core.Page{Limit: 2}, all[:2]},
-		{core.Page{Limit: 2, Offset: 2}, all[2:4]},
-		{core.Page{Limit: 5, Offset: 4}, all[4:]},
-		{core.Page{Offset: 7}, nil},
+		{nil, all},
+		{page(2, 0), all[:2]},
+		{page(2, 2), all[2:4]},
+		{page(5, 4), all[4:]},
+		{page(0, 7), nil},
 	} {
-		keys, total, err := s.ListOrgAPIKeys(ctx, "acme", tc.page)
+		keys, total, err := s.ListOrgKeys(ctx, "acme", tc.page)
 		must(t, err)
 		var got []string
 		for _, k := range keys {
-			got = append(got, k.ID)
-			if k.IsRoot || !slices.Equal(k.OrgIDs, []string{"acme"}) {
-				t.Errorf("listed key %+v", k)
+			got = append(got, k.GetApiKeyId())
+			if k.GetOrgId() != "acme" {
+				t.Errorf("listed key %v", k)
 			}
 		}
 		if !slices.Equal(got, tc.want) || total != 5 {
-			t.Errorf("ListOrgAPIKeys(%+v) = %v total %d, want %v total 5", tc.page, got, total, tc.want)
+			t.Errorf("ListOrgKeys(%v) = %v total %d, want %v total 5", tc.page, got, total, tc.want)
 		}
 	}
-	keys, total, err := s.ListOrgAPIKeys(ctx, "nope", core.Page{})
+	keys, total, err := s.ListOrgKeys(ctx, "nope", nil)
 	must(t, err)
 	if len(keys) != 0 || keys == nil || total != 0 {
 		t.Errorf("unknown org: %v total %d, want an empty non-nil list", keys, total)
 	}
 }
 
-func testDeleteAPIKey(t *testing.T, b backend) {
+func testDeleteKey(t *testing.T, b backend) {
 	ctx := context.Background()
 	s := openStore(t, b)
 	mkOrg(t, s, "acme")
@@ -591,95 +597,97 @@ func testDeleteAPIKey(t *testing.T, b backend) {
 	mkKey(t, s, "kept", "acme", "getOrg")
 	seq := newestSeq(t, s)
 
-	must(t, s.DeleteAPIKey(ctx, "gone"))
-	_, err := s.GetAPIKey(ctx, "gone")
+	must(t, s.DeleteKey(ctx, "gone"))
+	_, err := s.Principal(ctx, "gone")
 	wantErr(t, err, core.CodeNotFound, "API key not found")
 	if n := rowCount(t, s, `SELECT COUNT(*) FROM api_key_actions WHERE api_key_id = 'gone'`) +
 		rowCount(t, s, `SELECT COUNT(*) FROM api_key_orgs WHERE api_key_id = 'gone'`); n != 0 {
 		t.Fatalf("%d grants or org links of the deleted key remain", n)
 	}
-	if _, err := s.GetAPIKey(ctx, "kept"); err != nil {
+	if _, err := s.Principal(ctx, "kept"); err != nil {
 		t.Fatalf("the other key: %v", err)
 	}
-	if got := keyChanges(t, s, seq); !slices.Equal(got, []string{"gone"}) {
+	if got := loggedKeys(t, s, seq); !slices.Equal(got, []string{"gone"}) {
 		t.Fatalf("key changes %v, want [gone]", got)
 	}
 
-	wantErr(t, s.DeleteAPIKey(ctx, "gone"), core.CodeNotFound, "API key not found")
-	if got := keyChanges(t, s, seq); len(got) != 1 {
+	wantErr(t, s.DeleteKey(ctx, "gone"), core.CodeNotFound, "API key not found")
+	if got := loggedKeys(t, s, seq); len(got) != 1 {
 		t.Fatalf("a refused delete was logged: %v", got)
 	}
 }
 
-func testSetAPIKeyActions(t *testing.T, b backend) {
+func testSetKeyActions(t *testing.T, b backend) {
 	ctx := context.Background()
 	s := openStore(t, b)
 	mkOrg(t, s, "acme")
 	mkKey(t, s, "key1", "acme", "getOrg", "listSites")
 	mkKey(t, s, "key2", "acme", "getOrg")
-	actions := func(id string) []string {
-		k, err := s.GetAPIKey(ctx, id)
-		must(t, err)
-		return k.ActionIDs
-	}
 
 	seq := newestSeq(t, s)
-	must(t, s.SetAPIKeyActions(ctx, "key1", []string{"updateSite", "getSite", "updateSite", "getOrg"}))
-	if got := actions("key1"); !slices.Equal(got, []string{"getOrg", "getSite", "updateSite"}) {
+	must(t, s.SetKeyActions(ctx, "key1", []string{"updateSite", "getSite", "updateSite", "getOrg"}))
+	if got := actions(t, s, "key1"); !slices.Equal(got, []string{"getOrg", "getSite", "updateSite"}) {
 		t.Fatalf("after set: %v", got)
 	}
-	if got := keyChanges(t, s, seq); !slices.Equal(got, []string{"key1"}) {
+	if got := loggedKeys(t, s, seq); !slices.Equal(got, []string{"key1"}) {
 		t.Fatalf("key changes %v, want [key1]", got)
 	}
 
 	seq = newestSeq(t, s)
-	wantErr(t, s.SetAPIKeyActions(ctx, "key1", []string{"listSites", "noSuchAction"}),
+	wantErr(t, s.SetKeyActions(ctx, "key1", []string{"listSites", "noSuchAction"}),
 		core.CodeInvalid, "One or more actions do not exist")
-	if got := actions("key1"); !slices.Equal(got, []string{"getOrg", "getSite", "updateSite"}) {
+	if got := actions(t, s, "key1"); !slices.Equal(got, []string{"getOrg", "getSite", "updateSite"}) {
 		t.Fatalf("a refused set changed the actions to %v", got)
 	}
-	wantErr(t, s.SetAPIKeyActions(ctx, "nope", []string{"getOrg"}), core.CodeNotFound, "API key not found")
-	if got := keyChanges(t, s, seq); len(got) != 0 {
+	wantErr(t, s.SetKeyActions(ctx, "nope", []string{"getOrg"}), core.CodeNotFound, "API key not found")
+	if got := loggedKeys(t, s, seq); len(got) != 0 {
 		t.Fatalf("refused sets logged %v", got)
 	}
 
-	must(t, s.SetAPIKeyActions(ctx, "key1", []string{}))
-	if got := actions("key1"); len(got) != 0 {
+	must(t, s.SetKeyActions(ctx, "key1", []string{}))
+	if got := actions(t, s, "key1"); len(got) != 0 {
 		t.Fatalf("an empty set left %v", got)
 	}
-	if got := actions("key2"); !slices.Equal(got, []string{"getOrg"}) {
+	if got := actions(t, s, "key2"); !slices.Equal(got, []string{"getOrg"}) {
 		t.Fatalf("the other key's actions changed to %v", got)
 	}
 }
 
-func testListAPIKeyActions(t *testing.T, b backend) {
+func testListKeyActions(t *testing.T, b backend) {
 	ctx := context.Background()
 	s := openStore(t, b)
 	mkKey(t, s, "key1", "", "updateSite", "getOrg", "listSites", "createSite")
 	mkKey(t, s, "empty", "")
+	ids := func(list []*corev1.KeyAction) []string {
+		out := []string{}
+		for _, a := range list {
+			out = append(out, a.GetActionId())
+		}
+		return out
+	}
 	all := []string{"createSite", "getOrg", "listSites", "updateSite"}
 	for _, tc := range []struct {
-		page core.Page
+		page *corev1.Page
 		want []string
 	}{
-		{core.Page{}, all},
-		{core.Page{Limit: 3}, all[:3]},
-		{core.Page{Limit: 2, Offset: 1}, all[1:3]},
-		{core.Page{Offset: 3}, all[3:]},
-		{core.Page{Limit: 1, Offset: 9}, []string{}},
+		{nil, all},
+		{page(3, 0), all[:3]},
+		{page(2, 1), all[1:3]},
+		{page(0, 3), all[3:]},
+		{page(1, 9), []string{}},
 	} {
-		ids, total, err := s.ListAPIKeyActions(ctx, "key1", tc.page)
+		list, total, err := s.ListKeyActions(ctx, "key1", tc.page)
 		must(t, err)
-		if !slices.Equal(ids, tc.want) || total != 4 {
-			t.Errorf("ListAPIKeyActions(%+v) = %v total %d, want %v total 4", tc.page, ids, total, tc.want)
+		if !slices.Equal(ids(list), tc.want) || total != 4 {
+			t.Errorf("ListKeyActions(%v) = %v total %d, want %v total 4", tc.page, ids(list), total, tc.want)
 		}
 	}
-	ids, total, err := s.ListAPIKeyActions(ctx, "empty", core.Page{})
+	list, total, err := s.ListKeyActions(ctx, "empty", nil)
 	must(t, err)
-	if ids == nil || len(ids) != 0 || total != 0 {
-		t.Errorf("key without actions: %v total %d", ids, total)
+	if list == nil || len(list) != 0 || total != 0 {
+		t.Errorf("key without actions: %v total %d", list, total)
 	}
-	_, _, err = s.ListAPIKeyActions(ctx, "nope", core.Page{})
+	_, _, err = s.ListKeyActions(ctx, "nope", nil)
 	wantErr(t, err, core.CodeNotFound, "API key not found")
 }
 
@@ -700,7 +708,7 @@ func testCountRootKeys(t *testing.T, b backend) {
 	if n != 2 {
 		t.Fatalf("%d root keys, want 2", n)
 	}
-	must(t, s.DeleteAPIKey(ctx, "root1"))
+	must(t, s.DeleteKey(ctx, "root1"))
 	if n, _ := s.CountRootKeys(ctx); n != 1 {
 		t.Fatalf("after delete: %d root keys, want 1", n)
 	}
@@ -725,18 +733,18 @@ func testKeyChangeLog(t *testing.T, b backend) {
 	mkKey(t, s, "a", "")
 	mkKey(t, s, "b", "acme")
 	mkSite(t, s, "acme", "site", nil)
-	must(t, s.SetAPIKeyActions(ctx, "b", []string{"getOrg"}))
-	must(t, s.DeleteAPIKey(ctx, "a"))
-	_, err = s.UpdateOrg(ctx, "acme", ptr("renamed"))
+	must(t, s.SetKeyActions(ctx, "b", []string{"getOrg"}))
+	must(t, s.DeleteKey(ctx, "a"))
+	_, err = s.UpdateOrg(ctx, &corev1.UpdateOrgRequest{OrgId: "acme", Name: ptr("renamed")})
 	must(t, err)
 
 	changes, err = s.KeyChangesAfter(ctx, 0, 0)
 	must(t, err)
 	var ids []string
 	for i, c := range changes {
-		ids = append(ids, c.KeyID)
-		if i > 0 && c.Seq <= changes[i-1].Seq {
-			t.Fatalf("seqs not ascending: %+v", changes)
+		ids = append(ids, c.GetApiKeyId())
+		if i > 0 && c.GetSeq() <= changes[i-1].GetSeq() {
+			t.Fatalf("seqs not ascending: %v", changes)
 		}
 	}
 	if !slices.Equal(ids, []string{"a", "b", "b", "a"}) {
@@ -744,19 +752,50 @@ func testKeyChangeLog(t *testing.T, b backend) {
 	}
 	oldest, newest, err = s.KeyChangeBounds(ctx)
 	must(t, err)
-	if oldest != changes[0].Seq || newest != changes[3].Seq {
-		t.Fatalf("bounds (%d, %d), want (%d, %d)", oldest, newest, changes[0].Seq, changes[3].Seq)
+	if oldest != changes[0].GetSeq() || newest != changes[3].GetSeq() {
+		t.Fatalf("bounds (%d, %d), want (%d, %d)", oldest, newest, changes[0].GetSeq(), changes[3].GetSeq())
 	}
 
-	after, err := s.KeyChangesAfter(ctx, changes[0].Seq, 2)
+	after, err := s.KeyChangesAfter(ctx, changes[0].GetSeq(), 2)
 	must(t, err)
-	if !slices.Equal(after, changes[1:3]) {
-		t.Fatalf("KeyChangesAfter(%d, 2) = %+v, want %+v", changes[0].Seq, after, changes[1:3])
+	if len(after) != 2 || !proto.Equal(after[0], changes[1]) || !proto.Equal(after[1], changes[2]) {
+		t.Fatalf("KeyChangesAfter(%d, 2) = %v, want %v", changes[0].GetSeq(), after, changes[1:3])
 	}
 	after, err = s.KeyChangesAfter(ctx, newest, 5)
 	must(t, err)
 	if len(after) != 0 {
-		t.Fatalf("changes after the newest: %+v", after)
+		t.Fatalf("changes after the newest: %v", after)
+	}
+}
+
+// A committed key change is announced to this process's listeners at once,
+// on both dialects; other writes and refused changes are not.
+func testKeyChangesAnnounced(t *testing.T, b backend) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s := openStore(t, b)
+	mkOrg(t, s, "acme")
+	notified := make(chan struct{}, 16)
+	done := make(chan error, 1)
+	go func() { done <- s.ListenKeyChanges(ctx, func() { notified <- struct{}{} }) }()
+	wait := func(what string) {
+		t.Helper()
+		select {
+		case <-notified:
+		case err := <-done:
+			t.Fatalf("ListenKeyChanges returned while waiting for %s: %v", what, err)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no announcement for %s", what)
+		}
+	}
+	wait("the start of listening")
+	mkKey(t, s, "key1", "acme")
+	wait("a created key")
+	must(t, s.SetKeyActions(ctx, "key1", []string{"getOrg"}))
+	wait("changed actions")
+	cancel()
+	if err := <-done; err != context.Canceled {
+		t.Fatalf("ListenKeyChanges after cancel: %v", err)
 	}
 }
 
@@ -766,17 +805,14 @@ func testPruneKeyChanges(t *testing.T, b backend) {
 	// Log entries with chosen times, written as logKeyChanges does.
 	t0 := time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC)
 	for i, id := range []string{"old1", "old2", "new1"} {
-		must(t, s.write(ctx, func(tx *sql.Tx) error {
-			_, err := tx.Exec(`INSERT INTO key_changes (api_key_id, changed_at) VALUES ($1, $2)`,
-				id, formatTime(t0.Add(time.Duration(i)*time.Hour)))
-			return err
-		}))
+		exec(t, s, `INSERT INTO key_changes (api_key_id, changed_at) VALUES ($1, $2)`,
+			id, core.Timestamp(t0.Add(time.Duration(i)*time.Hour)))
 	}
 	_, newest, err := s.KeyChangeBounds(ctx)
 	must(t, err)
 
 	must(t, s.PruneKeyChanges(ctx, t0.Add(90*time.Minute)))
-	if got := keyChanges(t, s, 0); !slices.Equal(got, []string{"new1"}) {
+	if got := loggedKeys(t, s, 0); !slices.Equal(got, []string{"new1"}) {
 		t.Fatalf("after prune: %v, want [new1]", got)
 	}
 	oldest, _, err := s.KeyChangeBounds(ctx)
@@ -794,8 +830,8 @@ func testPruneKeyChanges(t *testing.T, b backend) {
 	mkKey(t, s, "later", "")
 	changes, err := s.KeyChangesAfter(ctx, newest, 0)
 	must(t, err)
-	if len(changes) != 1 || changes[0].KeyID != "later" || changes[0].Seq <= newest {
-		t.Fatalf("after emptying the log: %+v, want one entry with seq > %d", changes, newest)
+	if len(changes) != 1 || changes[0].GetApiKeyId() != "later" || changes[0].GetSeq() <= newest {
+		t.Fatalf("after emptying the log: %v, want one entry with seq > %d", changes, newest)
 	}
 }
 
@@ -804,62 +840,52 @@ func testCreateGetSite(t *testing.T, b backend) {
 	s := openStore(t, b)
 	mkOrg(t, s, "acme")
 	exitNode := mkExitNode(t, s, "gerbil")
-	in := core.Site{
-		OrgID: "acme", NiceID: "happy-otter", ExitNodeID: &exitNode, Name: "HQ",
+	in := &corev1.Site{
+		SiteId: 999, // ignored: the database assigns ids
+		OrgId:  "acme", NiceId: "happy-otter", ExitNodeId: &exitNode, Name: "HQ",
 		PubKey: ptr("pubkey="), Subnet: ptr("100.89.128.4/30"), MegabytesIn: 1.5, MegabytesOut: 2.25,
 		LastBandwidthUpdate: ptr("2025-08-01T00:00:00.000Z"), Type: core.SiteWireGuard, Online: true,
 		Address: ptr("100.90.128.2/24"), Endpoint: ptr("203.0.113.7:51820"), PublicKey: ptr("peerkey="),
 		LastHolePunch: ptr(int64(1754006400000)), ListenPort: ptr(int32(51820)), DockerSocketEnabled: false,
-		RemoteSubnets: ptr("10.0.0.0/8,192.168.1.0/24"), OrgName: "ignored", NewtVersion: ptr("ignored"),
+		RemoteSubnets: ptr("10.0.0.0/8,192.168.1.0/24"),
 	}
 	created, err := s.CreateSite(ctx, in, nil)
 	must(t, err)
-	if created.ID <= 0 {
-		t.Fatalf("site id %d", created.ID)
+	if created.GetSiteId() <= 0 || created.GetSiteId() == 999 {
+		t.Fatalf("site id %d", created.GetSiteId())
 	}
-	want := in
-	want.ID, want.OrgName, want.NewtVersion = created.ID, "Org acme", nil
-	got, err := s.GetSite(ctx, created.ID)
+	want := proto.Clone(in).(*corev1.Site)
+	want.SiteId = created.GetSiteId()
+	got, err := s.GetSite(ctx, created.GetSiteId())
 	must(t, err)
 	byNice, err := s.GetSiteByNiceID(ctx, "acme", "happy-otter")
 	must(t, err)
-	for name, site := range map[string]core.Site{"CreateSite": created, "GetSite": got, "GetSiteByNiceID": byNice} {
-		if d := siteDiff(site, want); d != "" {
-			t.Errorf("%s: %s", name, d)
-		}
+	wantMsg(t, "CreateSite", created, want)
+	wantMsg(t, "GetSite", got, want)
+	wantMsg(t, "GetSiteByNiceID", byNice, want)
+	orgID, err := s.SiteOrg(ctx, created.GetSiteId())
+	must(t, err)
+	if orgID != "acme" {
+		t.Errorf("SiteOrg = %q", orgID)
 	}
 
 	// A minimal newt site: nulls stay null, booleans keep their values,
 	// the newt credential is stored with the new site's id.
-	createdAt := time.Date(2025, 8, 2, 0, 0, 0, 0, time.UTC)
-	newtSite, err := s.CreateSite(ctx, core.Site{OrgID: "acme", NiceID: "calm-lynx", Name: "edge", Type: core.SiteNewt,
-		DockerSocketEnabled: true}, &core.Newt{ID: "newt123", SecretHash: "$argon2id$newt", CreatedAt: createdAt, SiteID: 999})
+	newtSite, err := s.CreateSite(ctx, &corev1.Site{OrgId: "acme", NiceId: "calm-lynx", Name: "edge", Type: core.SiteNewt,
+		DockerSocketEnabled: true}, &core.Newt{ID: "newt123", SecretHash: "$argon2id$newt"})
 	must(t, err)
-	want = core.Site{ID: newtSite.ID, OrgID: "acme", NiceID: "calm-lynx", Name: "edge", Type: core.SiteNewt,
-		DockerSocketEnabled: true, OrgName: "Org acme"}
-	if d := siteDiff(newtSite, want); d != "" {
-		t.Errorf("newt site: %s", d)
-	}
-	var newt core.Newt
-	err = s.reader.QueryRow(`SELECT newt_id, secret_hash, site_id, created_at FROM newts`).
-		Scan(&newt.ID, &newt.SecretHash, &newt.SiteID, timestamp{&newt.CreatedAt})
-	must(t, err)
-	if newt != (core.Newt{ID: "newt123", SecretHash: "$argon2id$newt", SiteID: newtSite.ID, CreatedAt: createdAt}) {
-		t.Errorf("stored newt %+v", newt)
-	}
-
-	// The version the newt reports shows on the site.
-	must(t, s.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.Exec(`UPDATE newts SET version = '1.4.2' WHERE newt_id = 'newt123'`)
-		return err
-	}))
-	got, err = s.GetSite(ctx, newtSite.ID)
-	must(t, err)
-	if got.NewtVersion == nil || *got.NewtVersion != "1.4.2" {
-		t.Errorf("newt version %v, want 1.4.2", got.NewtVersion)
+	wantMsg(t, "newt site", newtSite, &corev1.Site{SiteId: newtSite.GetSiteId(), OrgId: "acme", NiceId: "calm-lynx",
+		Name: "edge", Type: core.SiteNewt, DockerSocketEnabled: true})
+	var newtID, hash string
+	var siteID int64
+	must(t, s.reader.QueryRow(`SELECT newt_id, secret_hash, site_id FROM newts`).Scan(&newtID, &hash, &siteID))
+	if newtID != "newt123" || hash != "$argon2id$newt" || siteID != newtSite.GetSiteId() {
+		t.Errorf("stored newt %s %s %d", newtID, hash, siteID)
 	}
 
 	_, err = s.GetSite(ctx, 424242)
+	wantErr(t, err, core.CodeNotFound, "Site with ID 424242 not found")
+	_, err = s.SiteOrg(ctx, 424242)
 	wantErr(t, err, core.CodeNotFound, "Site with ID 424242 not found")
 	_, err = s.GetSiteByNiceID(ctx, "acme", "no-such")
 	wantErr(t, err, core.CodeNotFound, "Site with niceId no-such not found")
@@ -867,54 +893,20 @@ func testCreateGetSite(t *testing.T, b backend) {
 	wantErr(t, err, core.CodeNotFound, "Site with niceId happy-otter not found")
 }
 
-// siteDiff describes how got differs from want, "" when equal.
-func siteDiff(got, want core.Site) string {
-	g, w := fmt.Sprintf("%+v", derefSite(got)), fmt.Sprintf("%+v", derefSite(want))
-	if g != w {
-		return fmt.Sprintf("\n got %s\nwant %s", g, w)
-	}
-	return ""
-}
-
-// derefSite renders a site's pointer fields as values (or nil) so two
-// sites can be compared by their text.
-func derefSite(s core.Site) []any {
-	v := func(p any) any {
-		switch p := p.(type) {
-		case *string:
-			if p != nil {
-				return *p
-			}
-		case *int64:
-			if p != nil {
-				return *p
-			}
-		case *int32:
-			if p != nil {
-				return *p
-			}
-		}
-		return nil
-	}
-	return []any{s.ID, s.OrgID, s.NiceID, v(s.ExitNodeID), s.Name, v(s.PubKey), v(s.Subnet), s.MegabytesIn,
-		s.MegabytesOut, v(s.LastBandwidthUpdate), s.Type, s.Online, v(s.Address), v(s.Endpoint), v(s.PublicKey),
-		v(s.LastHolePunch), v(s.ListenPort), s.DockerSocketEnabled, v(s.RemoteSubnets), s.OrgName, v(s.NewtVersion)}
-}
-
 func testCreateSiteRefused(t *testing.T, b backend) {
 	ctx := context.Background()
 	s := openStore(t, b)
 	mkOrg(t, s, "acme")
 	mkOrg(t, s, "other")
-	first, err := s.CreateSite(ctx, core.Site{OrgID: "acme", NiceID: "taken", Name: "a", Type: core.SiteNewt,
+	first, err := s.CreateSite(ctx, &corev1.Site{OrgId: "acme", NiceId: "taken", Name: "a", Type: core.SiteNewt,
 		Address: ptr("100.90.128.2/24")}, &core.Newt{ID: "newt1", SecretHash: "h"})
 	must(t, err)
 
-	site := core.Site{OrgID: "acme", NiceID: "taken", Name: "b", Type: core.SiteNewt}
+	site := &corev1.Site{OrgId: "acme", NiceId: "taken", Name: "b", Type: core.SiteNewt}
 	_, err = s.CreateSite(ctx, site, nil)
 	wantErr(t, err, core.CodeConflict, "A site with niceId taken already exists in this organization")
 
-	site.NiceID, site.Address = "fresh", ptr("100.90.128.2/24")
+	site.NiceId, site.Address = "fresh", ptr("100.90.128.2/24")
 	_, err = s.CreateSite(ctx, site, nil)
 	wantErr(t, err, core.CodeConflict, "Address 100.90.128.2/24 is already in use in this organization")
 
@@ -924,20 +916,20 @@ func testCreateSiteRefused(t *testing.T, b backend) {
 	_, err = s.GetSiteByNiceID(ctx, "acme", "fresh")
 	wantErr(t, err, core.CodeNotFound, "Site with niceId fresh not found") // no half-created site
 
-	site.OrgID = "nope"
+	site.OrgId = "nope"
 	_, err = s.CreateSite(ctx, site, nil)
 	wantErr(t, err, core.CodeNotFound, "Organization with ID nope not found")
 
-	site.OrgID, site.ExitNodeID = "acme", ptr(int64(77))
+	site.OrgId, site.ExitNodeId = "acme", ptr(int64(77))
 	_, err = s.CreateSite(ctx, site, nil)
 	wantErr(t, err, core.CodeNotFound, "Exit node not found")
 
 	// niceId and address are unique per org only.
-	other, err := s.CreateSite(ctx, core.Site{OrgID: "other", NiceID: "taken", Name: "c", Type: core.SiteLocal,
+	other, err := s.CreateSite(ctx, &corev1.Site{OrgId: "other", NiceId: "taken", Name: "c", Type: core.SiteLocal,
 		Address: ptr("100.90.128.2/24")}, nil)
 	must(t, err)
-	if other.ID == first.ID || other.OrgName != "Org other" {
-		t.Fatalf("site in the other org: %+v", other)
+	if other.GetSiteId() == first.GetSiteId() || other.GetOrgId() != "other" {
+		t.Fatalf("site in the other org: %v", other)
 	}
 	// Sites without an address do not conflict with each other.
 	for _, nice := range []string{"no-addr-1", "no-addr-2"} {
@@ -959,46 +951,44 @@ func testListSites(t *testing.T, b backend) {
 		if i == 1 {
 			newt = &core.Newt{ID: "newt-alpha", SecretHash: "h"}
 		}
-		ids = append(ids, mkSite(t, s, "acme", nice, newt).ID)
+		ids = append(ids, mkSite(t, s, "acme", nice, newt).GetSiteId())
 		mkSite(t, s, "other", nice, nil)
 	}
-	must(t, s.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.Exec(`UPDATE newts SET version = '1.2.0' WHERE newt_id = 'newt-alpha'`)
-		return err
-	}))
+	exec(t, s, `UPDATE newts SET version = '1.2.0' WHERE newt_id = 'newt-alpha'`)
 
 	for _, tc := range []struct {
-		page core.Page
+		page *corev1.Page
 		want []int64
 	}{
-		{core.Page{}, ids},
-		{core.Page{Limit: 2}, ids[:2]},
-		{core.Page{Limit: 2, Offset: 1}, ids[1:3]},
-		{core.Page{Offset: 3}, ids[3:]},
-		{core.Page{Limit: 3, Offset: 4}, nil},
+		{nil, ids},
+		{page(2, 0), ids[:2]},
+		{page(2, 1), ids[1:3]},
+		{page(0, 3), ids[3:]},
+		{page(3, 4), nil},
 	} {
-		sites, total, err := s.ListSites(ctx, "acme", tc.page)
+		list, total, err := s.ListSites(ctx, "acme", tc.page)
 		must(t, err)
 		var got []int64
-		for _, st := range sites {
-			got = append(got, st.ID)
-			if st.OrgID != "acme" || st.OrgName != "Org acme" {
-				t.Errorf("listed site %+v", st)
+		for _, st := range list {
+			got = append(got, st.GetSiteId())
+			if st.GetOrgName() != "Org acme" {
+				t.Errorf("listed site %v", st)
 			}
 		}
 		if !slices.Equal(got, tc.want) || total != 4 {
-			t.Errorf("ListSites(%+v) = %v total %d, want %v total 4", tc.page, got, total, tc.want)
+			t.Errorf("ListSites(%v) = %v total %d, want %v total 4", tc.page, got, total, tc.want)
 		}
 	}
-	sites, _, err := s.ListSites(ctx, "acme", core.Page{Limit: 2})
+	list, _, err := s.ListSites(ctx, "acme", page(2, 0))
 	must(t, err)
-	if sites[0].NewtVersion != nil || sites[1].NewtVersion == nil || *sites[1].NewtVersion != "1.2.0" {
-		t.Errorf("newt versions %v, %v; want nil, 1.2.0", sites[0].NewtVersion, sites[1].NewtVersion)
-	}
-	sites, total, err := s.ListSites(ctx, "nope", core.Page{})
+	wantMsg(t, "listed site without a newt", list[0], &corev1.SiteListItem{SiteId: ids[0], NiceId: "zeta",
+		Name: "site zeta", OrgName: "Org acme", Type: core.SiteNewt})
+	wantMsg(t, "listed site with a newt", list[1], &corev1.SiteListItem{SiteId: ids[1], NiceId: "alpha",
+		Name: "site alpha", OrgName: "Org acme", Type: core.SiteNewt, NewtVersion: ptr("1.2.0")})
+	list, total, err := s.ListSites(ctx, "nope", nil)
 	must(t, err)
-	if sites == nil || len(sites) != 0 || total != 0 {
-		t.Errorf("unknown org: %v total %d", sites, total)
+	if list == nil || len(list) != 0 || total != 0 {
+		t.Errorf("unknown org: %v total %d", list, total)
 	}
 }
 
@@ -1008,51 +998,40 @@ func testUpdateSite(t *testing.T, b backend) {
 	mkOrg(t, s, "acme")
 	mkOrg(t, s, "other")
 	site := mkSite(t, s, "acme", "first", nil)
+	id := site.GetSiteId()
 	mkSite(t, s, "acme", "second", nil)
 	mkSite(t, s, "other", "elsewhere", nil)
 
-	updated, err := s.UpdateSite(ctx, site.ID, core.SiteUpdate{Name: ptr("Renamed"), DockerSocketEnabled: ptr(false)})
+	updated, err := s.UpdateSite(ctx, &corev1.UpdateSiteRequest{SiteId: id, Name: ptr("Renamed"), DockerSocketEnabled: ptr(false)})
 	must(t, err)
-	want := site
+	want := proto.Clone(site).(*corev1.Site)
 	want.Name, want.DockerSocketEnabled = "Renamed", false
-	if d := siteDiff(updated, want); d != "" {
-		t.Fatalf("after update: %s", d)
-	}
+	wantMsg(t, "after update", updated, want)
 
-	updated, err = s.UpdateSite(ctx, site.ID, core.SiteUpdate{NiceID: ptr("elsewhere"), RemoteSubnets: ptr("10.0.0.0/8")})
+	updated, err = s.UpdateSite(ctx, &corev1.UpdateSiteRequest{SiteId: id, NiceId: ptr("elsewhere"), RemoteSubnets: ptr("10.0.0.0/8")})
 	must(t, err)
-	want.NiceID, want.RemoteSubnets = "elsewhere", ptr("10.0.0.0/8")
-	if d := siteDiff(updated, want); d != "" {
-		t.Fatalf("after update: %s", d)
-	}
-	got, err := s.GetSite(ctx, site.ID)
+	want.NiceId, want.RemoteSubnets = "elsewhere", ptr("10.0.0.0/8")
+	wantMsg(t, "after update", updated, want)
+	got, err := s.GetSite(ctx, id)
 	must(t, err)
-	if d := siteDiff(got, want); d != "" {
-		t.Fatalf("stored: %s", d)
-	}
+	wantMsg(t, "stored", got, want)
 
 	// Setting a site's own niceId again is no conflict; an empty update
 	// reads the site back.
-	updated, err = s.UpdateSite(ctx, site.ID, core.SiteUpdate{NiceID: ptr("elsewhere")})
+	updated, err = s.UpdateSite(ctx, &corev1.UpdateSiteRequest{SiteId: id, NiceId: ptr("elsewhere")})
 	must(t, err)
-	if d := siteDiff(updated, want); d != "" {
-		t.Fatalf("same niceId: %s", d)
-	}
-	updated, err = s.UpdateSite(ctx, site.ID, core.SiteUpdate{})
+	wantMsg(t, "same niceId", updated, want)
+	updated, err = s.UpdateSite(ctx, &corev1.UpdateSiteRequest{SiteId: id})
 	must(t, err)
-	if d := siteDiff(updated, want); d != "" {
-		t.Fatalf("empty update: %s", d)
-	}
+	wantMsg(t, "empty update", updated, want)
 
-	_, err = s.UpdateSite(ctx, site.ID, core.SiteUpdate{NiceID: ptr("second"), Name: ptr("lost")})
+	_, err = s.UpdateSite(ctx, &corev1.UpdateSiteRequest{SiteId: id, NiceId: ptr("second"), Name: ptr("lost")})
 	wantErr(t, err, core.CodeConflict, "A site with niceId second already exists in this organization")
-	got, err = s.GetSite(ctx, site.ID)
+	got, err = s.GetSite(ctx, id)
 	must(t, err)
-	if d := siteDiff(got, want); d != "" {
-		t.Fatalf("a refused update changed the site: %s", d)
-	}
+	wantMsg(t, "after a refused update", got, want)
 
-	_, err = s.UpdateSite(ctx, 424242, core.SiteUpdate{Name: ptr("x")})
+	_, err = s.UpdateSite(ctx, &corev1.UpdateSiteRequest{SiteId: 424242, Name: ptr("x")})
 	wantErr(t, err, core.CodeNotFound, "Site with ID 424242 not found")
 }
 
@@ -1063,24 +1042,24 @@ func testDeleteSite(t *testing.T, b backend) {
 	gone := mkSite(t, s, "acme", "gone", &core.Newt{ID: "newt-gone", SecretHash: "h"})
 	kept := mkSite(t, s, "acme", "kept", &core.Newt{ID: "newt-kept", SecretHash: "h"})
 
-	must(t, s.DeleteSite(ctx, gone.ID))
-	_, err := s.GetSite(ctx, gone.ID)
-	wantErr(t, err, core.CodeNotFound, fmt.Sprintf("Site with ID %d not found", gone.ID))
+	must(t, s.DeleteSite(ctx, gone.GetSiteId()))
+	_, err := s.GetSite(ctx, gone.GetSiteId())
+	wantErr(t, err, core.CodeNotFound, fmt.Sprintf("Site with ID %d not found", gone.GetSiteId()))
 	if n := rowCount(t, s, `SELECT COUNT(*) FROM newts WHERE newt_id = 'newt-gone'`); n != 0 {
 		t.Fatalf("the deleted site's newt remains")
 	}
-	if _, err := s.GetSite(ctx, kept.ID); err != nil {
+	if _, err := s.GetSite(ctx, kept.GetSiteId()); err != nil {
 		t.Fatalf("the other site: %v", err)
 	}
 	if n := rowCount(t, s, `SELECT COUNT(*) FROM newts WHERE newt_id = 'newt-kept'`); n != 1 {
 		t.Fatalf("the other site's newt is gone")
 	}
-	wantErr(t, s.DeleteSite(ctx, gone.ID), core.CodeNotFound, fmt.Sprintf("Site with ID %d not found", gone.ID))
+	wantErr(t, s.DeleteSite(ctx, gone.GetSiteId()), core.CodeNotFound, fmt.Sprintf("Site with ID %d not found", gone.GetSiteId()))
 
 	// Ids of deleted sites are not handed out again.
 	again := mkSite(t, s, "acme", "gone", nil)
-	if again.ID <= kept.ID {
-		t.Fatalf("new site id %d reuses or precedes %d", again.ID, kept.ID)
+	if again.GetSiteId() <= kept.GetSiteId() {
+		t.Fatalf("new site id %d reuses or precedes %d", again.GetSiteId(), kept.GetSiteId())
 	}
 }
 
@@ -1093,32 +1072,29 @@ func testAddressesAndExitNodes(t *testing.T, b backend) {
 	first, err := s.FirstExitNode(ctx)
 	must(t, err)
 	if first != nil {
-		t.Fatalf("no exit nodes, got %+v", first)
+		t.Fatalf("no exit nodes, got %v", first)
 	}
 	id1 := mkExitNode(t, s, "one")
 	id2 := mkExitNode(t, s, "two")
 	first, err = s.FirstExitNode(ctx)
 	must(t, err)
-	want := core.ExitNode{ID: id1, Name: "one", Address: "100.89.128.1/24", Endpoint: "gerbil.example.com",
-		PublicKey: "pub-one", ListenPort: 51820}
-	if first == nil || *first != want {
-		t.Fatalf("FirstExitNode = %+v, want %+v", first, want)
+	wantMsg(t, "FirstExitNode", first, &corev1.SiteDefaults{ExitNodeId: &id1, Name: ptr("one"),
+		Address: ptr("100.89.128.1/24"), Endpoint: ptr("gerbil.example.com"), PublicKey: ptr("pub-one"), ListenPort: ptr(int32(51820))})
+	for id, want := range map[int64]bool{id1: true, id2: true, 999: false} {
+		found, err := s.ExitNodeExists(ctx, id)
+		must(t, err)
+		if found != want {
+			t.Errorf("ExitNodeExists(%d) = %v", id, found)
+		}
 	}
-	node, err := s.GetExitNode(ctx, id2)
-	must(t, err)
-	if node.ID != id2 || node.Name != "two" {
-		t.Fatalf("GetExitNode(%d) = %+v", id2, node)
-	}
-	_, err = s.GetExitNode(ctx, 999)
-	wantErr(t, err, core.CodeNotFound, "Exit node not found")
 
-	for _, site := range []core.Site{
-		{OrgID: "acme", NiceID: "a", Address: ptr("100.90.128.3/24"), ExitNodeID: &id1, Subnet: ptr("100.89.128.4/30")},
-		{OrgID: "acme", NiceID: "b", ExitNodeID: &id1, Subnet: ptr("100.89.128.8/30")},
-		{OrgID: "acme", NiceID: "c", Address: ptr("100.90.128.2/24"), ExitNodeID: &id1},
-		{OrgID: "other", NiceID: "d", Address: ptr("100.90.128.9/24"), ExitNodeID: &id2, Subnet: ptr("100.89.128.12/30")},
+	for _, site := range []*corev1.Site{
+		{OrgId: "acme", NiceId: "a", Address: ptr("100.90.128.3/24"), ExitNodeId: &id1, Subnet: ptr("100.89.128.4/30")},
+		{OrgId: "acme", NiceId: "b", ExitNodeId: &id1, Subnet: ptr("100.89.128.8/30")},
+		{OrgId: "acme", NiceId: "c", Address: ptr("100.90.128.2/24"), ExitNodeId: &id1},
+		{OrgId: "other", NiceId: "d", Address: ptr("100.90.128.9/24"), ExitNodeId: &id2, Subnet: ptr("100.89.128.12/30")},
 	} {
-		site.Name, site.Type = site.NiceID, core.SiteWireGuard
+		site.Name, site.Type = site.NiceId, core.SiteWireGuard
 		_, err := s.CreateSite(ctx, site, nil)
 		must(t, err)
 	}
@@ -1149,17 +1125,17 @@ func testConcurrentWriters(t *testing.T, b backend) {
 	errs := make(chan error, 3*n)
 	for i := range n {
 		wg.Go(func() {
-			_, err := s.CreateSite(ctx, core.Site{OrgID: "acme", NiceID: fmt.Sprintf("site-%d", i), Name: "s",
+			_, err := s.CreateSite(ctx, &corev1.Site{OrgId: "acme", NiceId: fmt.Sprintf("site-%d", i), Name: "s",
 				Type: core.SiteNewt, Address: ptr(fmt.Sprintf("100.90.128.%d/24", i+2))},
 				&core.Newt{ID: fmt.Sprintf("newt-%d", i), SecretHash: "h"})
 			errs <- err
 		})
 		wg.Go(func() {
-			errs <- s.CreateAPIKey(ctx, core.APIKey{ID: fmt.Sprintf("key-%d", i), Name: "k", Hash: "h", LastChars: "abcd"},
-				"acme", []string{"getOrg", "listSites"})
+			errs <- s.CreateKey(ctx, &corev1.CreatedApiKey{ApiKeyId: fmt.Sprintf("key-%d", i), Name: "k", LastChars: "abcd"},
+				"h", "acme", []string{"getOrg", "listSites"})
 		})
 		wg.Go(func() {
-			_, _, err := s.ListSites(ctx, "acme", core.Page{})
+			_, _, err := s.ListSites(ctx, "acme", nil)
 			errs <- err
 		})
 	}
@@ -1170,13 +1146,13 @@ func testConcurrentWriters(t *testing.T, b backend) {
 			t.Errorf("concurrent call: %v", err)
 		}
 	}
-	if _, total, _ := s.ListSites(ctx, "acme", core.Page{}); total != n {
+	if _, total, _ := s.ListSites(ctx, "acme", nil); total != n {
 		t.Errorf("%d sites, want %d", total, n)
 	}
-	if _, total, _ := s.ListOrgAPIKeys(ctx, "acme", core.Page{}); total != n {
+	if _, total, _ := s.ListOrgKeys(ctx, "acme", nil); total != n {
 		t.Errorf("%d keys, want %d", total, n)
 	}
-	if got := keyChanges(t, s, 0); len(got) != n {
+	if got := loggedKeys(t, s, 0); len(got) != n {
 		t.Errorf("%d key changes logged, want %d", len(got), n)
 	}
 }
@@ -1211,19 +1187,19 @@ func testConcurrentConflicts(t *testing.T, b backend) {
 		}
 	}
 	race("niceId", func(i int) error {
-		_, err := s.CreateSite(ctx, core.Site{OrgID: "acme", NiceID: "same", Name: "s", Type: core.SiteLocal}, nil)
+		_, err := s.CreateSite(ctx, &corev1.Site{OrgId: "acme", NiceId: "same", Name: "s", Type: core.SiteLocal}, nil)
 		return err
 	}, "A site with niceId same already exists in this organization")
 	race("address", func(i int) error {
-		_, err := s.CreateSite(ctx, core.Site{OrgID: "acme", NiceID: fmt.Sprintf("addr-%d", i), Name: "s",
+		_, err := s.CreateSite(ctx, &corev1.Site{OrgId: "acme", NiceId: fmt.Sprintf("addr-%d", i), Name: "s",
 			Type: core.SiteLocal, Address: ptr("100.90.128.5/24")}, nil)
 		return err
 	}, "Address 100.90.128.5/24 is already in use in this organization")
 	race("key id", func(i int) error {
-		return s.CreateAPIKey(ctx, core.APIKey{ID: "samekey", Name: "k", Hash: "h", LastChars: "abcd"}, "", nil)
+		return s.CreateKey(ctx, &corev1.CreatedApiKey{ApiKeyId: "samekey", Name: "k", LastChars: "abcd"}, "h", "", nil)
 	}, "API key with ID samekey already exists")
 	race("org id", func(i int) error {
-		_, err := s.CreateOrg(ctx, core.Org{ID: "sameorg", Name: "o"})
+		_, err := s.CreateOrg(ctx, &corev1.Org{OrgId: "sameorg", Name: "o"})
 		return err
 	}, "Organization with ID sameorg already exists")
 }

@@ -2,22 +2,28 @@ package sqlstore
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
 )
 
-// ListenKeyChanges calls notify each time another process (a core replica,
-// an admin command) commits a key change, as PostgreSQL announces on the
-// pangolin_key_changes channel, and once as soon as it listens (changes
-// made while it was not listening are then read too). It holds one
-// dedicated connection until ctx ends or the connection fails, and returns
-// why; the caller reconnects. SQLite has no such channel: it returns
-// errors.ErrUnsupported at once and readers keep polling the log.
+// ListenKeyChanges calls notify each time a key change commits, until ctx
+// ends or the listening fails, and returns why; the caller listens again.
+// It calls notify once as soon as it listens (changes made while it was
+// not listening are then read too).
+//
+// Changes this process commits are announced on both dialects. On
+// PostgreSQL it also holds one dedicated connection LISTENing on the
+// pangolin_key_changes channel, which announces the changes of every
+// process (core replicas, the admin subcommands). SQLite has no such
+// channel: readers poll the log for the changes of other processes.
 func (s *Store) ListenKeyChanges(ctx context.Context, notify func()) error {
+	stop := s.local.listen(notify)
+	defer stop()
 	if s.dialect != dialectPostgres {
-		return errors.ErrUnsupported
+		notify()
+		<-ctx.Done()
+		return ctx.Err()
 	}
 	conn, err := pgx.Connect(ctx, s.url)
 	if err != nil {

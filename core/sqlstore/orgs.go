@@ -6,110 +6,96 @@ import (
 	"errors"
 
 	"pangolin-gateway/core"
+	corev1 "pangolin-gateway/proto/pangolin/core/v1"
 )
 
-const orgColumns = `org_id, name, subnet, utility_subnet, created_at`
-
-func scanOrg(row interface{ Scan(...any) error }) (core.Org, error) {
-	var o core.Org
-	err := row.Scan(&o.ID, &o.Name, &o.Subnet, &o.UtilitySubnet, timestamp{&o.CreatedAt})
-	return o, err
+var orgs = &table{
+	name: "orgs", alias: "o",
+	columns: []string{"org_id", "name", "subnet", "utility_subnet", "created_at"},
 }
 
-func getOrg(ctx context.Context, q querier, id string) (core.Org, error) {
-	o, err := scanOrg(q.QueryRowContext(ctx, `SELECT `+orgColumns+` FROM orgs WHERE org_id = $1`, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return core.Org{}, errOrgNotFound(id)
-	}
-	return o, err
-}
-
-// CreateOrg stores org (a zero CreatedAt is set to now) and returns it as
-// stored.
-func (s *Store) CreateOrg(ctx context.Context, org core.Org) (core.Org, error) {
-	if org.CreatedAt.IsZero() {
-		org.CreatedAt = now()
-	}
-	var stored core.Org
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		taken, err := exists(ctx, tx, `SELECT 1 FROM orgs WHERE org_id = $1`, org.ID)
-		if err != nil {
-			return err
-		}
-		if taken {
-			return errOrgExists(org.ID)
-		}
-		_, err = tx.ExecContext(ctx,
-			`INSERT INTO orgs (org_id, name, subnet, utility_subnet, created_at) VALUES ($1, $2, $3, $4, $5)`,
-			org.ID, org.Name, org.Subnet, org.UtilitySubnet, formatTime(org.CreatedAt))
-		if _, ok := uniqueViolation(err); ok {
-			return errOrgExists(org.ID) // created concurrently
-		}
-		if err != nil {
-			return err
-		}
-		stored, err = getOrg(ctx, tx, org.ID)
-		return err
-	})
-	return stored, internal("create org", err)
+func errOrgNotFound(id string) error {
+	return core.Errorf(core.CodeNotFound, "Organization with ID %s not found", id)
 }
 
 func errOrgExists(id string) error {
 	return core.Errorf(core.CodeConflict, "Organization with ID %s already exists", id)
 }
 
+func getOrg(ctx context.Context, q querier, id string) (*corev1.Org, error) {
+	org := &corev1.Org{}
+	err := getRow(ctx, q, orgs, org, `WHERE o.org_id = $1`, id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, errOrgNotFound(id)
+	}
+	return org, err
+}
+
+func orgExists(ctx context.Context, q querier, id string) error {
+	found, err := exists(ctx, q, `SELECT 1 FROM orgs WHERE org_id = $1`, id)
+	if err == nil && !found {
+		err = errOrgNotFound(id)
+	}
+	return err
+}
+
+// CreateOrg stores org (an empty created_at is set to now) and returns it
+// as stored.
+func (s *Store) CreateOrg(ctx context.Context, org *corev1.Org) (*corev1.Org, error) {
+	if org.CreatedAt == "" {
+		org.CreatedAt = now()
+	}
+	var stored *corev1.Org
+	err := s.write(ctx, func(tx *tx) error {
+		taken, err := exists(ctx, tx, `SELECT 1 FROM orgs WHERE org_id = $1`, org.GetOrgId())
+		if err != nil {
+			return err
+		}
+		if taken {
+			return errOrgExists(org.GetOrgId())
+		}
+		_, err = insert(ctx, tx, orgs, org)
+		if _, ok := uniqueViolation(err); ok {
+			return errOrgExists(org.GetOrgId()) // created concurrently
+		}
+		if err != nil {
+			return err
+		}
+		stored, err = getOrg(ctx, tx, org.GetOrgId())
+		return err
+	})
+	return stored, internal("create org", err)
+}
+
 // GetOrg returns the org.
-func (s *Store) GetOrg(ctx context.Context, id string) (core.Org, error) {
-	o, err := getOrg(ctx, s.reader, id)
-	return o, internal("get org", err)
+func (s *Store) GetOrg(ctx context.Context, id string) (*corev1.Org, error) {
+	org, err := getOrg(ctx, s.reader, id)
+	return org, internal("get org", err)
 }
 
 // ListOrgs returns a page of orgs ordered by id, and how many there are.
-func (s *Store) ListOrgs(ctx context.Context, page core.Page) ([]core.Org, int, error) {
+func (s *Store) ListOrgs(ctx context.Context, page *corev1.Page) ([]*corev1.Org, int32, error) {
 	limit, offset := limitOffset(page)
-	rows, err := s.reader.QueryContext(ctx,
-		`SELECT `+orgColumns+` FROM orgs ORDER BY org_id LIMIT $1 OFFSET $2`, limit, offset)
+	list, err := getRows[corev1.Org](ctx, s.reader, orgs, `ORDER BY o.org_id LIMIT $1 OFFSET $2`, limit, offset)
 	if err != nil {
 		return nil, 0, internal("list orgs", err)
 	}
-	defer rows.Close()
-	orgs := []core.Org{}
-	for rows.Next() {
-		o, err := scanOrg(rows)
-		if err != nil {
-			return nil, 0, internal("list orgs", err)
-		}
-		orgs = append(orgs, o)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, 0, internal("list orgs", err)
-	}
-	rows.Close() // free the connection before the next query
 	total, err := count(ctx, s.reader, `SELECT COUNT(*) FROM orgs`)
-	if err != nil {
-		return nil, 0, internal("count orgs", err)
-	}
-	return orgs, total, nil
+	return list, total, internal("count orgs", err)
 }
 
-// UpdateOrg sets the name when name is not nil and returns the org as
-// stored.
-func (s *Store) UpdateOrg(ctx context.Context, id string, name *string) (core.Org, error) {
-	var stored core.Org
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		if name != nil {
-			res, err := tx.ExecContext(ctx, `UPDATE orgs SET name = $1 WHERE org_id = $2`, *name, id)
-			if err != nil {
-				return err
-			}
-			if n, err := res.RowsAffected(); err != nil {
-				return err
-			} else if n == 0 {
-				return errOrgNotFound(id)
-			}
+// UpdateOrg sets the fields req carries and returns the org as stored.
+func (s *Store) UpdateOrg(ctx context.Context, req *corev1.UpdateOrgRequest) (*corev1.Org, error) {
+	var stored *corev1.Org
+	err := s.write(ctx, func(tx *tx) error {
+		n, err := update(ctx, tx, orgs, req, "org_id")
+		if err != nil {
+			return err
 		}
-		var err error
-		stored, err = getOrg(ctx, tx, id)
+		if n == 0 {
+			return errOrgNotFound(req.GetOrgId())
+		}
+		stored, err = getOrg(ctx, tx, req.GetOrgId())
 		return err
 	})
 	return stored, internal("update org", err)
@@ -119,9 +105,9 @@ func (s *Store) UpdateOrg(ctx context.Context, id string, name *string) (core.Or
 // transaction; the org's sites, newts and key links cascade. Root keys are
 // untouched. Each deleted key is logged as changed.
 func (s *Store) DeleteOrg(ctx context.Context, id string) error {
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		// The row lock makes a concurrent CreateAPIKey for this org wait
-		// for the outcome, so no key is linked after the keys are listed.
+	err := s.write(ctx, func(tx *tx) error {
+		// The row lock makes a concurrent CreateKey for this org wait for
+		// the outcome, so no key is linked after the keys are listed.
 		found, err := exists(ctx, tx, `SELECT 1 FROM orgs WHERE org_id = $1`+s.dialect.forUpdate(), id)
 		if err != nil {
 			return err

@@ -1,7 +1,8 @@
 // Package sqlstore implements core.Store on SQLite (the embedded default)
 // and PostgreSQL with one SQL code path; dialect.go holds the differences.
-// The schema is created and upgraded by the embedded goose migrations when
-// the store is opened.
+// One file per aggregate (orgs, sites, keys, the key change log), each
+// declaring its tables once (table.go). The schema is created and upgraded
+// by the embedded goose migrations when the store is opened.
 package sqlstore
 
 import (
@@ -13,11 +14,13 @@ import (
 	"io/fs"
 	"math"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/pressly/goose/v3"
 
 	"pangolin-gateway/core"
+	corev1 "pangolin-gateway/proto/pangolin/core/v1"
 )
 
 // migrations holds one directory per dialect. To change the schema, add
@@ -35,9 +38,13 @@ type Store struct {
 	reader *sql.DB
 	// url is kept on PostgreSQL for the LISTEN connection (see listen.go).
 	url string
-	// scope is prepared once: the core reads a key's scope on every call,
-	// and parsing the query each time cost more than running it.
-	scope *sql.Stmt
+	// principal is prepared once: the core reads a key's scope on every
+	// call it has not cached, and parsing the query each time cost more
+	// than running it.
+	principal *sql.Stmt
+	// local announces the key changes this process commits (see
+	// ListenKeyChanges).
+	local announcer
 }
 
 var _ core.Store = (*Store)(nil)
@@ -69,7 +76,7 @@ func Open(ctx context.Context, url string, dataDir string) (*Store, error) {
 		s.Close()
 		return nil, err
 	}
-	if s.scope, err = s.reader.PrepareContext(ctx, scopeQuery); err != nil {
+	if s.principal, err = s.reader.PrepareContext(ctx, principalQuery); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("sqlstore: prepare: %w", err)
 	}
@@ -79,8 +86,8 @@ func Open(ctx context.Context, url string, dataDir string) (*Store, error) {
 // Close closes the database pools.
 func (s *Store) Close() error {
 	var err error
-	if s.scope != nil {
-		err = s.scope.Close()
+	if s.principal != nil {
+		err = s.principal.Close()
 	}
 	err = errors.Join(err, s.writer.Close())
 	if s.reader != s.writer {
@@ -112,7 +119,7 @@ func (s *Store) migrate(ctx context.Context) error {
 // are inserted, ids no longer in the catalogue are deleted (their grants
 // cascade away, so the keys that held them are logged as changed).
 func (s *Store) seedActions(ctx context.Context) error {
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(tx *tx) error {
 		stored, err := queryStrings(ctx, tx, `SELECT action_id FROM actions`)
 		if err != nil {
 			return err
@@ -159,18 +166,61 @@ type querier interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
+// tx is a write transaction that knows whether it logged a key change.
+type tx struct {
+	*sql.Tx
+	keysChanged bool
+}
+
 // write runs fn in a transaction on the writer pool, committing if fn
-// returns nil.
-func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := s.writer.BeginTx(ctx, nil)
+// returns nil; a committed key change is announced to this process's
+// listeners.
+func (s *Store) write(ctx context.Context, fn func(tx *tx) error) error {
+	sqlTx, err := s.writer.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
-	if err := fn(tx); err != nil {
-		tx.Rollback()
+	t := &tx{Tx: sqlTx}
+	if err := fn(t); err != nil {
+		t.Rollback()
 		return err
 	}
-	return tx.Commit()
+	if err := t.Commit(); err != nil {
+		return err
+	}
+	if t.keysChanged {
+		s.local.announce()
+	}
+	return nil
+}
+
+// announcer calls its listeners after a commit.
+type announcer struct {
+	mu        sync.Mutex
+	listeners map[*func()]struct{}
+}
+
+func (a *announcer) listen(notify func()) (stop func()) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.listeners == nil {
+		a.listeners = map[*func()]struct{}{}
+	}
+	key := &notify
+	a.listeners[key] = struct{}{}
+	return func() {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		delete(a.listeners, key)
+	}
+}
+
+func (a *announcer) announce() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for notify := range a.listeners {
+		(*notify)()
+	}
 }
 
 // internal wraps an unexpected error with the operation that failed. A
@@ -186,48 +236,15 @@ func internal(op string, err error) error {
 	return fmt.Errorf("sqlstore: %s: %w", op, err)
 }
 
-// timeFormat is how timestamps are written: ISO-8601 UTC with
-// milliseconds, the precision Pangolin shows. SQLite stores the text as
-// is (it sorts chronologically); PostgreSQL parses it into timestamptz.
-const timeFormat = "2006-01-02T15:04:05.000Z"
-
-func formatTime(t time.Time) string { return t.UTC().Format(timeFormat) }
-
-// now is the creation time the store sets, at the stored precision so that
-// what a caller holds equals what it reads back.
-func now() time.Time { return time.Now().UTC().Truncate(time.Millisecond) }
-
-// timestamp scans a column written with formatTime: text on SQLite,
-// timestamptz on PostgreSQL. The result is always UTC.
-type timestamp struct{ t *time.Time }
-
-func (ts timestamp) Scan(src any) error {
-	switch v := src.(type) {
-	case time.Time:
-		*ts.t = v.UTC()
-		return nil
-	case string:
-		return ts.parse(v)
-	case []byte:
-		return ts.parse(string(v))
-	default:
-		return fmt.Errorf("sqlstore: cannot scan %T into a timestamp", src)
-	}
-}
-
-func (ts timestamp) parse(s string) error {
-	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
-		return fmt.Errorf("sqlstore: bad timestamp %q: %w", s, err)
-	}
-	*ts.t = t.UTC()
-	return nil
-}
+// now is the time the store stamps on what it creates without one, in
+// core.TimeFormat: SQLite stores the text as is (it sorts
+// chronologically); PostgreSQL parses it into timestamptz.
+func now() string { return core.Timestamp(time.Now()) }
 
 // limitOffset turns a page into LIMIT and OFFSET arguments. Limit 0 means
 // no limit, which both dialects accept as the largest bigint.
-func limitOffset(p core.Page) (limit, offset int64) {
-	limit, offset = int64(p.Limit), int64(p.Offset)
+func limitOffset(p *corev1.Page) (limit, offset int64) {
+	limit, offset = int64(p.GetLimit()), int64(p.GetOffset())
 	if limit <= 0 {
 		limit = math.MaxInt64
 	}
@@ -262,8 +279,8 @@ func exists(ctx context.Context, q querier, query string, args ...any) (bool, er
 	return err == nil, err
 }
 
-func count(ctx context.Context, q querier, query string, args ...any) (int, error) {
-	var n int
+func count(ctx context.Context, q querier, query string, args ...any) (int32, error) {
+	var n int32
 	err := q.QueryRowContext(ctx, query, args...).Scan(&n)
 	return n, err
 }

@@ -1,3 +1,6 @@
+// Secrets: the ids, key secrets and argon2id hashes the core makes and
+// checks.
+
 package core
 
 import (

@@ -1,0 +1,92 @@
+package rpc
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"pangolin-gateway/core"
+	corev1 "pangolin-gateway/proto/pangolin/core/v1"
+)
+
+// principalStore answers every key as a root key and counts its reads;
+// during, when set, runs inside each read.
+type principalStore struct {
+	reads  int
+	during func()
+}
+
+func (s *principalStore) Principal(_ context.Context, id string) (*corev1.Principal, error) {
+	s.reads++
+	if s.during != nil {
+		s.during()
+	}
+	if id == "gone" {
+		return nil, core.Errorf(core.CodeNotFound, "API key not found")
+	}
+	return &corev1.Principal{ApiKeyId: id, IsRoot: true}, nil
+}
+
+// The core's caller cache serves a key only while the feed is current, and
+// forgets the keys the log names.
+func TestCallerCache(t *testing.T) {
+	ctx := context.Background()
+	log := &logStore{}
+	feed := NewFeed(log, time.Hour, quiet)
+	store := &principalStore{}
+	c := newCallers(store, feed)
+	resolve := func(what string, id string, wantReads int) {
+		t.Helper()
+		if _, err := c.resolve(ctx, id); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		if store.reads != wantReads {
+			t.Fatalf("%s: %d reads of the store, want %d", what, store.reads, wantReads)
+		}
+	}
+	poll := func() {
+		t.Helper()
+		if err := feed.poll(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	resolve("feed not started", "k", 1)
+	resolve("feed not started, again", "k", 2)
+	poll() // the first poll forgets everything: it knows nothing before it
+	resolve("feed current", "k", 3)
+	resolve("feed current, cached", "k", 3)
+	resolve("other key", "j", 4)
+
+	log.add("k")
+	poll()
+	resolve("changed key", "k", 5)
+	resolve("unchanged key", "j", 5)
+	resolve("changed key, cached again", "k", 5)
+
+	// No successful poll for longer than the feed's delay: not trusted.
+	log.fail = errors.New("database unreachable")
+	if err := feed.poll(ctx); err == nil {
+		t.Fatal("poll of a failing log succeeded")
+	}
+	feed.mu.Lock()
+	feed.polledAt = time.Time{} // long ago
+	feed.mu.Unlock()
+	resolve("feed not current", "k", 6)
+	log.fail = nil
+	poll()
+	resolve("feed current again", "k", 6)
+
+	// A change applied while a read was under way: the read may predate the
+	// change, so it is not cached.
+	store.during = func() { c.forget([]string{"other"}) }
+	resolve("read racing a change", "fresh", 7)
+	store.during = nil
+	resolve("after the race", "fresh", 8)
+	resolve("cached", "fresh", 8)
+
+	if _, err := c.resolve(ctx, "gone"); core.ErrorCode(err) != core.CodeUnauthenticated || err.Error() != "Invalid API key" {
+		t.Fatalf("unknown key: %v", err)
+	}
+}

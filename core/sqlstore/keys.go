@@ -1,0 +1,278 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"slices"
+
+	"pangolin-gateway/core"
+	corev1 "pangolin-gateway/proto/pangolin/core/v1"
+)
+
+// apiKeys holds the keys; a created key is written from its
+// corev1.CreatedApiKey, whose api_key field (the secret) is deliberately no
+// column: only the hash is stored, beside it.
+var apiKeys = &table{
+	name: "api_keys", alias: "k",
+	columns: []string{"api_key_id", "name", "last_chars", "created_at"},
+}
+
+// keyActions are the grants, read as corev1.KeyAction.
+var keyActions = &table{
+	name: "api_key_actions", alias: "a",
+	columns: []string{"api_key_id", "action_id"},
+}
+
+func errKeyNotFound() error { return core.Errorf(core.CodeNotFound, "API key not found") }
+
+func errUnknownActions() error {
+	return core.Errorf(core.CodeInvalid, "One or more actions do not exist")
+}
+
+func errKeyExists(id string) error {
+	return core.Errorf(core.CodeConflict, "API key with ID %s already exists", id)
+}
+
+// CreateKey stores a key with its hash, granted actionIDs. orgID "" makes
+// a root key, linked to no org; otherwise the key is an org key linked to
+// orgID. An empty created_at is set to now.
+func (s *Store) CreateKey(ctx context.Context, key *corev1.CreatedApiKey, hash, orgID string, actionIDs []string) error {
+	actionIDs = uniqueSorted(actionIDs)
+	if key.CreatedAt == "" {
+		key.CreatedAt = now()
+	}
+	err := s.write(ctx, func(tx *tx) error {
+		if orgID != "" {
+			if err := orgExists(ctx, tx, orgID); err != nil {
+				return err
+			}
+		}
+		if err := checkActions(ctx, tx, actionIDs); err != nil {
+			return err
+		}
+		taken, err := exists(ctx, tx, `SELECT 1 FROM api_keys WHERE api_key_id = $1`, key.GetApiKeyId())
+		if err != nil {
+			return err
+		}
+		if taken {
+			return errKeyExists(key.GetApiKeyId())
+		}
+		_, err = insert(ctx, tx, apiKeys, key, column{"api_key_hash", hash}, column{"is_root", orgID == ""})
+		if _, ok := uniqueViolation(err); ok {
+			return errKeyExists(key.GetApiKeyId()) // created concurrently
+		}
+		if err != nil {
+			return err
+		}
+		if orgID != "" {
+			_, err := tx.ExecContext(ctx,
+				`INSERT INTO api_key_orgs (api_key_id, org_id) VALUES ($1, $2)`, key.GetApiKeyId(), orgID)
+			if foreignKeyViolation(err) {
+				return errOrgNotFound(orgID) // deleted concurrently
+			}
+			if err != nil {
+				return err
+			}
+		}
+		if err := insertKeyActions(ctx, tx, key.GetApiKeyId(), actionIDs); err != nil {
+			return err
+		}
+		return s.logKeyChanges(ctx, tx, key.GetApiKeyId())
+	})
+	return internal("create api key", err)
+}
+
+// KeyHash returns the key's argon2id PHC string.
+func (s *Store) KeyHash(ctx context.Context, id string) (string, error) {
+	var hash string
+	err := s.reader.QueryRowContext(ctx, `SELECT api_key_hash FROM api_keys WHERE api_key_id = $1`, id).Scan(&hash)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", errKeyNotFound()
+	}
+	return hash, internal("get api key hash", err)
+}
+
+// principalQuery reads a key's root flag, orgs and actions in one round
+// trip: one row per org (at least one, org NULL, when it has none) and one
+// per action.
+const principalQuery = `SELECT k.is_root, 'org', o.org_id FROM api_keys k
+	LEFT JOIN api_key_orgs o ON o.api_key_id = k.api_key_id WHERE k.api_key_id = $1
+	UNION ALL
+	SELECT k.is_root, 'action', a.action_id FROM api_keys k
+	JOIN api_key_actions a ON a.api_key_id = k.api_key_id WHERE k.api_key_id = $1
+	ORDER BY 2, 3`
+
+// Principal returns what the key may do: root flag, orgs and actions
+// (both sorted).
+func (s *Store) Principal(ctx context.Context, id string) (*corev1.Principal, error) {
+	rows, err := s.principal.QueryContext(ctx, id)
+	if err != nil {
+		return nil, internal("get api key scope", err)
+	}
+	defer rows.Close()
+	var p *corev1.Principal
+	for rows.Next() {
+		var root bool
+		var kind string
+		var value sql.NullString
+		if err := rows.Scan(&root, &kind, &value); err != nil {
+			return nil, internal("get api key scope", err)
+		}
+		if p == nil {
+			p = &corev1.Principal{ApiKeyId: id, IsRoot: root, OrgIds: []string{}, ActionIds: []string{}}
+		}
+		switch {
+		case !value.Valid:
+		case kind == "org":
+			p.OrgIds = append(p.OrgIds, value.String)
+		default:
+			p.ActionIds = append(p.ActionIds, value.String)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, internal("get api key scope", err)
+	}
+	if p == nil {
+		return nil, errKeyNotFound()
+	}
+	return p, nil
+}
+
+// ListKeys returns every key, root and org, ordered by creation time then
+// id; org_id is left empty (a key may be linked to several orgs: see
+// Principal).
+func (s *Store) ListKeys(ctx context.Context) ([]*corev1.ApiKey, error) {
+	keys, err := getRows[corev1.ApiKey](ctx, s.reader, apiKeys, `ORDER BY k.created_at, k.api_key_id`)
+	return keys, internal("list api keys", err)
+}
+
+// ListOrgKeys returns a page of the org keys (not root keys) linked to
+// orgID, ordered by creation time then id, and how many there are in all.
+func (s *Store) ListOrgKeys(ctx context.Context, orgID string, page *corev1.Page) ([]*corev1.ApiKey, int32, error) {
+	const where = `JOIN api_key_orgs o ON o.api_key_id = k.api_key_id WHERE o.org_id = $1 AND NOT k.is_root`
+	limit, offset := limitOffset(page)
+	keys, err := getRows[corev1.ApiKey](ctx, s.reader, apiKeys,
+		where+` ORDER BY k.created_at, k.api_key_id LIMIT $2 OFFSET $3`, orgID, limit, offset)
+	if err != nil {
+		return nil, 0, internal("list org api keys", err)
+	}
+	for _, k := range keys {
+		k.OrgId = orgID
+	}
+	total, err := count(ctx, s.reader, `SELECT COUNT(*) FROM api_keys k `+where, orgID)
+	return keys, total, internal("count org api keys", err)
+}
+
+// DeleteKey deletes the key; its action grants and org links cascade.
+func (s *Store) DeleteKey(ctx context.Context, id string) error {
+	err := s.write(ctx, func(tx *tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM api_keys WHERE api_key_id = $1`, id)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return errKeyNotFound()
+		}
+		return s.logKeyChanges(ctx, tx, id)
+	})
+	return internal("delete api key", err)
+}
+
+// SetKeyActions replaces the key's actions with actionIDs (duplicates
+// collapsed, empty removes all). An unknown id refuses the whole set.
+func (s *Store) SetKeyActions(ctx context.Context, id string, actionIDs []string) error {
+	actionIDs = uniqueSorted(actionIDs)
+	err := s.write(ctx, func(tx *tx) error {
+		// Locking the key row makes a concurrent DeleteKey wait (or this
+		// call see the key gone) instead of failing on the FK.
+		found, err := exists(ctx, tx,
+			`SELECT 1 FROM api_keys WHERE api_key_id = $1`+s.dialect.forUpdate(), id)
+		if err != nil {
+			return err
+		}
+		if !found {
+			return errKeyNotFound()
+		}
+		if err := checkActions(ctx, tx, actionIDs); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM api_key_actions WHERE api_key_id = $1`, id); err != nil {
+			return err
+		}
+		if err := insertKeyActions(ctx, tx, id, actionIDs); err != nil {
+			return err
+		}
+		return s.logKeyChanges(ctx, tx, id)
+	})
+	return internal("set api key actions", err)
+}
+
+// ListKeyActions returns a page of the key's actions, ordered by id, and
+// how many it has in all.
+func (s *Store) ListKeyActions(ctx context.Context, id string, page *corev1.Page) ([]*corev1.KeyAction, int32, error) {
+	found, err := exists(ctx, s.reader, `SELECT 1 FROM api_keys WHERE api_key_id = $1`, id)
+	if err != nil {
+		return nil, 0, internal("list api key actions", err)
+	}
+	if !found {
+		return nil, 0, errKeyNotFound()
+	}
+	limit, offset := limitOffset(page)
+	actions, err := getRows[corev1.KeyAction](ctx, s.reader, keyActions,
+		`WHERE a.api_key_id = $1 ORDER BY a.action_id LIMIT $2 OFFSET $3`, id, limit, offset)
+	if err != nil {
+		return nil, 0, internal("list api key actions", err)
+	}
+	total, err := count(ctx, s.reader, `SELECT COUNT(*) FROM api_key_actions WHERE api_key_id = $1`, id)
+	return actions, total, internal("count api key actions", err)
+}
+
+// CountRootKeys returns the number of root keys.
+func (s *Store) CountRootKeys(ctx context.Context) (int, error) {
+	n, err := count(ctx, s.reader, `SELECT COUNT(*) FROM api_keys WHERE is_root`)
+	return int(n), internal("count root keys", err)
+}
+
+// checkActions refuses ids that are not in the actions table. ids must be
+// free of duplicates. The table is small (the catalogue), so it is read
+// whole rather than binding an unbounded number of parameters.
+func checkActions(ctx context.Context, q querier, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	known, err := queryStrings(ctx, q, `SELECT action_id FROM actions`)
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if !slices.Contains(known, id) {
+			return errUnknownActions()
+		}
+	}
+	return nil
+}
+
+func insertKeyActions(ctx context.Context, q querier, keyID string, actionIDs []string) error {
+	for _, a := range actionIDs {
+		_, err := q.ExecContext(ctx,
+			`INSERT INTO api_key_actions (api_key_id, action_id) VALUES ($1, $2)`, keyID, a)
+		if foreignKeyViolation(err) {
+			return errUnknownActions() // catalogue changed by a concurrent start
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// uniqueSorted returns ids sorted with duplicates removed, leaving the
+// caller's slice untouched.
+func uniqueSorted(ids []string) []string {
+	out := slices.Clone(ids)
+	slices.Sort(out)
+	return slices.Compact(out)
+}

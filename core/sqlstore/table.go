@@ -1,0 +1,291 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"math"
+	"strings"
+	"sync"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"pangolin-gateway/core"
+)
+
+// A table stores proto messages: the core's domain types are the
+// contract's messages, and each column is named after the message field it
+// holds (proto field names are snake_case, like the columns). A table
+// declares its columns once; the SELECT list, the INSERT and UPDATE column
+// lists and the scan all derive from that declaration and the message at
+// hand, through protoreflect. Any message whose fields are named after
+// columns reads from or writes to the table: a Site and a SiteListItem come
+// from the same declaration.
+//
+// Why not a library: sqlc generates its own row structs, and bun or scany
+// scan into tagged structs. Each would add one more shape of every entity
+// and a mapper from it to the proto message the service returns, which is
+// what this declaration removes. The messages already describe their fields
+// at run time; pairing them with columns is all that is left to do.
+//
+// Conversions: an unset optional field is NULL and NULL leaves a field
+// unset; booleans are 0/1 on SQLite; timestamps are written as ISO-8601
+// strings (timestamptz parses them on PostgreSQL, SQLite keeps the text)
+// and read back in core.TimeFormat.
+type table struct {
+	name, alias string
+	// generated is the key column the database assigns on insert (an
+	// identity), "" when rows carry their own key.
+	generated string
+	columns   []string
+	// computed are read-only fields joined from other tables: field name →
+	// SQL expression over alias.
+	computed map[string]string
+
+	selections sync.Map // message full name → *selection
+}
+
+type selection struct {
+	sql    string // SELECT … FROM name alias
+	fields []protoreflect.FieldDescriptor
+}
+
+func (t *table) hasColumn(name protoreflect.Name) bool {
+	for _, c := range t.columns {
+		if c == string(name) {
+			return true
+		}
+	}
+	return false
+}
+
+// selection returns the SELECT of the fields of md the table can fill: its
+// columns and computed fields, in the message's field order.
+func (t *table) selection(md protoreflect.MessageDescriptor) *selection {
+	if s, ok := t.selections.Load(md.FullName()); ok {
+		return s.(*selection)
+	}
+	s := &selection{}
+	var exprs []string
+	fields := md.Fields()
+	for i := range fields.Len() {
+		fd := fields.Get(i)
+		if expr, ok := t.computed[string(fd.Name())]; ok {
+			exprs = append(exprs, expr)
+		} else if t.hasColumn(fd.Name()) {
+			exprs = append(exprs, t.alias+"."+string(fd.Name()))
+		} else {
+			continue
+		}
+		s.fields = append(s.fields, fd)
+	}
+	s.sql = "SELECT " + strings.Join(exprs, ", ") + " FROM " + t.name + " " + t.alias
+	t.selections.Store(md.FullName(), s)
+	return s
+}
+
+// scanInto returns the scan destinations of msg's fields in sel.
+func scanInto(msg proto.Message, sel *selection) []any {
+	m := msg.ProtoReflect()
+	dest := make([]any, len(sel.fields))
+	for i, fd := range sel.fields {
+		dest[i] = fieldScanner{m, fd}
+	}
+	return dest
+}
+
+// getRow reads the first row of the table's SELECT followed by tail
+// (joins, WHERE, ORDER BY) into msg; sql.ErrNoRows when there is none.
+func getRow(ctx context.Context, q querier, t *table, msg proto.Message, tail string, args ...any) error {
+	sel := t.selection(msg.ProtoReflect().Descriptor())
+	return q.QueryRowContext(ctx, sel.sql+" "+tail, args...).Scan(scanInto(msg, sel)...)
+}
+
+// message is a proto message type M whose zero value T can be allocated.
+type message[T any] interface {
+	*T
+	proto.Message
+}
+
+// getRows reads every row of the table's SELECT followed by tail, as
+// messages of type M; an empty result is an empty, non-nil slice.
+func getRows[T any, M message[T]](ctx context.Context, q querier, t *table, tail string, args ...any) ([]M, error) {
+	sel := t.selection(M(new(T)).ProtoReflect().Descriptor())
+	rows, err := q.QueryContext(ctx, sel.sql+" "+tail, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []M{}
+	for rows.Next() {
+		m := M(new(T))
+		if err := rows.Scan(scanInto(m, sel)...); err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// column is a value written beside a message's fields: one the message
+// does not carry (a hash, a flag derived from the request).
+type column struct {
+	name  string
+	value any
+}
+
+// insert writes msg's fields that are columns of the table (the generated
+// key excepted), and extra. With a generated key it returns the new key.
+func insert(ctx context.Context, q querier, t *table, msg proto.Message, extra ...column) (int64, error) {
+	m := msg.ProtoReflect()
+	var names []string
+	var args []any
+	fields := m.Descriptor().Fields()
+	for i := range fields.Len() {
+		fd := fields.Get(i)
+		if fd.Name() == protoreflect.Name(t.generated) || !t.hasColumn(fd.Name()) {
+			continue
+		}
+		v, err := sqlValue(m, fd)
+		if err != nil {
+			return 0, err
+		}
+		names, args = append(names, string(fd.Name())), append(args, v)
+	}
+	for _, c := range extra {
+		names, args = append(names, c.name), append(args, c.value)
+	}
+	query := "INSERT INTO " + t.name + " (" + strings.Join(names, ", ") + ") VALUES (" + placeholders(1, len(args)) + ")"
+	if t.generated == "" {
+		_, err := q.ExecContext(ctx, query, args...)
+		return 0, err
+	}
+	var id int64
+	err := q.QueryRowContext(ctx, query+" RETURNING "+t.generated, args...).Scan(&id)
+	return id, err
+}
+
+// update sets the columns whose fields msg carries, on the row whose key
+// column equals msg's key field: an update request names its object and
+// carries what changes. It returns the rows changed, and -1 without running
+// anything when msg carries no change.
+func update(ctx context.Context, q querier, t *table, msg proto.Message, key protoreflect.Name) (int64, error) {
+	m := msg.ProtoReflect()
+	var sets []string
+	var args []any
+	var err error
+	m.Range(func(fd protoreflect.FieldDescriptor, _ protoreflect.Value) bool {
+		if fd.Name() == key || !t.hasColumn(fd.Name()) {
+			return true
+		}
+		var v any
+		if v, err = sqlValue(m, fd); err != nil {
+			return false
+		}
+		args = append(args, v)
+		sets = append(sets, fmt.Sprintf("%s = $%d", fd.Name(), len(args)))
+		return true
+	})
+	if err != nil || len(sets) == 0 {
+		return -1, err
+	}
+	keyField := m.Descriptor().Fields().ByName(key)
+	keyValue, err := sqlValue(m, keyField)
+	if err != nil {
+		return 0, err
+	}
+	args = append(args, keyValue)
+	res, err := q.ExecContext(ctx, fmt.Sprintf("UPDATE %s SET %s WHERE %s = $%d",
+		t.name, strings.Join(sets, ", "), key, len(args)), args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+func placeholders(from, n int) string {
+	var b strings.Builder
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "$%d", from+i)
+	}
+	return b.String()
+}
+
+// sqlValue is the value of a field as written to its column: nil for an
+// unset optional field.
+func sqlValue(m protoreflect.Message, fd protoreflect.FieldDescriptor) (any, error) {
+	if fd.HasPresence() && !m.Has(fd) {
+		return nil, nil
+	}
+	v := m.Get(fd)
+	switch fd.Kind() {
+	case protoreflect.StringKind:
+		return v.String(), nil
+	case protoreflect.BoolKind:
+		return v.Bool(), nil
+	case protoreflect.Int32Kind, protoreflect.Int64Kind, protoreflect.Sint32Kind, protoreflect.Sint64Kind:
+		return v.Int(), nil
+	case protoreflect.DoubleKind, protoreflect.FloatKind:
+		return v.Float(), nil
+	}
+	return nil, fmt.Errorf("sqlstore: field %s: no column type for %s", fd.FullName(), fd.Kind())
+}
+
+// fieldScanner scans a column into one field of a message.
+type fieldScanner struct {
+	m  protoreflect.Message
+	fd protoreflect.FieldDescriptor
+}
+
+func (f fieldScanner) Scan(src any) error {
+	if src == nil {
+		f.m.Clear(f.fd)
+		return nil
+	}
+	var v protoreflect.Value
+	switch f.fd.Kind() {
+	case protoreflect.StringKind:
+		switch s := src.(type) {
+		case string:
+			v = protoreflect.ValueOfString(s)
+		case []byte:
+			v = protoreflect.ValueOfString(string(s))
+		case time.Time: // timestamptz
+			v = protoreflect.ValueOfString(core.Timestamp(s))
+		}
+	case protoreflect.BoolKind:
+		switch b := src.(type) {
+		case bool:
+			v = protoreflect.ValueOfBool(b)
+		case int64: // SQLite
+			v = protoreflect.ValueOfBool(b != 0)
+		}
+	case protoreflect.Int64Kind, protoreflect.Sint64Kind:
+		if n, ok := src.(int64); ok {
+			v = protoreflect.ValueOfInt64(n)
+		}
+	case protoreflect.Int32Kind, protoreflect.Sint32Kind:
+		if n, ok := src.(int64); ok && n >= math.MinInt32 && n <= math.MaxInt32 {
+			v = protoreflect.ValueOfInt32(int32(n))
+		}
+	case protoreflect.DoubleKind:
+		switch n := src.(type) {
+		case float64:
+			v = protoreflect.ValueOfFloat64(n)
+		case int64: // SQLite keeps whole numbers as integers
+			v = protoreflect.ValueOfFloat64(float64(n))
+		}
+	}
+	if !v.IsValid() {
+		return fmt.Errorf("sqlstore: cannot scan %T into %s", src, f.fd.FullName())
+	}
+	f.m.Set(f.fd, v)
+	return nil
+}
+
+var _ sql.Scanner = fieldScanner{}
