@@ -118,7 +118,7 @@ func (g *Gateway) Serve(ctx context.Context, lis net.Listener) error {
 		MaxHeaderBytes:    64 << 10,
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(lis) }()
+	go func() { errc <- srv.Serve(envelopeListener{lis}) }()
 	g.log.Info("gateway: serving the Integration API", "addr", lis.Addr().String(), "docs", "/v1/docs/")
 	select {
 	case err := <-errc:
