@@ -5,8 +5,6 @@ import (
 	"strings"
 	"testing"
 
-	"google.golang.org/protobuf/reflect/protoreflect"
-
 	"pangolin-gateway/proto/contract"
 	apiv1 "pangolin-gateway/proto/pangolin/api/v1"
 	corev1 "pangolin-gateway/proto/pangolin/core/v1"
@@ -187,7 +185,7 @@ func TestOperationsRefuseWhatTheyCannotServe(t *testing.T) {
 	if _, err := newPathField((&corev1.Site{}).ProtoReflect().Descriptor().Fields().ByName("online")); err == nil {
 		t.Error("a bool path parameter was accepted")
 	}
-	var fd protoreflect.FieldDescriptor = (&corev1.GetOrgResponse{}).ProtoReflect().Descriptor().Fields().ByName("org")
+	fd := (&corev1.GetOrgResponse{}).ProtoReflect().Descriptor().Fields().ByName("org")
 	if _, err := newQueryField(fd, false); err == nil {
 		t.Error("a message query parameter was accepted")
 	}

@@ -150,9 +150,9 @@ func fill(r *rand.Rand, m protoreflect.Message) {
 		case protoreflect.BoolKind:
 			v = protoreflect.ValueOfBool(r.IntN(2) == 0)
 		case protoreflect.Int64Kind:
-			v = protoreflect.ValueOfInt64(r.Int64() - r.Int64())
+			v = protoreflect.ValueOfInt64(int64(r.Uint64()))
 		case protoreflect.Int32Kind:
-			v = protoreflect.ValueOfInt32(r.Int32() - r.Int32())
+			v = protoreflect.ValueOfInt32(int32(r.Uint32()))
 		case protoreflect.DoubleKind:
 			v = protoreflect.ValueOfFloat64([]float64{0, 0.5, 1e21, 1e-7, 123.456, r.Float64() * 1e6, r.NormFloat64()}[r.IntN(7)])
 		default:
