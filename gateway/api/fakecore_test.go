@@ -33,6 +33,8 @@ type fakeCore struct {
 	mu      sync.Mutex
 	answers map[string]func(proto.Message) (proto.Message, error)
 	calls   []coreCall
+	// quiet: record no calls (benchmarks).
+	quiet bool
 }
 
 type coreCall struct {
@@ -77,7 +79,9 @@ func (f *fakeCore) serve(_ any, stream grpc.ServerStream) error {
 	}
 	md, _ := metadata.FromIncomingContext(stream.Context())
 	f.mu.Lock()
-	f.calls = append(f.calls, coreCall{method: method, req: req, md: md})
+	if !f.quiet {
+		f.calls = append(f.calls, coreCall{method: method, req: req, md: md})
+	}
 	answer := f.answers[method]
 	f.mu.Unlock()
 	if answer == nil {
