@@ -2,34 +2,67 @@ package e2e
 
 import (
 	"encoding/json"
+	"io"
 	"maps"
 	"net/http"
-	"reflect"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
+	"google.golang.org/protobuf/reflect/protoreflect"
+
 	"pangolin-gateway/core"
-	"pangolin-gateway/gateway/api"
+	"pangolin-gateway/proto/contract"
+	apiv1 "pangolin-gateway/proto/pangolin/api/v1"
 )
 
-// validBodies holds a well-formed body for every route that takes one, so
-// that the tables below reach the guard or the check they mean to test.
-var validBodies = map[string]any{
-	"PUT /org":                                   map[string]any{"orgId": "initech", "name": "Initech", "subnet": "100.90.130.0/24"},
-	"POST /org/:orgId":                           map[string]any{"name": "renamed"},
-	"PUT /org/:orgId/site":                       map[string]any{"name": "intruder", "type": "local"},
-	"POST /site/:siteId":                         map[string]any{"name": "renamed"},
-	"PUT /org/:orgId/api-key":                    map[string]any{"name": "intruder"},
-	"POST /org/:orgId/api-key/:apiKeyId/actions": map[string]any{"actionIds": []string{"getOrg"}},
+// The tables below read the contract's descriptors, as the gateway does:
+// every route and alias is tried, a new one needs no row here unless it
+// names a path parameter the fixture does not know (the test says so).
+
+// route is one method and path of an operation.
+type route struct {
+	op           *contract.Operation
+	method, path string
 }
 
-// queries holds the required query of routes that have one.
-var queries = map[string]string{"GET /org/checkId": "?orgId=globex"}
+func (r route) String() string { return r.method + " " + r.path }
 
-var pathParam = regexp.MustCompile(`:([A-Za-z]+)`)
+// routes are every routed method and path of the contract, aliases too.
+func routes() []route {
+	var out []route
+	for _, op := range contract.Operations() {
+		for _, p := range op.Paths() {
+			out = append(out, route{op, p.GetMethod(), p.GetPath()})
+		}
+	}
+	return out
+}
+
+// fields returns the request fields of a route from one source.
+func (r route) fields(source apiv1.Source) []protoreflect.FieldDescriptor {
+	var out []protoreflect.FieldDescriptor
+	fields := r.op.Method.Input().Fields()
+	for i := range fields.Len() {
+		if fd := fields.Get(i); contract.FieldOf(fd).GetSource() == source {
+			out = append(out, fd)
+		}
+	}
+	return out
+}
+
+func (r route) paged() bool { return r.op.Route.GetPaging() != apiv1.Paging_PAGING_NONE }
+
+func isInteger(fd protoreflect.FieldDescriptor) bool {
+	switch fd.Kind() {
+	case protoreflect.Int32Kind, protoreflect.Int64Kind, protoreflect.Sint32Kind, protoreflect.Sint64Kind,
+		protoreflect.Uint32Kind, protoreflect.Uint64Kind, protoreflect.Sfixed32Kind, protoreflect.Sfixed64Kind,
+		protoreflect.Fixed32Kind, protoreflect.Fixed64Kind:
+		return true
+	}
+	return false
+}
 
 // fixture is two orgs with a site and an org key each.
 type fixture struct {
@@ -59,36 +92,64 @@ func newFixture(t *testing.T) *fixture {
 	return f
 }
 
-// path fills a route's parameters from params; it fails the test for a
-// parameter the fixture does not know, so every new route needs a row.
-func path(t *testing.T, r api.Route, params map[string]string) string {
+// url fills a route's path parameters from params, and adds its required
+// query parameters (from the fixture too). It fails the test for a
+// parameter the fixture does not know: every new one needs a fixture.
+func (r route) url(t *testing.T, params map[string]string) string {
 	t.Helper()
-	return "/v1" + pathParam.ReplaceAllStringFunc(r.Path, func(m string) string {
-		v, ok := params[m[1:]]
+	path := r.path
+	for _, name := range contract.PathParams(path) {
+		v, ok := params[name]
 		if !ok {
-			t.Fatalf("%s %s: no fixture for path parameter %s: add one", r.Method, r.Path, m)
+			t.Fatalf("%s: no fixture for path parameter {%s}: add one to newFixture", r, name)
 		}
-		return v
-	}) + queries[r.Method+" "+r.Path]
+		path = strings.Replace(path, "{"+name+"}", v, 1)
+	}
+	var query []string
+	for _, fd := range r.fields(apiv1.Source_SOURCE_QUERY) {
+		if !contract.FieldOf(fd).GetRequired() {
+			continue
+		}
+		v, ok := params[fd.JSONName()]
+		if !ok {
+			t.Fatalf("%s: no fixture for query parameter %s: add one to newFixture", r, fd.JSONName())
+		}
+		query = append(query, fd.JSONName()+"="+v)
+	}
+	if len(query) > 0 {
+		path += "?" + strings.Join(query, "&")
+	}
+	return "/v1" + path
 }
 
-func body(t *testing.T, r api.Route) any {
+// body is a valid body for the route: its required BODY fields set to their
+// examples (the contract's `example` option); nil when the route takes no
+// body. It fails the test for a required field without an example.
+func (r route) body(t *testing.T) any {
 	t.Helper()
-	if r.Body == nil {
+	fds := r.fields(apiv1.Source_SOURCE_BODY)
+	if len(fds) == 0 {
 		return nil
 	}
-	b, ok := validBodies[r.Method+" "+r.Path]
-	if !ok {
-		t.Fatalf("%s %s: no valid body in validBodies: add one", r.Method, r.Path)
+	body := map[string]any{}
+	for _, fd := range fds {
+		f := contract.FieldOf(fd)
+		if !f.GetRequired() {
+			continue
+		}
+		if f.GetExample() == "" {
+			t.Fatalf("%s: required body field %s has no example option: add one in proto/", r, fd.JSONName())
+		}
+		body[fd.JSONName()] = json.RawMessage(f.GetExample())
 	}
-	return b
+	return body
 }
 
-// Every action of the route table is in the core's catalogue.
+// Every action of the contract is in the core's catalogue.
 func TestRouteActionsAreInTheCatalogue(t *testing.T) {
-	for _, r := range api.Routes {
-		if r.Scope != api.Public && !slices.Contains(core.Actions, r.Action) {
-			t.Errorf("%s %s: action %q is not in core.Actions", r.Method, r.Path, r.Action)
+	for _, r := range routes() {
+		if a := r.op.Access.GetAction(); a != "" && !slices.Contains(core.Actions, a) {
+			t.Errorf("%s: action %q is not in core.Actions", r, a)
 		}
 	}
 	if len(core.Actions) < core.Pangolin18ActionCount {
@@ -97,7 +158,10 @@ func TestRouteActionsAreInTheCatalogue(t *testing.T) {
 }
 
 // TestTenancy: an acme key holding every action tries every route on
-// globex's objects. Each answer is 403, and globex is unchanged after.
+// globex's objects. Routes that name the org (or need a root key) answer
+// 403; routes that name an object by id answer exactly as for an id that
+// does not exist (404, same message), so other tenants' ids cannot be
+// enumerated. Globex is unchanged after.
 func TestTenancy(t *testing.T) {
 	f := newFixture(t)
 	acmeKey := f.acme["token"]
@@ -106,17 +170,29 @@ func TestTenancy(t *testing.T) {
 	eventually(t, "the new actions", func() bool {
 		return call(t, "GET", f.url+"/v1/org/acme", acmeKey, nil).status == 200
 	})
-	for _, r := range api.Routes {
-		if r.Scope == api.Public {
-			continue
-		}
-		t.Run(r.Method+" "+r.Path, func(t *testing.T) {
-			want := map[api.Scope]string{
-				api.RootOnly:     "root access",
-				api.OrgInPath:    "organization globex",
-				api.ObjectInCore: "organization globex",
-			}[r.Scope]
-			call(t, r.Method, f.url+path(t, r, f.globex), acmeKey, body(t, r)).want(t, http.StatusForbidden, want)
+	for _, r := range routes() {
+		t.Run(r.String(), func(t *testing.T) {
+			switch a := r.op.Access; a.GetScope() {
+			case apiv1.Scope_SCOPE_ROOT:
+				call(t, r.method, f.url+r.url(t, f.globex), acmeKey, r.body(t)).want(t, http.StatusForbidden, "root access")
+			case apiv1.Scope_SCOPE_ORG:
+				call(t, r.method, f.url+r.url(t, f.globex), acmeKey, r.body(t)).want(t, http.StatusForbidden, "organization globex")
+			case apiv1.Scope_SCOPE_OBJECT:
+				param := r.op.Method.Input().Fields().ByName(protoreflect.Name(a.GetField())).JSONName()
+				missing := maps.Clone(f.globex)
+				missing[param] = "999999"
+				want := call(t, r.method, f.url+r.url(t, missing), acmeKey, r.body(t)).want(t, http.StatusNotFound, "")
+				got := call(t, r.method, f.url+r.url(t, f.globex), acmeKey, r.body(t)).want(t, http.StatusNotFound, "")
+				// The message may name the id asked for; nothing else may differ.
+				if strings.ReplaceAll(got.env.Message, f.globex[param], "{id}") != strings.ReplaceAll(want.env.Message, "999999", "{id}") ||
+					strings.Contains(got.env.Message, "globex") {
+					t.Fatalf("another org's %s answers %q, a missing one %q", a.GetObject(), got.env.Message, want.env.Message)
+				}
+			case apiv1.Scope_SCOPE_PUBLIC, apiv1.Scope_SCOPE_KEY:
+				// Nothing of another org to reach.
+			default:
+				t.Fatalf("scope %s: say what tenancy means for it here", a.GetScope())
+			}
 		})
 	}
 	// Nothing of globex changed or leaked.
@@ -147,24 +223,25 @@ func TestTenancy(t *testing.T) {
 }
 
 // TestBadInput: bad tokens, bodies, ids and queries on every route get a
-// 4xx in the envelope, never a 5xx.
+// 4xx in the envelope naming what is wrong, never a 5xx.
 func TestBadInput(t *testing.T) {
 	f := newFixture(t)
 	keyID, _, _ := strings.Cut(f.root, ".")
-	for _, r := range api.Routes {
-		if r.Scope == api.Public {
+	for _, r := range routes() {
+		if r.op.Access.GetScope() == apiv1.Scope_SCOPE_PUBLIC {
 			continue
 		}
-		t.Run(r.Method+" "+r.Path, func(t *testing.T) {
-			url := f.url + path(t, r, f.acme)
-			valid := body(t, r)
+		t.Run(r.String(), func(t *testing.T) {
+			url := f.url + r.url(t, f.acme)
+			validAny := r.body(t)
+			valid, _ := validAny.(map[string]any)
 			send := func(header string, b any) reply {
 				t.Helper()
-				req := callWithHeader(t, r.Method, url, header, b)
-				if req.status < 400 || req.status > 499 {
-					t.Fatalf("header %.40q body %.80v: want 4xx, got %d: %s", header, b, req.status, req.body)
+				res := callWithHeader(t, r.method, url, header, b)
+				if res.status < 400 || res.status > 499 {
+					t.Fatalf("header %.40q body %.80v: want 4xx, got %d: %s", header, b, res.status, res.body)
 				}
-				return req
+				return res
 			}
 			// Tokens.
 			for _, h := range []string{
@@ -172,40 +249,152 @@ func TestBadInput(t *testing.T) {
 				"Bearer " + keyID + ".wrongsecretwrongsecretwrongsecret0000", "Bearer nosuchkey000000.abc",
 				"Bearer " + strings.Repeat("a", 10000), "Bearer ../../etc/passwd.x", "Bearer " + keyID + ".SECRET",
 			} {
-				send(h, valid).want(t, http.StatusUnauthorized, "")
+				send(h, validAny).want(t, http.StatusUnauthorized, "")
 			}
 			root := "Bearer " + f.root
 			// Bodies.
-			if r.Body != nil {
-				for _, b := range []string{`{"name":`, `[]`, `"text"`, `12`, `{"name":"x"} trailing`, `{"a":1}{"b":2}`} {
-					send(root, b).want(t, http.StatusBadRequest, "")
-				}
-				if !r.LenientBody {
-					send(root, withField(valid, "unexpectedField", 1)).want(t, http.StatusBadRequest, "unexpectedField")
-				}
-				send(root, `{"name":"`+strings.Repeat("x", 200<<10)+`"}`).want(t, http.StatusRequestEntityTooLarge, "")
-				for _, wrong := range wrongTypes(reflect.TypeOf(r.Body)) {
-					send(root, withField(valid, wrong.field, wrong.value)).want(t, http.StatusBadRequest, wrong.field)
+			if valid != nil {
+				badBodies(t, r, valid, func(b any) reply { return send(root, b) })
+				for _, ct := range []string{"text/plain", "application/x-www-form-urlencoded", "application/xml", ""} {
+					raw, _ := json.Marshal(valid)
+					withType(t, r.method, url, root, ct, raw).want(t, http.StatusUnsupportedMediaType, "")
 				}
 			}
-			// Ids.
-			if strings.Contains(r.Path, ":siteId") {
-				for _, id := range []string{"abc", "-1", "0", "1.5", "99999999999999999999999", "1e3"} {
+			// Path parameters: ids are canonical positive decimals (by the
+			// field's kind), strings UTF-8 without NUL.
+			for _, name := range contract.PathParams(r.path) {
+				fd := r.op.Method.Input().Fields().ByJSONName(name)
+				bad := []string{"%ff", "a%00b"}
+				if isInteger(fd) {
+					bad = []string{"abc", "-1", "0", "1.5", "+3", "03", "99999999999999999999999", "9223372036854775808", "1e3", "%ff"}
+				}
+				for _, v := range bad {
 					params := maps.Clone(f.acme)
-					params["siteId"] = id
-					u := f.url + path(t, r, params)
-					callWithHeader(t, r.Method, u, root, valid).want(t, http.StatusBadRequest, "siteId")
+					params[name] = v
+					callWithHeader(t, r.method, f.url+r.url(t, params), root, validAny).want(t, http.StatusBadRequest, name)
 				}
 			}
 			// Queries.
-			call(t, r.Method, addQuery(url, "bogus=1"), f.root, valid).want(t, http.StatusBadRequest, "bogus")
-			if r.Paged {
-				for _, q := range []string{"limit=abc", "limit=0", "limit=1001", "offset=-1", "page=0", "pageSize=5000", "limit=1&page=1"} {
-					call(t, r.Method, addQuery(url, q), f.root, valid).want(t, http.StatusBadRequest, "")
+			call(t, r.method, addQuery(url, "bogus=1"), f.root, validAny).want(t, http.StatusBadRequest, "bogus")
+			call(t, r.method, addQuery(url, "x=%zz"), f.root, validAny).want(t, http.StatusBadRequest, "Malformed query string")
+			for _, fd := range r.fields(apiv1.Source_SOURCE_QUERY) {
+				name := fd.JSONName()
+				for _, v := range []string{"%ff", "a%00"} {
+					params := maps.Clone(f.acme)
+					params[name] = v
+					u := f.url + r.url(t, params)
+					if !strings.Contains(u, name+"="+v) {
+						u = addQuery(u, name+"="+v) // not a required parameter
+					}
+					call(t, r.method, u, f.root, validAny).want(t, http.StatusBadRequest, `"`+name+`"`)
+				}
+			}
+			if r.paged() {
+				for q, msg := range map[string]string{
+					"limit=abc": "limit", "limit=0": "limit", "limit=1001": "limit", "limit=%2B5": "limit", "limit=05": "limit",
+					"offset=-1": "offset", "offset=2147483648": "offset", "offset=4294967296": "offset",
+					"page=0": "page", "page=3000000&pageSize=1000": "page", "page=99999999999999999999": "page",
+					"pageSize=5000": "pageSize", "limit=1&page=1": "not both", "limit=1&limit=2": "limit",
+				} {
+					call(t, r.method, addQuery(url, q), f.root, validAny).want(t, http.StatusBadRequest, msg)
 				}
 			}
 		})
 	}
+}
+
+// badBodies sends malformed and ill-typed variants of a valid body; each
+// must be refused naming what is wrong.
+func badBodies(t *testing.T, r route, valid map[string]any, send func(any) reply) {
+	t.Helper()
+	lenient := r.op.Route.GetLenientBody()
+	for _, b := range []string{`{"name":`, `[]`, `"text"`, `12`, `null`, `{"name":"x"} trailing`, `{"a":1}{"b":2}`, `{"a" 1}`} {
+		send(b).want(t, http.StatusBadRequest, "")
+	}
+	send(`{"name":"`+strings.Repeat("x", 200<<10)+`"}`).want(t, http.StatusRequestEntityTooLarge, "")
+	if !lenient {
+		send(withField(valid, "unexpectedField", 1)).want(t, http.StatusBadRequest, "unexpectedField")
+	}
+	for _, fd := range r.fields(apiv1.Source_SOURCE_BODY) {
+		name := fd.JSONName()
+		required := contract.FieldOf(fd).GetRequired()
+		// Names match exactly: a case variant is another (unknown) key.
+		if required {
+			upper := maps.Clone(valid)
+			upper[strings.ToUpper(name)] = upper[name]
+			delete(upper, name)
+			want := strings.ToUpper(name)
+			if lenient {
+				want = name // ignored, so the field is missing
+			}
+			send(upper).want(t, http.StatusBadRequest, want)
+			send(withField(valid, name, nil)).want(t, http.StatusBadRequest, `Required at "`+name+`"`)
+		}
+		// A duplicate key is refused, whatever its value.
+		v := "null"
+		if x, ok := valid[name]; ok {
+			raw, _ := json.Marshal(x)
+			v = string(raw)
+		}
+		send(`{"`+name+`":`+v+`,`+withRaw(valid, name, v)[1:]).want(t, http.StatusBadRequest, "Duplicate key '"+name+"'")
+		// Wrong JSON types, and strings that are not UTF-8 or hold NUL.
+		for _, wrong := range wrongValues(fd) {
+			send(withRaw(valid, name, wrong)).want(t, http.StatusBadRequest, name)
+		}
+	}
+}
+
+// wrongValues gives, for a body field, JSON values it must refuse.
+func wrongValues(fd protoreflect.FieldDescriptor) []string {
+	invalidStrings := []string{`"a\u0000b"`, "\"a\xffb\"", `"a\udc00"`}
+	scalar := func() []string {
+		switch {
+		case fd.Kind() == protoreflect.StringKind:
+			return append([]string{`123`, `true`, `["x"]`, `{}`}, invalidStrings...)
+		case fd.Kind() == protoreflect.BoolKind:
+			return []string{`"yes"`, `1`, `[]`}
+		case isInteger(fd):
+			return []string{`"1"`, `1.5`, `1e3`, `false`, `99999999999999999999`}
+		case fd.Kind() == protoreflect.DoubleKind || fd.Kind() == protoreflect.FloatKind:
+			return []string{`"1"`, `true`, `1e400`}
+		default: // message
+			return []string{`"x"`, `[]`, `1`}
+		}
+	}
+	if !fd.IsList() {
+		return scalar()
+	}
+	out := []string{`"x"`, `{"a":1}`, `1`}
+	for _, el := range scalar() {
+		if el != `["x"]` && el != `[]` {
+			out = append(out, "["+el+"]")
+		}
+	}
+	return append(out, `[null]`)
+}
+
+// withType sends a raw body with a given Content-Type ("" for none).
+func withType(t *testing.T, method, url, header, contentType string, body []byte) reply {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(string(body)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	req.Header.Set("Authorization", header)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	r := reply{status: res.StatusCode, body: raw}
+	if err := json.Unmarshal(raw, &r.env); err != nil {
+		t.Fatalf("%s %s: answer is not JSON (%d): %s", method, url, res.StatusCode, raw)
+	}
+	return r
 }
 
 func addQuery(url, q string) string {
@@ -216,39 +405,20 @@ func addQuery(url, q string) string {
 }
 
 // withField returns the body with one field set to v.
-func withField(body any, field string, v any) map[string]any {
-	out := map[string]any{}
-	raw, _ := json.Marshal(body)
-	json.Unmarshal(raw, &out)
+func withField(body map[string]any, field string, v any) map[string]any {
+	out := maps.Clone(body)
 	out[field] = v
 	return out
 }
 
-type wrongType struct {
-	field string
-	value any
-}
-
-// wrongTypes gives, for each field of a body type, a value of another JSON type.
-func wrongTypes(t reflect.Type) []wrongType {
-	var out []wrongType
-	for i := range t.NumField() {
-		f := t.Field(i)
-		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-		ft := f.Type
-		if ft.Kind() == reflect.Pointer {
-			ft = ft.Elem()
-		}
-		switch ft.Kind() {
-		case reflect.String:
-			out = append(out, wrongType{name, 123}, wrongType{name, true}, wrongType{name, []string{"x"}})
-		case reflect.Bool:
-			out = append(out, wrongType{name, "yes"}, wrongType{name, 1})
-		case reflect.Int, reflect.Int32, reflect.Int64:
-			out = append(out, wrongType{name, "1"}, wrongType{name, 1.5}, wrongType{name, false})
-		case reflect.Slice:
-			out = append(out, wrongType{name, "x"}, wrongType{name, []int{1}}, wrongType{name, map[string]int{"a": 1}})
-		}
+// withRaw returns the body, as raw JSON text, with one field set to the raw
+// JSON value v (which may be invalid UTF-8: json.Marshal would mend it).
+func withRaw(body map[string]any, field, v string) string {
+	out := maps.Clone(body)
+	delete(out, field)
+	raw, _ := json.Marshal(out)
+	if string(raw) == "{}" {
+		return `{"` + field + `":` + v + `}`
 	}
-	return out
+	return `{"` + field + `":` + v + `,` + string(raw[1:])
 }

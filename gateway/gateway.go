@@ -72,12 +72,7 @@ func New(cfg config.Config, log *slog.Logger) (*Gateway, error) {
 		VerifyTimeout: cfg.Core.Timeout,
 		Logger:        log,
 	})
-	handlers := &api.Handlers{
-		Orgs:  corev1.NewOrgServiceClient(conn),
-		Sites: corev1.NewSiteServiceClient(conn),
-		Keys:  g.keys,
-	}
-	h, err := newHandler(cfg, log, handlers, g.authn)
+	h, err := newHandler(cfg, log, conn, g.authn)
 	if err != nil {
 		g.Close()
 		return nil, err
@@ -123,7 +118,7 @@ func (g *Gateway) Serve(ctx context.Context, lis net.Listener) error {
 		MaxHeaderBytes:    64 << 10,
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(lis) }()
+	go func() { errc <- srv.Serve(envelopeListener{lis}) }()
 	g.log.Info("gateway: serving the Integration API", "addr", lis.Addr().String(), "docs", "/v1/docs/")
 	select {
 	case err := <-errc:
@@ -152,7 +147,7 @@ func (g *Gateway) Close() error {
 	return errors.Join(errs...)
 }
 
-func newHandler(cfg config.Config, log *slog.Logger, h *api.Handlers, authn api.Authenticator) (http.Handler, error) {
+func newHandler(cfg config.Config, log *slog.Logger, conn grpc.ClientConnInterface, authn api.Authenticator) (http.Handler, error) {
 	gin.SetMode(gin.ReleaseMode)
 	e := gin.New()
 	// We trim trailing slashes ourselves (below) so clients get an answer,
@@ -170,7 +165,11 @@ func newHandler(cfg config.Config, log *slog.Logger, h *api.Handlers, authn api.
 	e.NoRoute(api.NotFound)
 
 	v1 := e.Group("/v1")
-	api.Mount(v1, h, authn, api.Options{MaxBodyBytes: cfg.Server.MaxBodyBytes, CoreTimeout: cfg.Core.Timeout})
+	// The routes come from the contract's descriptors; a contract the
+	// gateway cannot serve stops it here, at start.
+	if err := api.Mount(v1, conn, authn, api.Options{MaxBodyBytes: cfg.Server.MaxBodyBytes, CoreTimeout: cfg.Core.Timeout}); err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
 	docs.Register()
 	v1.GET("/docs", func(c *gin.Context) { c.Redirect(http.StatusMovedPermanently, "/v1/docs/") })
 	v1.GET("/docs/*any", ginSwagger.WrapHandler(swaggerFiles.Handler,
@@ -202,7 +201,7 @@ func recoverEnvelope(log *slog.Logger) gin.HandlerFunc {
 					panic(v)
 				}
 				log.Error("gateway: handler panicked", "method", c.Request.Method, "path", c.FullPath(), "panic", fmt.Sprint(v))
-				c.AbortWithStatusJSON(http.StatusInternalServerError, api.Envelope{Error: true, Message: "An error occurred", Status: 500})
+				api.Abort(c, http.StatusInternalServerError, "An error occurred")
 			}
 		}()
 		c.Next()

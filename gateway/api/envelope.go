@@ -1,24 +1,21 @@
-// Package api is the Integration API's HTTP surface: the route table, the
-// guards every route declares, input parsing, and Pangolin's JSON envelope.
+// Package api is the Integration API's HTTP surface, built from the
+// contract's descriptors (proto/contract): the router, the guards, the
+// binder (path, query and body into the request message), the call on the
+// core, and the answer in Pangolin's JSON envelope. No code here knows a
+// route: each is declared once, in proto/, and hooks.go lists the few
+// Pangolin quirks the declarations cannot say.
 package api
 
 import (
 	"errors"
 	"net/http"
+	"strconv"
+	"sync"
 
 	"github.com/gin-gonic/gin"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
-
-// Envelope is Pangolin's answer shape, on success and on failure.
-type Envelope struct {
-	Data    any    `json:"data"`
-	Success bool   `json:"success"`
-	Error   bool   `json:"error"`
-	Message string `json:"message"`
-	Status  int    `json:"status"`
-}
 
 // Error is a failure with the HTTP status and message a client sees.
 type Error struct {
@@ -32,23 +29,6 @@ func errorf(status int, message string) *Error { return &Error{Status: status, M
 
 // badRequest is the most common failure: input that does not fit.
 func badRequest(message string) *Error { return errorf(http.StatusBadRequest, message) }
-
-// Reply overrides a route's declared status and message (checkId answers
-// 200 or 404, both successful).
-type Reply struct {
-	Status  int
-	Message string
-	Data    any
-}
-
-func writeSuccess(c *gin.Context, status int, message string, data any) {
-	c.JSON(status, Envelope{Data: data, Success: true, Message: message, Status: status})
-}
-
-func writeError(c *gin.Context, err error) {
-	e := httpError(err)
-	c.AbortWithStatusJSON(e.Status, Envelope{Data: nil, Error: true, Message: e.Message, Status: e.Status})
-}
 
 // httpError maps any error to what the client sees. gRPC statuses from the
 // core are mapped here and only here; their messages are client-safe except
@@ -82,4 +62,71 @@ func httpError(err error) *Error {
 	default:
 		return errorf(http.StatusInternalServerError, "An error occurred")
 	}
+}
+
+// ErrorBody is Pangolin's error envelope:
+// {"data":null,"success":false,"error":true,"message":…,"status":…}.
+func ErrorBody(status int, message string) []byte {
+	return appendError(nil, status, message)
+}
+
+func appendError(b []byte, status int, message string) []byte {
+	b = append(b, `{"data":null,"success":false,"error":true,"message":`...)
+	b = appendString(b, message)
+	b = append(b, `,"status":`...)
+	b = strconv.AppendInt(b, int64(status), 10)
+	return append(b, '}')
+}
+
+// successTail is the envelope after its data, the same for every answer of
+// an operation: built once.
+func successTail(status int, message string) []byte {
+	b := []byte(`,"success":true,"error":false,"message":`)
+	b = appendString(b, message)
+	b = append(b, `,"status":`...)
+	b = strconv.AppendInt(b, int64(status), 10)
+	return append(b, '}')
+}
+
+// Abort answers with the error envelope and stops the handler chain.
+func Abort(c *gin.Context, status int, message string) {
+	buf := getBuffer()
+	*buf = appendError(*buf, status, message)
+	writeJSON(c, status, *buf)
+	putBuffer(buf)
+	c.Abort()
+}
+
+func writeError(c *gin.Context, err error) {
+	e := httpError(err)
+	Abort(c, e.Status, e.Message)
+}
+
+// NotFound answers unknown routes with the envelope, key or no key.
+func NotFound(c *gin.Context) {
+	Abort(c, http.StatusNotFound, "Route not found: "+c.Request.Method+" "+c.Request.URL.Path)
+}
+
+var jsonContentType = []string{"application/json; charset=utf-8"}
+
+func writeJSON(c *gin.Context, status int, body []byte) {
+	c.Writer.Header()["Content-Type"] = jsonContentType
+	c.Writer.WriteHeader(status)
+	c.Writer.Write(body)
+}
+
+// Answers are written into pooled buffers in one pass; a buffer that grew
+// past maxPooled (a long list) is left to the GC rather than kept.
+const maxPooled = 64 << 10
+
+var buffers = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
+
+func getBuffer() *[]byte { return buffers.Get().(*[]byte) }
+
+func putBuffer(b *[]byte) {
+	if cap(*b) > maxPooled {
+		return
+	}
+	*b = (*b)[:0]
+	buffers.Put(b)
 }

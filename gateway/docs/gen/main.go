@@ -1,5 +1,6 @@
-// Command gen writes the OpenAPI spec of the route table to
-// gateway/docs/swagger.json (run by `make docs`).
+// Command gen writes what the contract documents: the OpenAPI spec to
+// gateway/docs/swagger.json and the routes table of README.md (run from
+// the repository's root by `make docs`).
 package main
 
 import (
@@ -10,17 +11,31 @@ import (
 )
 
 func main() {
-	spec, err := api.OpenAPI()
-	if err != nil {
+	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "docs:", err)
 		os.Exit(1)
+	}
+}
+
+func run() error {
+	spec, err := api.OpenAPI()
+	if err != nil {
+		return err
 	}
 	out := "gateway/docs/swagger.json"
 	if len(os.Args) > 1 {
 		out = os.Args[1]
 	}
 	if err := os.WriteFile(out, spec, 0o644); err != nil {
-		fmt.Fprintln(os.Stderr, "docs:", err)
-		os.Exit(1)
+		return err
 	}
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		return err
+	}
+	readme, err = api.SpliceRoutesTable(readme)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile("README.md", readme, 0o644)
 }

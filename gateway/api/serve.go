@@ -1,0 +1,163 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	apiv1 "pangolin-gateway/proto/pangolin/api/v1"
+	corev1 "pangolin-gateway/proto/pangolin/core/v1"
+)
+
+// Options tune the API.
+type Options struct {
+	MaxBodyBytes int64
+	CoreTimeout  time.Duration
+}
+
+// Mount registers every route the contract declares on g (the /v1 group),
+// each path and alias, all calling the core on conn. It fails when the
+// contract declares something the gateway cannot serve: the gateway then
+// refuses to start.
+func Mount(g *gin.RouterGroup, conn grpc.ClientConnInterface, authn Authenticator, opts Options) (err error) {
+	ops, err := operations()
+	if err != nil {
+		return err
+	}
+	defer func() {
+		// gin panics on routes that conflict (/a/:x beside /a/:y).
+		if v := recover(); v != nil {
+			err = fmt.Errorf("routes: %v", v)
+		}
+	}()
+	for _, o := range ops {
+		h := o.handler(conn, authn, opts)
+		for _, p := range o.Paths() {
+			g.Handle(p.GetMethod(), ginPath(p.GetPath()), h)
+		}
+	}
+	return nil
+}
+
+// handler serves one operation: authenticate, guard, bind, call, answer.
+func (o *operation) handler(conn grpc.ClientConnInterface, authn Authenticator, opts Options) gin.HandlerFunc {
+	if o.hook.serve != nil {
+		return func(c *gin.Context) { o.hook.serve(o, c) }
+	}
+	return func(c *gin.Context) {
+		ctx := c.Request.Context()
+		if o.scope != apiv1.Scope_SCOPE_PUBLIC {
+			key, err := authn.Authenticate(ctx, c.GetHeader("Authorization"))
+			if err != nil {
+				writeError(c, authError(err))
+				return
+			}
+			if err := o.authorize(key, c); err != nil {
+				writeError(c, err)
+				return
+			}
+			ctx = metadata.AppendToOutgoingContext(ctx, corev1.MetadataKeyID, key.KeyID)
+		}
+		req := o.req.New()
+		page, err := o.bind(c, req, opts.MaxBodyBytes)
+		if err != nil {
+			writeError(c, err)
+			return
+		}
+		ctx, cancel := context.WithTimeout(ctx, opts.CoreTimeout)
+		defer cancel()
+		resp := o.resp.New()
+		if err := conn.Invoke(ctx, o.FullMethod, req.Interface(), resp.Interface()); err != nil {
+			writeError(c, err)
+			return
+		}
+		a := answer{status: o.status, tail: o.tail, data: o.data}
+		if o.hook.answer != nil {
+			a = o.hook.answer(o, resp)
+		}
+		o.write(c, a, resp, page)
+	}
+}
+
+// bind fills the request message from the path, the query and the body,
+// in that order; the first failure is the answer.
+func (o *operation) bind(c *gin.Context, m protoreflect.Message, maxBody int64) (paging, error) {
+	for _, p := range o.path {
+		v, err := p.value(c.Param(p.name))
+		if err != nil {
+			return paging{}, err
+		}
+		m.Set(p.fd, v)
+	}
+	page, err := o.bindQuery(c.Request.URL.RawQuery, m)
+	if err != nil || o.body == nil {
+		// A route without body fields ignores a body, as it always did.
+		return page, err
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, maxBody))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return paging{}, errorf(http.StatusRequestEntityTooLarge, fmt.Sprintf("Request body too large: the limit is %d bytes", maxBody))
+		}
+		return paging{}, badRequest("Could not read the request body")
+	}
+	if len(bytes.TrimSpace(body)) > 0 {
+		if err := checkContentType(c.GetHeader("Content-Type")); err != nil {
+			return paging{}, err
+		}
+	}
+	return page, o.body.decodeBody(body, m)
+}
+
+// checkContentType accepts JSON only (application/json, application/*+json,
+// with parameters): a form or text body is not read as JSON by accident.
+func checkContentType(ct string) error {
+	if ct == "" {
+		return errorf(http.StatusUnsupportedMediaType, "Missing Content-Type: send the body as application/json")
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	if err == nil && (mt == "application/json" || strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json")) {
+		return nil
+	}
+	return errorf(http.StatusUnsupportedMediaType, fmt.Sprintf("Unsupported Content-Type %q: send the body as application/json", ct))
+}
+
+// write answers in the envelope, in one pass into a pooled buffer.
+func (o *operation) write(c *gin.Context, a answer, resp protoreflect.Message, page paging) {
+	buf := getBuffer()
+	b := append(*buf, `{"data":`...)
+	switch {
+	case a.data == dataNull:
+		b = append(b, "null"...)
+	case a.data == dataEmpty:
+		b = append(b, "{}"...)
+	case o.total != nil:
+		// A list: its items, then pagination in place of total.
+		b = append(b, '{')
+		var first bool
+		b, first = o.encoder.appendFields(b, resp, true, o.total)
+		if !first {
+			b = append(b, ',')
+		}
+		b = page.append(b, int32(resp.Get(o.total).Int()))
+		b = append(b, '}')
+	default:
+		b = o.encoder.append(b, resp, nil)
+	}
+	b = append(b, a.tail...)
+	writeJSON(c, a.status, b)
+	*buf = b
+	putBuffer(buf)
+}
