@@ -82,7 +82,7 @@ func TestCoreLinkTLS(t *testing.T) {
 			return err
 		}
 		defer conn.Close()
-		cctx, ccancel := context.WithTimeout(metadata.AppendToOutgoingContext(ctx, corev1.MetadataKeyID, root.ID), 5*time.Second)
+		cctx, ccancel := context.WithTimeout(metadata.AppendToOutgoingContext(ctx, corev1.MetadataKeyID, root.GetApiKeyId()), 5*time.Second)
 		defer ccancel()
 		_, err = corev1.NewOrgServiceClient(conn).ListOrgs(cctx, &corev1.ListOrgsRequest{})
 		return err
