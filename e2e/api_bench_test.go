@@ -28,6 +28,7 @@ func BenchmarkRequest(b *testing.B) {
 	}
 	req, _ := http.NewRequest("PUT", s.url+"/v1/org", strings.NewReader(`{"orgId":"acme","name":"Acme","subnet":"100.90.128.0/24"}`))
 	req.Header.Set("Authorization", "Bearer "+s.root)
+	req.Header.Set("Content-Type", "application/json")
 	if res, err := c.Do(req); err != nil || res.StatusCode != http.StatusCreated {
 		b.Fatalf("create org: %v %v", res, err)
 	}
