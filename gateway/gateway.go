@@ -170,7 +170,11 @@ func newHandler(cfg config.Config, log *slog.Logger, conn grpc.ClientConnInterfa
 	if err := api.Mount(v1, conn, authn, api.Options{MaxBodyBytes: cfg.Server.MaxBodyBytes, CoreTimeout: cfg.Core.Timeout}); err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
-	docs.Register()
+	spec, err := api.OpenAPI()
+	if err != nil {
+		return nil, fmt.Errorf("gateway: docs: %w", err)
+	}
+	docs.Register(spec)
 	v1.GET("/docs", func(c *gin.Context) { c.Redirect(http.StatusMovedPermanently, "/v1/docs/") })
 	v1.GET("/docs/*any", ginSwagger.WrapHandler(swaggerFiles.Handler,
 		ginSwagger.URL("/v1/docs/doc.json"), ginSwagger.PersistAuthorization(true)))

@@ -16,8 +16,8 @@ import (
 // declares, from the same plans the router serves: paths and parameters
 // from the request fields, body schemas from the BODY fields, answers from
 // the response messages as the encoder writes them, and the proto comments
-// as summaries and descriptions. `make docs` writes it to
-// gateway/docs/swagger.json; a test fails when that file is stale.
+// as summaries and descriptions. The gateway builds and serves it at start;
+// `make docs` writes a copy to docs/swagger.json, which a test keeps fresh.
 func OpenAPI() ([]byte, error) {
 	ops, err := operations()
 	if err != nil {

@@ -6,17 +6,21 @@ import (
 	"testing"
 
 	"pangolin-gateway/gateway/api"
-	"pangolin-gateway/gateway/docs"
 )
 
-// The committed spec must be what the contract generates today.
+// The committed copy of the spec must be what the contract generates today
+// (what the gateway serves).
 func TestCommittedSpecIsFresh(t *testing.T) {
 	want, err := api.OpenAPI()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Equal(docs.Spec, want) {
-		t.Fatal("gateway/docs/swagger.json is stale: run `make docs` and commit it")
+	got, err := os.ReadFile("../../docs/swagger.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatal("docs/swagger.json is stale: run `make docs` and commit it")
 	}
 }
 

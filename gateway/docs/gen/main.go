@@ -1,5 +1,5 @@
 // Command gen writes what the contract documents: the OpenAPI spec to
-// gateway/docs/swagger.json and the routes table of README.md (run from
+// docs/swagger.json and the routes table of README.md (run from
 // the repository's root by `make docs`).
 package main
 
@@ -22,7 +22,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	out := "gateway/docs/swagger.json"
+	out := "docs/swagger.json"
 	if len(os.Args) > 1 {
 		out = os.Args[1]
 	}
