@@ -29,6 +29,9 @@ type SiteStore interface {
 	// as stored.
 	UpdateSite(ctx context.Context, req *corev1.UpdateSiteRequest) (*corev1.Site, error)
 	DeleteSite(ctx context.Context, id int64) error
+	// ResetBandwidth zeroes the bandwidth counters of the org's sites and
+	// says how many sites it changed.
+	ResetBandwidth(ctx context.Context, orgID string) (int64, error)
 	// OrgAddresses returns the overlay addresses the org's sites use.
 	OrgAddresses(ctx context.Context, orgID string) ([]string, error)
 	// FirstExitNode returns the server's first exit node as site defaults
@@ -248,6 +251,15 @@ func (s *Sites) UpdateSite(ctx context.Context, req *corev1.UpdateSiteRequest) (
 // DeleteSite removes a site and what hangs off it (its newt credential).
 func (s *Sites) DeleteSite(ctx context.Context, req *corev1.SiteIdRequest) (*corev1.NoData, error) {
 	return &corev1.NoData{}, s.store.DeleteSite(ctx, req.GetSiteId())
+}
+
+// ResetBandwidth zeroes the bandwidth counters of every site of the org.
+func (s *Sites) ResetBandwidth(ctx context.Context, req *corev1.OrgSitesRequest) (*corev1.Empty, error) {
+	n, err := s.store.ResetBandwidth(ctx, req.GetOrgId())
+	if err == nil && n == 0 {
+		err = Errorf(CodeNotFound, "No sites found in org %s", req.GetOrgId())
+	}
+	return &corev1.Empty{}, err
 }
 
 // PickSiteDefaults proposes newt credentials, the next free overlay address

@@ -45,6 +45,7 @@ var contractTests = []struct {
 	{"ListSites", testListSites},
 	{"UpdateSite", testUpdateSite},
 	{"DeleteSite", testDeleteSite},
+	{"ResetBandwidth", testResetBandwidth},
 	{"AddressesAndExitNodes", testAddressesAndExitNodes},
 	{"ConcurrentWriters", testConcurrentWriters},
 	{"ConcurrentConflicts", testConcurrentConflicts},
@@ -1060,6 +1061,38 @@ func testDeleteSite(t *testing.T, b backend) {
 	again := mkSite(t, s, "acme", "gone", nil)
 	if again.GetSiteId() <= kept.GetSiteId() {
 		t.Fatalf("new site id %d reuses or precedes %d", again.GetSiteId(), kept.GetSiteId())
+	}
+}
+
+func testResetBandwidth(t *testing.T, b backend) {
+	ctx := context.Background()
+	s := openStore(t, b)
+	mkOrg(t, s, "acme")
+	mkOrg(t, s, "other")
+	a1 := mkSite(t, s, "acme", "a1", nil)
+	a2 := mkSite(t, s, "acme", "a2", nil)
+	o1 := mkSite(t, s, "other", "o1", nil)
+	exec(t, s, `UPDATE sites SET megabytes_in = 12.5, megabytes_out = 3`)
+
+	n, err := s.ResetBandwidth(ctx, "acme")
+	must(t, err)
+	if n != 2 {
+		t.Fatalf("reset %d sites, want 2", n)
+	}
+	for _, id := range []int64{a1.GetSiteId(), a2.GetSiteId()} {
+		site, err := s.GetSite(ctx, id)
+		must(t, err)
+		if site.GetMegabytesIn() != 0 || site.GetMegabytesOut() != 0 {
+			t.Fatalf("site %d not reset: in %v out %v", id, site.GetMegabytesIn(), site.GetMegabytesOut())
+		}
+	}
+	other, err := s.GetSite(ctx, o1.GetSiteId())
+	must(t, err)
+	if other.GetMegabytesIn() != 12.5 || other.GetMegabytesOut() != 3 {
+		t.Fatalf("another org's site was reset: in %v out %v", other.GetMegabytesIn(), other.GetMegabytesOut())
+	}
+	if n, err := s.ResetBandwidth(ctx, "nowhere"); err != nil || n != 0 {
+		t.Fatalf("org without sites: %d, %v", n, err)
 	}
 }
 

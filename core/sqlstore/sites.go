@@ -217,6 +217,21 @@ func (s *Store) DeleteSite(ctx context.Context, id int64) error {
 	return internal("delete site", err)
 }
 
+// ResetBandwidth sets megabytes_in and megabytes_out of the org's sites to
+// 0, in one statement.
+func (s *Store) ResetBandwidth(ctx context.Context, orgID string) (int64, error) {
+	var n int64
+	err := s.write(ctx, func(tx *tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE sites SET megabytes_in = 0, megabytes_out = 0 WHERE org_id = $1`, orgID)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	return n, internal("reset bandwidth", err)
+}
+
 // OrgAddresses returns the overlay addresses the org's sites use, in site
 // order.
 func (s *Store) OrgAddresses(ctx context.Context, orgID string) ([]string, error) {

@@ -1146,7 +1146,8 @@ const file_pangolin_core_v1_sites_proto_rawDesc = "" +
 	"\f_listen_portB\v\n" +
 	"\t_endpointB\t\n" +
 	"\a_subnetB\x11\n" +
-	"\x0f_client_address2\xb1\t\n" +
+	"\x0f_client_address2\xeb\n" +
+	"\n" +
 	"\vSiteService\x12\x9e\x01\n" +
 	"\n" +
 	"CreateSite\x12#.pangolin.core.v1.CreateSiteRequest\x1a\x1d.pangolin.core.v1.CreatedSite\"L\xc2\xf3\x186\n" +
@@ -1158,7 +1159,9 @@ const file_pangolin_core_v1_sites_proto_rawDesc = "" +
 	"\x03GET\x12\x1a/org/{orgId}/site/{niceId} \xc8\x01*\x1bSite retrieved successfully\xca\xf3\x18\v\b\x04\x12\agetSite\x12\xb9\x01\n" +
 	"\x10PickSiteDefaults\x12!.pangolin.core.v1.OrgSitesRequest\x1a\x1e.pangolin.core.v1.SiteDefaults\"b\xc2\xf3\x18L\n" +
 	"\x03GET\x12\x1f/org/{orgId}/pick-site-defaults \xc8\x01*!Site defaults chosen successfully\xca\xf3\x18\x0e\b\x04\x12\n" +
-	"createSite\x12\x9b\x01\n" +
+	"createSite\x12\xb7\x01\n" +
+	"\x0eResetBandwidth\x12!.pangolin.core.v1.OrgSitesRequest\x1a\x17.pangolin.core.v1.Empty\"i\xc2\xf3\x18K\n" +
+	"\x04POST\x12\x1c/org/{orgId}/reset-bandwidth \xc8\x01*\"Sites bandwidth reset successfully\xca\xf3\x18\x16\b\x04\x12\x12resetSiteBandwidth\x12\x9b\x01\n" +
 	"\aGetSite\x12\x1f.pangolin.core.v1.SiteIdRequest\x1a\x16.pangolin.core.v1.Site\"W\xc2\xf3\x185\n" +
 	"\x03GET\x12\x0e/site/{siteId} \xc8\x01*\x1bSite retrieved successfully\xca\xf3\x18\x1a\b\x05\x12\agetSite\x1a\x04site\"\asite_id\x12\xa4\x01\n" +
 	"\n" +
@@ -1196,7 +1199,8 @@ var file_pangolin_core_v1_sites_proto_goTypes = []any{
 	(*UpdateSiteRequest)(nil), // 9: pangolin.core.v1.UpdateSiteRequest
 	(*SiteDefaults)(nil),      // 10: pangolin.core.v1.SiteDefaults
 	(*Page)(nil),              // 11: pangolin.core.v1.Page
-	(*NoData)(nil),            // 12: pangolin.core.v1.NoData
+	(*Empty)(nil),             // 12: pangolin.core.v1.Empty
+	(*NoData)(nil),            // 13: pangolin.core.v1.NoData
 }
 var file_pangolin_core_v1_sites_proto_depIdxs = []int32{
 	0,  // 0: pangolin.core.v1.CreatedSite.site:type_name -> pangolin.core.v1.Site
@@ -1206,18 +1210,20 @@ var file_pangolin_core_v1_sites_proto_depIdxs = []int32{
 	4,  // 4: pangolin.core.v1.SiteService.ListSites:input_type -> pangolin.core.v1.ListSitesRequest
 	8,  // 5: pangolin.core.v1.SiteService.GetSiteByNiceId:input_type -> pangolin.core.v1.SiteNiceIdRequest
 	6,  // 6: pangolin.core.v1.SiteService.PickSiteDefaults:input_type -> pangolin.core.v1.OrgSitesRequest
-	7,  // 7: pangolin.core.v1.SiteService.GetSite:input_type -> pangolin.core.v1.SiteIdRequest
-	9,  // 8: pangolin.core.v1.SiteService.UpdateSite:input_type -> pangolin.core.v1.UpdateSiteRequest
-	7,  // 9: pangolin.core.v1.SiteService.DeleteSite:input_type -> pangolin.core.v1.SiteIdRequest
-	1,  // 10: pangolin.core.v1.SiteService.CreateSite:output_type -> pangolin.core.v1.CreatedSite
-	5,  // 11: pangolin.core.v1.SiteService.ListSites:output_type -> pangolin.core.v1.ListSitesResponse
-	0,  // 12: pangolin.core.v1.SiteService.GetSiteByNiceId:output_type -> pangolin.core.v1.Site
-	10, // 13: pangolin.core.v1.SiteService.PickSiteDefaults:output_type -> pangolin.core.v1.SiteDefaults
-	0,  // 14: pangolin.core.v1.SiteService.GetSite:output_type -> pangolin.core.v1.Site
-	0,  // 15: pangolin.core.v1.SiteService.UpdateSite:output_type -> pangolin.core.v1.Site
-	12, // 16: pangolin.core.v1.SiteService.DeleteSite:output_type -> pangolin.core.v1.NoData
-	10, // [10:17] is the sub-list for method output_type
-	3,  // [3:10] is the sub-list for method input_type
+	6,  // 7: pangolin.core.v1.SiteService.ResetBandwidth:input_type -> pangolin.core.v1.OrgSitesRequest
+	7,  // 8: pangolin.core.v1.SiteService.GetSite:input_type -> pangolin.core.v1.SiteIdRequest
+	9,  // 9: pangolin.core.v1.SiteService.UpdateSite:input_type -> pangolin.core.v1.UpdateSiteRequest
+	7,  // 10: pangolin.core.v1.SiteService.DeleteSite:input_type -> pangolin.core.v1.SiteIdRequest
+	1,  // 11: pangolin.core.v1.SiteService.CreateSite:output_type -> pangolin.core.v1.CreatedSite
+	5,  // 12: pangolin.core.v1.SiteService.ListSites:output_type -> pangolin.core.v1.ListSitesResponse
+	0,  // 13: pangolin.core.v1.SiteService.GetSiteByNiceId:output_type -> pangolin.core.v1.Site
+	10, // 14: pangolin.core.v1.SiteService.PickSiteDefaults:output_type -> pangolin.core.v1.SiteDefaults
+	12, // 15: pangolin.core.v1.SiteService.ResetBandwidth:output_type -> pangolin.core.v1.Empty
+	0,  // 16: pangolin.core.v1.SiteService.GetSite:output_type -> pangolin.core.v1.Site
+	0,  // 17: pangolin.core.v1.SiteService.UpdateSite:output_type -> pangolin.core.v1.Site
+	13, // 18: pangolin.core.v1.SiteService.DeleteSite:output_type -> pangolin.core.v1.NoData
+	11, // [11:19] is the sub-list for method output_type
+	3,  // [3:11] is the sub-list for method input_type
 	3,  // [3:3] is the sub-list for extension type_name
 	3,  // [3:3] is the sub-list for extension extendee
 	0,  // [0:3] is the sub-list for field type_name

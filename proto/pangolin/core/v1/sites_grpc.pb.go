@@ -23,6 +23,7 @@ const (
 	SiteService_ListSites_FullMethodName        = "/pangolin.core.v1.SiteService/ListSites"
 	SiteService_GetSiteByNiceId_FullMethodName  = "/pangolin.core.v1.SiteService/GetSiteByNiceId"
 	SiteService_PickSiteDefaults_FullMethodName = "/pangolin.core.v1.SiteService/PickSiteDefaults"
+	SiteService_ResetBandwidth_FullMethodName   = "/pangolin.core.v1.SiteService/ResetBandwidth"
 	SiteService_GetSite_FullMethodName          = "/pangolin.core.v1.SiteService/GetSite"
 	SiteService_UpdateSite_FullMethodName       = "/pangolin.core.v1.SiteService/UpdateSite"
 	SiteService_DeleteSite_FullMethodName       = "/pangolin.core.v1.SiteService/DeleteSite"
@@ -43,6 +44,11 @@ type SiteServiceClient interface {
 	GetSiteByNiceId(ctx context.Context, in *SiteNiceIdRequest, opts ...grpc.CallOption) (*Site, error)
 	// Propose values for a new site (newt credentials, overlay address, exit node); nothing is stored
 	PickSiteDefaults(ctx context.Context, in *OrgSitesRequest, opts ...grpc.CallOption) (*SiteDefaults, error)
+	// Reset the bandwidth counters of every site of an organization
+	//
+	// Sets megabytesIn and megabytesOut of each site to 0. An organization
+	// without sites answers 404, as Pangolin does.
+	ResetBandwidth(ctx context.Context, in *OrgSitesRequest, opts ...grpc.CallOption) (*Empty, error)
 	// Get a site
 	GetSite(ctx context.Context, in *SiteIdRequest, opts ...grpc.CallOption) (*Site, error)
 	// Update a site
@@ -99,6 +105,16 @@ func (c *siteServiceClient) PickSiteDefaults(ctx context.Context, in *OrgSitesRe
 	return out, nil
 }
 
+func (c *siteServiceClient) ResetBandwidth(ctx context.Context, in *OrgSitesRequest, opts ...grpc.CallOption) (*Empty, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Empty)
+	err := c.cc.Invoke(ctx, SiteService_ResetBandwidth_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *siteServiceClient) GetSite(ctx context.Context, in *SiteIdRequest, opts ...grpc.CallOption) (*Site, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(Site)
@@ -144,6 +160,11 @@ type SiteServiceServer interface {
 	GetSiteByNiceId(context.Context, *SiteNiceIdRequest) (*Site, error)
 	// Propose values for a new site (newt credentials, overlay address, exit node); nothing is stored
 	PickSiteDefaults(context.Context, *OrgSitesRequest) (*SiteDefaults, error)
+	// Reset the bandwidth counters of every site of an organization
+	//
+	// Sets megabytesIn and megabytesOut of each site to 0. An organization
+	// without sites answers 404, as Pangolin does.
+	ResetBandwidth(context.Context, *OrgSitesRequest) (*Empty, error)
 	// Get a site
 	GetSite(context.Context, *SiteIdRequest) (*Site, error)
 	// Update a site
@@ -171,6 +192,9 @@ func (UnimplementedSiteServiceServer) GetSiteByNiceId(context.Context, *SiteNice
 }
 func (UnimplementedSiteServiceServer) PickSiteDefaults(context.Context, *OrgSitesRequest) (*SiteDefaults, error) {
 	return nil, status.Error(codes.Unimplemented, "method PickSiteDefaults not implemented")
+}
+func (UnimplementedSiteServiceServer) ResetBandwidth(context.Context, *OrgSitesRequest) (*Empty, error) {
+	return nil, status.Error(codes.Unimplemented, "method ResetBandwidth not implemented")
 }
 func (UnimplementedSiteServiceServer) GetSite(context.Context, *SiteIdRequest) (*Site, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetSite not implemented")
@@ -274,6 +298,24 @@ func _SiteService_PickSiteDefaults_Handler(srv interface{}, ctx context.Context,
 	return interceptor(ctx, in, info, handler)
 }
 
+func _SiteService_ResetBandwidth_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(OrgSitesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SiteServiceServer).ResetBandwidth(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SiteService_ResetBandwidth_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SiteServiceServer).ResetBandwidth(ctx, req.(*OrgSitesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _SiteService_GetSite_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(SiteIdRequest)
 	if err := dec(in); err != nil {
@@ -350,6 +392,10 @@ var SiteService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "PickSiteDefaults",
 			Handler:    _SiteService_PickSiteDefaults_Handler,
+		},
+		{
+			MethodName: "ResetBandwidth",
+			Handler:    _SiteService_ResetBandwidth_Handler,
 		},
 		{
 			MethodName: "GetSite",
