@@ -66,6 +66,7 @@ func New(cfg config.Config, log *slog.Logger) (*Gateway, error) {
 	g.authn = auth.New(auth.Options{
 		Verifier:      auth.CoreVerifier{Client: g.keys},
 		Redis:         g.redis,
+		RedisTimeout:  cfg.Redis.Timeout,
 		Secret:        secret,
 		TTL:           cfg.Cache.TTL,
 		Size:          cfg.Cache.Size,
