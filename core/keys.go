@@ -4,34 +4,34 @@ import (
 	"context"
 	"slices"
 	"strings"
-	"sync"
 )
-
-// dummyHash makes a verification of an unknown key cost the same argon2id
-// work as a wrong secret, so response times do not reveal which key ids
-// exist. Made on first use, not at start-up of every program importing core.
-var dummyHash = sync.OnceValue(func() string { return HashSecret(NewKeySecret()) })
 
 // Verify checks keyID's secret and returns the key with its scope.
 // Unknown key and wrong secret give the same Unauthenticated error.
+//
+// An id that does not exist is refused before the verification queue and
+// without computing a hash, so a flood of made-up ids costs one indexed
+// read each and cannot starve real keys of verification slots. Its answer
+// comes sooner than a wrong secret's, which tells a caller whether a key id
+// exists: ids are not secrets, the 40-character secret is what protects a
+// key (README, "How a request is authenticated").
 func (s *Service) Verify(ctx context.Context, keyID, secret string) (APIKey, error) {
 	invalid := Errorf(CodeUnauthenticated, "Invalid API key")
 	if len(keyID) != 15 || secret == "" || len(secret) > 128 {
 		return APIKey{}, invalid
+	}
+	key, err := s.store.GetAPIKey(ctx, keyID)
+	if ErrorCode(err) == CodeNotFound {
+		return APIKey{}, invalid
+	}
+	if err != nil {
+		return APIKey{}, s.internal(ctx, "verify", err)
 	}
 	release, err := s.acquireVerifySlot(ctx)
 	if err != nil {
 		return APIKey{}, err
 	}
 	defer release()
-	key, err := s.store.GetAPIKey(ctx, keyID)
-	if ErrorCode(err) == CodeNotFound {
-		CheckSecret(dummyHash(), secret)
-		return APIKey{}, invalid
-	}
-	if err != nil {
-		return APIKey{}, s.internal(ctx, "verify", err)
-	}
 	if !CheckSecret(key.Hash, secret) {
 		return APIKey{}, invalid
 	}
