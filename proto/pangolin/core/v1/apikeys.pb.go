@@ -793,6 +793,166 @@ func (x *KeyChange) GetReset_() bool {
 	return false
 }
 
+type ListKeyIdsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListKeyIdsRequest) Reset() {
+	*x = ListKeyIdsRequest{}
+	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListKeyIdsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListKeyIdsRequest) ProtoMessage() {}
+
+func (x *ListKeyIdsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListKeyIdsRequest.ProtoReflect.Descriptor instead.
+func (*ListKeyIdsRequest) Descriptor() ([]byte, []int) {
+	return file_pangolin_core_v1_apikeys_proto_rawDescGZIP(), []int{13}
+}
+
+type ListKeyIdsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ApiKeyIds     []string               `protobuf:"bytes,1,rep,name=api_key_ids,json=apiKeyIds,proto3" json:"api_key_ids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListKeyIdsResponse) Reset() {
+	*x = ListKeyIdsResponse{}
+	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListKeyIdsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListKeyIdsResponse) ProtoMessage() {}
+
+func (x *ListKeyIdsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListKeyIdsResponse.ProtoReflect.Descriptor instead.
+func (*ListKeyIdsResponse) Descriptor() ([]byte, []int) {
+	return file_pangolin_core_v1_apikeys_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *ListKeyIdsResponse) GetApiKeyIds() []string {
+	if x != nil {
+		return x.ApiKeyIds
+	}
+	return nil
+}
+
+type KeyChangePositionRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *KeyChangePositionRequest) Reset() {
+	*x = KeyChangePositionRequest{}
+	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *KeyChangePositionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*KeyChangePositionRequest) ProtoMessage() {}
+
+func (x *KeyChangePositionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use KeyChangePositionRequest.ProtoReflect.Descriptor instead.
+func (*KeyChangePositionRequest) Descriptor() ([]byte, []int) {
+	return file_pangolin_core_v1_apikeys_proto_rawDescGZIP(), []int{15}
+}
+
+type KeyChangePositionResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Seq           int64                  `protobuf:"varint,1,opt,name=seq,proto3" json:"seq,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *KeyChangePositionResponse) Reset() {
+	*x = KeyChangePositionResponse{}
+	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *KeyChangePositionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*KeyChangePositionResponse) ProtoMessage() {}
+
+func (x *KeyChangePositionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use KeyChangePositionResponse.ProtoReflect.Descriptor instead.
+func (*KeyChangePositionResponse) Descriptor() ([]byte, []int) {
+	return file_pangolin_core_v1_apikeys_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *KeyChangePositionResponse) GetSeq() int64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
 var File_pangolin_core_v1_apikeys_proto protoreflect.FileDescriptor
 
 const file_pangolin_core_v1_apikeys_proto_rawDesc = "" +
@@ -862,7 +1022,13 @@ const file_pangolin_core_v1_apikeys_proto_rawDesc = "" +
 	"\x03seq\x18\x01 \x01(\x03R\x03seq\x12\x1c\n" +
 	"\n" +
 	"api_key_id\x18\x02 \x01(\tR\bapiKeyId\x12\x14\n" +
-	"\x05reset\x18\x03 \x01(\bR\x05reset2\xe8\x04\n" +
+	"\x05reset\x18\x03 \x01(\bR\x05reset\"\x13\n" +
+	"\x11ListKeyIdsRequest\"4\n" +
+	"\x12ListKeyIdsResponse\x12\x1e\n" +
+	"\vapi_key_ids\x18\x01 \x03(\tR\tapiKeyIds\"\x1a\n" +
+	"\x18KeyChangePositionRequest\"-\n" +
+	"\x19KeyChangePositionResponse\x12\x10\n" +
+	"\x03seq\x18\x01 \x01(\x03R\x03seq2\xaf\x06\n" +
 	"\rApiKeyService\x12F\n" +
 	"\x06Verify\x12\x1f.pangolin.core.v1.VerifyRequest\x1a\x1b.pangolin.core.v1.Principal\x12V\n" +
 	"\fCreateOrgKey\x12%.pangolin.core.v1.CreateOrgKeyRequest\x1a\x1f.pangolin.core.v1.CreatedApiKey\x12Z\n" +
@@ -870,7 +1036,10 @@ const file_pangolin_core_v1_apikeys_proto_rawDesc = "" +
 	"\fDeleteOrgKey\x12\x1f.pangolin.core.v1.OrgKeyRequest\x1a\x17.pangolin.core.v1.Empty\x12P\n" +
 	"\rSetKeyActions\x12&.pangolin.core.v1.SetKeyActionsRequest\x1a\x17.pangolin.core.v1.Empty\x12c\n" +
 	"\x0eListKeyActions\x12'.pangolin.core.v1.ListKeyActionsRequest\x1a(.pangolin.core.v1.ListKeyActionsResponse\x12Z\n" +
-	"\x0fWatchKeyChanges\x12(.pangolin.core.v1.WatchKeyChangesRequest\x1a\x1b.pangolin.core.v1.KeyChange0\x01B0Z.pangolin-gateway/proto/pangolin/core/v1;corev1b\x06proto3"
+	"\x0fWatchKeyChanges\x12(.pangolin.core.v1.WatchKeyChangesRequest\x1a\x1b.pangolin.core.v1.KeyChange0\x01\x12W\n" +
+	"\n" +
+	"ListKeyIds\x12#.pangolin.core.v1.ListKeyIdsRequest\x1a$.pangolin.core.v1.ListKeyIdsResponse\x12l\n" +
+	"\x11KeyChangePosition\x12*.pangolin.core.v1.KeyChangePositionRequest\x1a+.pangolin.core.v1.KeyChangePositionResponseB0Z.pangolin-gateway/proto/pangolin/core/v1;corev1b\x06proto3"
 
 var (
 	file_pangolin_core_v1_apikeys_proto_rawDescOnce sync.Once
@@ -884,28 +1053,32 @@ func file_pangolin_core_v1_apikeys_proto_rawDescGZIP() []byte {
 	return file_pangolin_core_v1_apikeys_proto_rawDescData
 }
 
-var file_pangolin_core_v1_apikeys_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_pangolin_core_v1_apikeys_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_pangolin_core_v1_apikeys_proto_goTypes = []any{
-	(*Principal)(nil),              // 0: pangolin.core.v1.Principal
-	(*VerifyRequest)(nil),          // 1: pangolin.core.v1.VerifyRequest
-	(*CreateOrgKeyRequest)(nil),    // 2: pangolin.core.v1.CreateOrgKeyRequest
-	(*CreatedApiKey)(nil),          // 3: pangolin.core.v1.CreatedApiKey
-	(*ApiKey)(nil),                 // 4: pangolin.core.v1.ApiKey
-	(*ListOrgKeysRequest)(nil),     // 5: pangolin.core.v1.ListOrgKeysRequest
-	(*ListOrgKeysResponse)(nil),    // 6: pangolin.core.v1.ListOrgKeysResponse
-	(*OrgKeyRequest)(nil),          // 7: pangolin.core.v1.OrgKeyRequest
-	(*SetKeyActionsRequest)(nil),   // 8: pangolin.core.v1.SetKeyActionsRequest
-	(*ListKeyActionsRequest)(nil),  // 9: pangolin.core.v1.ListKeyActionsRequest
-	(*ListKeyActionsResponse)(nil), // 10: pangolin.core.v1.ListKeyActionsResponse
-	(*WatchKeyChangesRequest)(nil), // 11: pangolin.core.v1.WatchKeyChangesRequest
-	(*KeyChange)(nil),              // 12: pangolin.core.v1.KeyChange
-	(*Page)(nil),                   // 13: pangolin.core.v1.Page
-	(*Empty)(nil),                  // 14: pangolin.core.v1.Empty
+	(*Principal)(nil),                 // 0: pangolin.core.v1.Principal
+	(*VerifyRequest)(nil),             // 1: pangolin.core.v1.VerifyRequest
+	(*CreateOrgKeyRequest)(nil),       // 2: pangolin.core.v1.CreateOrgKeyRequest
+	(*CreatedApiKey)(nil),             // 3: pangolin.core.v1.CreatedApiKey
+	(*ApiKey)(nil),                    // 4: pangolin.core.v1.ApiKey
+	(*ListOrgKeysRequest)(nil),        // 5: pangolin.core.v1.ListOrgKeysRequest
+	(*ListOrgKeysResponse)(nil),       // 6: pangolin.core.v1.ListOrgKeysResponse
+	(*OrgKeyRequest)(nil),             // 7: pangolin.core.v1.OrgKeyRequest
+	(*SetKeyActionsRequest)(nil),      // 8: pangolin.core.v1.SetKeyActionsRequest
+	(*ListKeyActionsRequest)(nil),     // 9: pangolin.core.v1.ListKeyActionsRequest
+	(*ListKeyActionsResponse)(nil),    // 10: pangolin.core.v1.ListKeyActionsResponse
+	(*WatchKeyChangesRequest)(nil),    // 11: pangolin.core.v1.WatchKeyChangesRequest
+	(*KeyChange)(nil),                 // 12: pangolin.core.v1.KeyChange
+	(*ListKeyIdsRequest)(nil),         // 13: pangolin.core.v1.ListKeyIdsRequest
+	(*ListKeyIdsResponse)(nil),        // 14: pangolin.core.v1.ListKeyIdsResponse
+	(*KeyChangePositionRequest)(nil),  // 15: pangolin.core.v1.KeyChangePositionRequest
+	(*KeyChangePositionResponse)(nil), // 16: pangolin.core.v1.KeyChangePositionResponse
+	(*Page)(nil),                      // 17: pangolin.core.v1.Page
+	(*Empty)(nil),                     // 18: pangolin.core.v1.Empty
 }
 var file_pangolin_core_v1_apikeys_proto_depIdxs = []int32{
-	13, // 0: pangolin.core.v1.ListOrgKeysRequest.page:type_name -> pangolin.core.v1.Page
+	17, // 0: pangolin.core.v1.ListOrgKeysRequest.page:type_name -> pangolin.core.v1.Page
 	4,  // 1: pangolin.core.v1.ListOrgKeysResponse.api_keys:type_name -> pangolin.core.v1.ApiKey
-	13, // 2: pangolin.core.v1.ListKeyActionsRequest.page:type_name -> pangolin.core.v1.Page
+	17, // 2: pangolin.core.v1.ListKeyActionsRequest.page:type_name -> pangolin.core.v1.Page
 	1,  // 3: pangolin.core.v1.ApiKeyService.Verify:input_type -> pangolin.core.v1.VerifyRequest
 	2,  // 4: pangolin.core.v1.ApiKeyService.CreateOrgKey:input_type -> pangolin.core.v1.CreateOrgKeyRequest
 	5,  // 5: pangolin.core.v1.ApiKeyService.ListOrgKeys:input_type -> pangolin.core.v1.ListOrgKeysRequest
@@ -913,15 +1086,19 @@ var file_pangolin_core_v1_apikeys_proto_depIdxs = []int32{
 	8,  // 7: pangolin.core.v1.ApiKeyService.SetKeyActions:input_type -> pangolin.core.v1.SetKeyActionsRequest
 	9,  // 8: pangolin.core.v1.ApiKeyService.ListKeyActions:input_type -> pangolin.core.v1.ListKeyActionsRequest
 	11, // 9: pangolin.core.v1.ApiKeyService.WatchKeyChanges:input_type -> pangolin.core.v1.WatchKeyChangesRequest
-	0,  // 10: pangolin.core.v1.ApiKeyService.Verify:output_type -> pangolin.core.v1.Principal
-	3,  // 11: pangolin.core.v1.ApiKeyService.CreateOrgKey:output_type -> pangolin.core.v1.CreatedApiKey
-	6,  // 12: pangolin.core.v1.ApiKeyService.ListOrgKeys:output_type -> pangolin.core.v1.ListOrgKeysResponse
-	14, // 13: pangolin.core.v1.ApiKeyService.DeleteOrgKey:output_type -> pangolin.core.v1.Empty
-	14, // 14: pangolin.core.v1.ApiKeyService.SetKeyActions:output_type -> pangolin.core.v1.Empty
-	10, // 15: pangolin.core.v1.ApiKeyService.ListKeyActions:output_type -> pangolin.core.v1.ListKeyActionsResponse
-	12, // 16: pangolin.core.v1.ApiKeyService.WatchKeyChanges:output_type -> pangolin.core.v1.KeyChange
-	10, // [10:17] is the sub-list for method output_type
-	3,  // [3:10] is the sub-list for method input_type
+	13, // 10: pangolin.core.v1.ApiKeyService.ListKeyIds:input_type -> pangolin.core.v1.ListKeyIdsRequest
+	15, // 11: pangolin.core.v1.ApiKeyService.KeyChangePosition:input_type -> pangolin.core.v1.KeyChangePositionRequest
+	0,  // 12: pangolin.core.v1.ApiKeyService.Verify:output_type -> pangolin.core.v1.Principal
+	3,  // 13: pangolin.core.v1.ApiKeyService.CreateOrgKey:output_type -> pangolin.core.v1.CreatedApiKey
+	6,  // 14: pangolin.core.v1.ApiKeyService.ListOrgKeys:output_type -> pangolin.core.v1.ListOrgKeysResponse
+	18, // 15: pangolin.core.v1.ApiKeyService.DeleteOrgKey:output_type -> pangolin.core.v1.Empty
+	18, // 16: pangolin.core.v1.ApiKeyService.SetKeyActions:output_type -> pangolin.core.v1.Empty
+	10, // 17: pangolin.core.v1.ApiKeyService.ListKeyActions:output_type -> pangolin.core.v1.ListKeyActionsResponse
+	12, // 18: pangolin.core.v1.ApiKeyService.WatchKeyChanges:output_type -> pangolin.core.v1.KeyChange
+	14, // 19: pangolin.core.v1.ApiKeyService.ListKeyIds:output_type -> pangolin.core.v1.ListKeyIdsResponse
+	16, // 20: pangolin.core.v1.ApiKeyService.KeyChangePosition:output_type -> pangolin.core.v1.KeyChangePositionResponse
+	12, // [12:21] is the sub-list for method output_type
+	3,  // [3:12] is the sub-list for method input_type
 	3,  // [3:3] is the sub-list for extension type_name
 	3,  // [3:3] is the sub-list for extension extendee
 	0,  // [0:3] is the sub-list for field type_name
@@ -939,7 +1116,7 @@ func file_pangolin_core_v1_apikeys_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_pangolin_core_v1_apikeys_proto_rawDesc), len(file_pangolin_core_v1_apikeys_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   13,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

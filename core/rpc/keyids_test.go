@@ -1,0 +1,104 @@
+package rpc
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"slices"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+
+	"pangolin-gateway/config"
+	"pangolin-gateway/core"
+	"pangolin-gateway/core/sqlstore"
+	corev1 "pangolin-gateway/proto/pangolin/core/v1"
+)
+
+// ListKeyIds lists the keys that exist, deleted ones not; both calls need
+// the link token.
+func TestListKeyIds(t *testing.T) {
+	conn, svc := serve(t)
+	keys := corev1.NewApiKeyServiceClient(conn)
+	bg := context.Background()
+	a, _ := svc.CreateRootKey(bg, "a", nil)
+	b, _ := svc.CreateRootKey(bg, "b", nil)
+	if err := svc.DeleteKey(bg, b.ID); err != nil {
+		t.Fatal(err)
+	}
+	res, err := keys.ListKeyIds(withToken(bg, token, ""), &corev1.ListKeyIdsRequest{})
+	if err != nil || !slices.Equal(res.GetApiKeyIds(), []string{a.ID}) {
+		t.Fatalf("ListKeyIds = %v, %v; want [%s]", res.GetApiKeyIds(), err, a.ID)
+	}
+	if _, err := keys.ListKeyIds(bg, &corev1.ListKeyIdsRequest{}); status.Code(err) != codes.Unauthenticated {
+		t.Fatalf("ListKeyIds without the link token: %v", err)
+	}
+	if _, err := keys.KeyChangePosition(bg, &corev1.KeyChangePositionRequest{}); status.Code(err) != codes.Unauthenticated {
+		t.Fatalf("KeyChangePosition without the link token: %v", err)
+	}
+}
+
+// KeyChangePosition is the newest change in the log, and the core's
+// streams deliver up to it at once, not at the next poll of the log.
+func TestKeyChangePosition(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	store, err := sqlstore.Open(ctx, "", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	svc := core.NewService(store, 1, log)
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		// A poll interval no test waits out: only the position call can
+		// make the stream send a change written behind the feed's back.
+		Serve(ctx, lis, svc, config.Core{Token: token, ChangePollInterval: time.Hour}, time.Second, log)
+	}()
+	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close(); cancel(); <-done; store.Close() })
+	keys := corev1.NewApiKeyServiceClient(conn)
+	call := withToken(ctx, token, "")
+
+	stream, err := keys.WatchKeyChanges(call, &corev1.WatchKeyChangesRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := stream.Recv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	created, err := svc.CreateRootKey(ctx, "behind the feed's back", nil) // no poke
+	if err != nil {
+		t.Fatal(err)
+	}
+	pos, err := keys.KeyChangePosition(call, &corev1.KeyChangePositionRequest{})
+	if err != nil || pos.GetSeq() <= first.GetSeq() {
+		t.Fatalf("KeyChangePosition = %v, %v; want past %d", pos, err, first.GetSeq())
+	}
+	got := make(chan *corev1.KeyChange, 1)
+	go func() {
+		ev, _ := stream.Recv()
+		got <- ev
+	}()
+	select {
+	case ev := <-got:
+		if ev.GetApiKeyId() != created.ID || ev.GetSeq() != pos.GetSeq() {
+			t.Fatalf("event = %v, want %s at %d", ev, created.ID, pos.GetSeq())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the stream did not send the change the position call announced")
+	}
+}
