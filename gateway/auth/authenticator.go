@@ -3,7 +3,8 @@
 // shared by every replica (L2), and only on a miss ask the core, which holds
 // the argon2id hash. Caches hold an HMAC digest of the secret, never the
 // secret. Change events from the core (Watch) invalidate entries; the TTL
-// bounds staleness when events are lost.
+// bounds staleness when events are lost. Watch also keeps the set of key
+// ids that exist, so made-up ids are refused without Redis or the core.
 package auth
 
 import (
@@ -65,6 +66,8 @@ type Stats struct {
 	L2Hits uint64
 	// Misses went to the Verifier (possibly sharing one call).
 	Misses uint64
+	// Unknown were refused without the Verifier: key ids that do not exist.
+	Unknown uint64
 }
 
 // numStripes splits the invalidation state so that invalidating one key
@@ -133,7 +136,10 @@ type Authenticator struct {
 	// badEntryLogged limits the log about L2 entries we cannot verify to one.
 	badEntryLogged atomic.Bool
 
-	l1Hits, l2Hits, misses atomic.Uint64
+	l1Hits, l2Hits, misses, unknown atomic.Uint64
+
+	live      *liveIDs
+	positions positions
 
 	// Watch state.
 	ready     chan struct{}
@@ -189,6 +195,9 @@ func New(opts Options) *Authenticator {
 	if size <= 0 {
 		size = DefaultSize
 	}
+	a.live = newLiveIDs()
+	a.positions.interval = positionInterval
+	a.positions.timeout = a.verifyTimeout
 	a.l1 = expirable.NewLRU[string, *entry](size, nil, a.ttl)
 	a.hmacs.New = func() any { return &hasher{mac: hmac.New(sha256.New, a.secret)} }
 	a.health.log = a.log
@@ -208,6 +217,10 @@ func (a *Authenticator) Authenticate(ctx context.Context, authorization string) 
 	if e, ok := a.l1.Get(keyID); ok && time.Now().Before(e.expires) {
 		a.l1Hits.Add(1)
 		return e.check(d)
+	}
+	if !a.mayExist(ctx, keyID) {
+		a.unknown.Add(1)
+		return nil, ErrInvalidKey
 	}
 
 	st := a.stripe(keyID)
@@ -261,6 +274,24 @@ func (a *Authenticator) verify(ctx context.Context, st *stripe, gen uint64, keyI
 	}
 }
 
+// mayExist reports whether keyID may be a key, as far as the live id set
+// tells: true unless the set is synced and, even once the stream has caught
+// up with the core's log as it stands now, does not hold the id.
+func (a *Authenticator) mayExist(ctx context.Context, keyID string) bool {
+	found, synced := a.live.has(keyID)
+	if found || !synced {
+		return true
+	}
+	// Not seen: a key created a moment ago may not have reached the stream
+	// yet. Learn where the log stands and let the stream get there.
+	seq, err := a.positions.get(ctx)
+	if err != nil || !a.live.caughtUp(ctx, seq, maxCatchUp) {
+		return true // cannot tell: the core decides
+	}
+	found, synced = a.live.has(keyID)
+	return found || !synced
+}
+
 // fill stores e in L1 (and in L2 when toL2) unless the key was invalidated
 // since gen was read. See stripe for why the lock covers the L2 SET.
 func (a *Authenticator) fill(ctx context.Context, st *stripe, gen uint64, keyID string, e *entry, toL2 bool) {
@@ -309,7 +340,8 @@ func (a *Authenticator) InvalidateAll(ctx context.Context) error {
 
 // Stats returns the hit and miss counters.
 func (a *Authenticator) Stats() Stats {
-	return Stats{L1Hits: a.l1Hits.Load(), L2Hits: a.l2Hits.Load(), Misses: a.misses.Load()}
+	return Stats{L1Hits: a.l1Hits.Load(), L2Hits: a.l2Hits.Load(), Misses: a.misses.Load(),
+		Unknown: a.unknown.Load()}
 }
 
 // hasher is a pooled HMAC with scratch space, so the hot path does not
