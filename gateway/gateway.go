@@ -167,7 +167,7 @@ func newHandler(cfg config.Config, log *slog.Logger, h *api.Handlers, authn api.
 	if err := e.SetTrustedProxies(cfg.Server.TrustProxy); err != nil {
 		return nil, fmt.Errorf("server.trust_proxy: %w", err)
 	}
-	e.Use(recoverEnvelope(log), accessLog(log), headers)
+	e.Use(recoverEnvelope(log), accessLog(log), headers, clientAddress)
 	e.NoRoute(api.NotFound)
 
 	v1 := e.Group("/v1")
@@ -218,6 +218,16 @@ func accessLog(log *slog.Logger) gin.HandlerFunc {
 		log.Debug("request", "method", c.Request.Method, "route", c.FullPath(), "status", c.Writer.Status(),
 			"client", c.ClientIP(), "duration", time.Since(start))
 	}
+}
+
+// clientAddress tells the authenticator who is asking (the address
+// server.trust_proxy makes of the request), which limits wrong secrets per
+// client. Only requests that carry a key pay for it.
+func clientAddress(c *gin.Context) {
+	if c.Request.Header.Get("Authorization") != "" {
+		c.Request = c.Request.WithContext(auth.WithClient(c.Request.Context(), c.ClientIP()))
+	}
+	c.Next()
 }
 
 // headers sets Pangolin's open CORS and a few protective headers, and

@@ -13,6 +13,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
+	"errors"
 	"fmt"
 	"hash"
 	"log/slog"
@@ -57,7 +58,12 @@ type Options struct {
 	Size int
 	// VerifyTimeout bounds one call to the Verifier.
 	VerifyTimeout time.Duration
-	Logger        *slog.Logger
+	// AttemptsPerKey and AttemptsPerClient bound the verifications whose
+	// secret turns out wrong, per key id and per client address (see
+	// WithClient); past them the answer is ErrBusy without a core call.
+	AttemptsPerKey    Rate
+	AttemptsPerClient Rate
+	Logger            *slog.Logger
 }
 
 // Stats counts where authentications were answered from.
@@ -68,6 +74,9 @@ type Stats struct {
 	Misses uint64
 	// Unknown were refused without the Verifier: key ids that do not exist.
 	Unknown uint64
+	// Limited were refused without the Verifier: too many wrong secrets
+	// for the key id or from the client.
+	Limited uint64
 }
 
 // numStripes splits the invalidation state so that invalidating one key
@@ -136,10 +145,11 @@ type Authenticator struct {
 	// badEntryLogged limits the log about L2 entries we cannot verify to one.
 	badEntryLogged atomic.Bool
 
-	l1Hits, l2Hits, misses, unknown atomic.Uint64
+	l1Hits, l2Hits, misses, unknown, limited atomic.Uint64
 
 	live      *liveIDs
 	positions positions
+	limits    *attemptLimits
 
 	// Watch state.
 	ready     chan struct{}
@@ -195,6 +205,13 @@ func New(opts Options) *Authenticator {
 	if size <= 0 {
 		size = DefaultSize
 	}
+	if opts.AttemptsPerKey.Burst <= 0 {
+		opts.AttemptsPerKey = DefaultAttemptsPerKey
+	}
+	if opts.AttemptsPerClient.Burst <= 0 {
+		opts.AttemptsPerClient = DefaultAttemptsPerClient
+	}
+	a.limits = newAttemptLimits(opts.AttemptsPerKey, opts.AttemptsPerClient)
 	a.live = newLiveIDs()
 	a.positions.interval = positionInterval
 	a.positions.timeout = a.verifyTimeout
@@ -243,7 +260,13 @@ func (a *Authenticator) Authenticate(ctx context.Context, authorization string) 
 // obtained before it.
 func (a *Authenticator) verify(ctx context.Context, st *stripe, gen uint64, keyID, secret string, d digest) (*Principal, error) {
 	flight := keyID + string(d[:]) + strconv.FormatUint(gen, 10)
+	client := clientFrom(ctx)
 	ch := a.flights.DoChan(flight, func() (any, error) {
+		// One attempt per flight, charged to the client that started it.
+		if !a.limits.take(keyID, client) {
+			a.limited.Add(1)
+			return nil, fmt.Errorf("%w: wrong-secret budget of the key id or client spent", ErrBusy)
+		}
 		// Detached from the first caller: its cancellation must not fail
 		// the others sharing this call.
 		vctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.verifyTimeout)
@@ -251,8 +274,13 @@ func (a *Authenticator) verify(ctx context.Context, st *stripe, gen uint64, keyI
 		start := time.Now()
 		p, err := a.verifier.Verify(vctx, keyID, secret)
 		if err != nil {
-			return nil, normalizeVerifyError(err)
+			err = normalizeVerifyError(err)
+			if !errors.Is(err, ErrInvalidKey) {
+				a.limits.giveBack(keyID, client) // not the caller's doing
+			}
+			return nil, err
 		}
+		a.limits.giveBack(keyID, client)
 		if p == nil {
 			return nil, fmt.Errorf("%w: verifier returned no principal", ErrUnavailable)
 		}
@@ -341,7 +369,7 @@ func (a *Authenticator) InvalidateAll(ctx context.Context) error {
 // Stats returns the hit and miss counters.
 func (a *Authenticator) Stats() Stats {
 	return Stats{L1Hits: a.l1Hits.Load(), L2Hits: a.l2Hits.Load(), Misses: a.misses.Load(),
-		Unknown: a.unknown.Load()}
+		Unknown: a.unknown.Load(), Limited: a.limited.Load()}
 }
 
 // hasher is a pooled HMAC with scratch space, so the hot path does not
