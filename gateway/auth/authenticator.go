@@ -235,7 +235,9 @@ func (a *Authenticator) Authenticate(ctx context.Context, authorization string) 
 		a.l1Hits.Add(1)
 		return e.check(d)
 	}
-	if !a.mayExist(ctx, keyID) {
+	if exists, err := a.mayExist(ctx, keyID); err != nil {
+		return nil, err
+	} else if !exists {
 		a.unknown.Add(1)
 		return nil, ErrInvalidKey
 	}
@@ -304,20 +306,24 @@ func (a *Authenticator) verify(ctx context.Context, st *stripe, gen uint64, keyI
 
 // mayExist reports whether keyID may be a key, as far as the live id set
 // tells: true unless the set is synced and, even once the stream has caught
-// up with the core's log as it stands now, does not hold the id.
-func (a *Authenticator) mayExist(ctx context.Context, keyID string) bool {
+// up with the core's log as it stands now, does not hold the id. The error
+// is the caller giving up meanwhile.
+func (a *Authenticator) mayExist(ctx context.Context, keyID string) (bool, error) {
 	found, synced := a.live.has(keyID)
 	if found || !synced {
-		return true
+		return true, nil
 	}
 	// Not seen: a key created a moment ago may not have reached the stream
 	// yet. Learn where the log stands and let the stream get there.
 	seq, err := a.positions.get(ctx)
-	if err != nil || !a.live.caughtUp(ctx, seq, maxCatchUp) {
-		return true // cannot tell: the core decides
+	if err == nil && a.live.caughtUp(ctx, seq, maxCatchUp) {
+		found, synced = a.live.has(keyID)
+		return found || !synced, nil
 	}
-	found, synced = a.live.has(keyID)
-	return found || !synced
+	if ctx.Err() != nil {
+		return false, fmt.Errorf("%w: %w", ErrUnavailable, context.Cause(ctx))
+	}
+	return true, nil // cannot tell: the core decides
 }
 
 // fill stores e in L1 (and in L2 when toL2) unless the key was invalidated
