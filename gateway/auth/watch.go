@@ -125,6 +125,12 @@ func (a *Authenticator) listLiveIDs(ctx context.Context, client corev1.ApiKeySer
 			// An older core: every key id goes to Verify, as it did.
 			opened(-1)
 			return
+		case status.Code(err) == codes.ResourceExhausted:
+			// More ids than a message may carry: retrying would only
+			// read them all again. Every key id goes to Verify.
+			opened(-1)
+			a.log.Warn("auth: too many key ids to list; every key id goes to the core", "err", err)
+			return
 		}
 		if first {
 			opened(-1)
