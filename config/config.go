@@ -419,7 +419,7 @@ func validateTrustProxy(list []string) []error {
 // password.
 func (r Redis) validate() []error {
 	var errs []error
-	if r.Timeout <= 0 {
+	if r.Enabled() && r.Timeout <= 0 {
 		errs = append(errs, errors.New("redis.timeout: must be positive"))
 	}
 	if r.URL != "" {
