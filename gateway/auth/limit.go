@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -116,8 +117,14 @@ type clientKey struct{}
 
 // WithClient returns ctx carrying the address of the client making the
 // request (gin's ClientIP, which follows server.trust_proxy): wrong secrets
-// are limited per client address as well as per key id.
+// are limited per client address as well as per key id. An IPv6 client
+// counts as its /64, which one host usually holds whole.
 func WithClient(ctx context.Context, addr string) context.Context {
+	if ip, err := netip.ParseAddr(addr); err == nil && ip.Is6() && !ip.Is4In6() {
+		if p, err := ip.Prefix(64); err == nil {
+			addr = p.String()
+		}
+	}
 	return context.WithValue(ctx, clientKey{}, addr)
 }
 

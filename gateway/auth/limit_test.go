@@ -145,3 +145,19 @@ func TestOnlyWrongSecretsSpendTheBudget(t *testing.T) {
 		t.Fatalf("stats = %+v, want nothing limited", s)
 	}
 }
+
+// An IPv6 client is its /64: a host cannot dodge its budget by changing
+// the low bits of its address.
+func TestClientAddressOfIPv6IsItsPrefix(t *testing.T) {
+	for addr, want := range map[string]string{
+		"2001:db8:1:2:aaaa::1": "2001:db8:1:2::/64",
+		"2001:db8:1:2:bbbb::9": "2001:db8:1:2::/64",
+		"203.0.113.7":          "203.0.113.7",
+		"::ffff:203.0.113.7":   "::ffff:203.0.113.7",
+		"not an address":       "not an address",
+	} {
+		if got := clientFrom(WithClient(context.Background(), addr)); got != want {
+			t.Errorf("client of %q = %q, want %q", addr, got, want)
+		}
+	}
+}
