@@ -135,6 +135,10 @@ type Redis struct {
 	DB int `koanf:"db"`
 	// TLS connects to Addrs over TLS (system roots).
 	TLS bool `koanf:"tls"`
+	// Timeout bounds every Redis operation (dial, command, and the
+	// Sentinel and Cluster lookups behind it): past it a cache lookup counts
+	// as a miss and the core answers instead.
+	Timeout time.Duration `koanf:"timeout"`
 }
 
 // Redis modes, see Redis.Mode.
@@ -192,6 +196,7 @@ func Default() Config {
 			ChangePollInterval: 200 * time.Millisecond,
 		},
 		Database: Database{DataDir: "./data"},
+		Redis:    Redis{Timeout: 100 * time.Millisecond},
 		Cache:    Cache{TTL: 5 * time.Minute, Size: 10000},
 		Log:      Log{Level: "info", Format: "text"},
 	}
@@ -414,6 +419,9 @@ func validateTrustProxy(list []string) []error {
 // password.
 func (r Redis) validate() []error {
 	var errs []error
+	if r.Enabled() && r.Timeout <= 0 {
+		errs = append(errs, errors.New("redis.timeout: must be positive"))
+	}
 	if r.URL != "" {
 		if _, err := url.Parse(r.URL); err != nil || !slices.Contains([]string{"redis", "rediss", "unix"}, scheme(r.URL)) {
 			errs = append(errs, fmt.Errorf("redis.url: %q is not a redis:// or rediss:// URL", redact(r.URL)))

@@ -140,9 +140,13 @@ func TestRedisModes(t *testing.T) {
 		"cluster db":        {redis: Redis{Addrs: []string{"r:6379"}, DB: 3}, want: []string{"redis.db: a Redis Cluster has only database 0"}},
 		"cluster sentinel password": {redis: Redis{Addrs: []string{"r:6379"}, SentinelPassword: "x"},
 			want: []string{"redis.sentinel_password"}},
+		"no timeout": {redis: Redis{URL: "redis://r:6379", Timeout: -time.Second}, want: []string{"redis.timeout: must be positive"}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			g := gatewayConfig()
+			if tc.redis.Timeout == 0 {
+				tc.redis.Timeout = Default().Redis.Timeout
+			}
 			g.Redis = tc.redis
 			err := g.ValidateGateway()
 			if len(tc.want) == 0 {

@@ -6,7 +6,6 @@ import (
 	"runtime"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	corev1 "pangolin-gateway/proto/pangolin/core/v1"
@@ -65,32 +64,33 @@ type CreatedKey struct{ *corev1.CreatedApiKey }
 // Token is the bearer token of the key.
 func (k CreatedKey) Token() string { return k.GetApiKeyId() + "." + k.GetApiKey() }
 
-// dummyHash makes a verification of an unknown key cost the same argon2id
-// work as a wrong secret, so response times do not reveal which key ids
-// exist. Made on first use, not at start-up of every program importing core.
-var dummyHash = sync.OnceValue(func() string { return HashSecret(NewKeySecret()) })
-
 // Verify checks a key's secret and returns what the key may do. Unknown
 // key and wrong secret give the same Unauthenticated error.
+//
+// An id that does not exist is refused before the verification queue and
+// without computing a hash, so a flood of made-up ids costs one indexed
+// read each and cannot starve real keys of verification slots. Its answer
+// comes sooner than a wrong secret's, which tells a caller whether a key id
+// exists: ids are not secrets, the 40-character secret is what protects a
+// key (README, "How a request is authenticated").
 func (k *Keys) Verify(ctx context.Context, req *corev1.VerifyRequest) (*corev1.Principal, error) {
 	id, secret := req.GetApiKeyId(), req.GetSecret()
 	invalid := Errorf(CodeUnauthenticated, "Invalid API key")
 	if len(id) != 15 || secret == "" || len(secret) > 128 {
 		return nil, invalid
 	}
-	release, err := k.acquireVerifySlot(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer release()
 	hash, err := k.store.KeyHash(ctx, id)
 	if ErrorCode(err) == CodeNotFound {
-		CheckSecret(dummyHash(), secret)
 		return nil, invalid
 	}
 	if err != nil {
 		return nil, err
 	}
+	release, err := k.acquireVerifySlot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	if !CheckSecret(hash, secret) {
 		return nil, invalid
 	}

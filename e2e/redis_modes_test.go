@@ -38,6 +38,13 @@ func redisBinaries(t testing.TB) (server, cli string) {
 // (with password, if set) and returns the port.
 func startRedis(t testing.TB, server, password string, extra ...string) int {
 	t.Helper()
+	port, _ := startRedisProc(t, server, password, extra...)
+	return port
+}
+
+// startRedisProc is startRedis, also returning the process (to stall it).
+func startRedisProc(t testing.TB, server, password string, extra ...string) (int, *proc) {
+	t.Helper()
 	port := freePort(t)
 	dir := t.TempDir()
 	args := append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir}, extra...)
@@ -47,7 +54,7 @@ func startRedis(t testing.TB, server, password string, extra ...string) int {
 	waitFor(t, p, "redis-server :"+strconv.Itoa(port), func() bool {
 		return c.Ping(context.Background()).Err() == nil
 	})
-	return port
+	return port, p
 }
 
 // TestRedisSentinel: two gateways whose key cache is a Redis master found

@@ -66,6 +66,7 @@ func New(cfg config.Config, log *slog.Logger) (*Gateway, error) {
 	g.authn = auth.New(auth.Options{
 		Verifier:      auth.CoreVerifier{Client: g.keys},
 		Redis:         g.redis,
+		RedisTimeout:  cfg.Redis.Timeout,
 		Secret:        secret,
 		TTL:           cfg.Cache.TTL,
 		Size:          cfg.Cache.Size,
@@ -161,7 +162,7 @@ func newHandler(cfg config.Config, log *slog.Logger, conn grpc.ClientConnInterfa
 	if err := e.SetTrustedProxies(cfg.Server.TrustProxy); err != nil {
 		return nil, fmt.Errorf("server.trust_proxy: %w", err)
 	}
-	e.Use(recoverEnvelope(log), accessLog(log), headers)
+	e.Use(recoverEnvelope(log), accessLog(log), headers, clientAddress)
 	e.NoRoute(api.NotFound)
 
 	v1 := e.Group("/v1")
@@ -220,6 +221,16 @@ func accessLog(log *slog.Logger) gin.HandlerFunc {
 		log.Debug("request", "method", c.Request.Method, "route", c.FullPath(), "status", c.Writer.Status(),
 			"client", c.ClientIP(), "duration", time.Since(start))
 	}
+}
+
+// clientAddress tells the authenticator who is asking (the address
+// server.trust_proxy makes of the request), which limits wrong secrets per
+// client. Only requests that carry a key pay for it.
+func clientAddress(c *gin.Context) {
+	if c.Request.Header.Get("Authorization") != "" {
+		c.Request = c.Request.WithContext(auth.WithClient(c.Request.Context(), c.ClientIP()))
+	}
+	c.Next()
 }
 
 // headers sets Pangolin's open CORS and a few protective headers, and

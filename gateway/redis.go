@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -15,6 +16,13 @@ import (
 // describe: one node (redis.url), Sentinel (redis.addrs + master_name) or
 // Cluster (redis.addrs alone). All three are a redis.UniversalClient; the
 // auth package handles the cluster's per-node work itself.
+//
+// Every client honours the deadline of the caller's context: without
+// ContextTimeoutEnabled go-redis ignores it and waits out its own socket
+// timeouts (3 s reads, 5 s dials), so a stalled Redis held each cache miss
+// and invalidation that long whatever bound the auth package set. Its own
+// timeouts are redis.timeout too, for the calls it makes without a
+// deadline (sentinel queries, cluster topology).
 func newRedis(cfg config.Redis) (redis.UniversalClient, error) {
 	switch cfg.Mode() {
 	case config.RedisSingle:
@@ -27,6 +35,13 @@ func newRedis(cfg config.Redis) (redis.UniversalClient, error) {
 			}
 			return nil, fmt.Errorf("redis.url: %w", err)
 		}
+		// Timeouts the URL sets (dial_timeout=, read_timeout=, …) stand;
+		// the context of each call bounds it by redis.timeout regardless.
+		opts.DialTimeout = orDefault(opts.DialTimeout, cfg.Timeout)
+		opts.ReadTimeout = orDefault(opts.ReadTimeout, cfg.Timeout)
+		opts.WriteTimeout = orDefault(opts.WriteTimeout, cfg.Timeout)
+		opts.PoolTimeout = orDefault(opts.PoolTimeout, cfg.Timeout)
+		opts.ContextTimeoutEnabled = true
 		return redis.NewClient(opts), nil
 	case config.RedisSentinel, config.RedisCluster:
 		opts := &redis.UniversalOptions{
@@ -39,6 +54,13 @@ func newRedis(cfg config.Redis) (redis.UniversalClient, error) {
 			// A single seed address still means a cluster: without this
 			// go-redis would make a one-node client and fail on MOVED.
 			IsClusterMode: cfg.Mode() == config.RedisCluster,
+			// The sentinel queries and cluster topology reads behind a
+			// command inherit these too.
+			DialTimeout:           cfg.Timeout,
+			ReadTimeout:           cfg.Timeout,
+			WriteTimeout:          cfg.Timeout,
+			PoolTimeout:           cfg.Timeout,
+			ContextTimeoutEnabled: true,
 		}
 		if cfg.TLS {
 			opts.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
@@ -46,6 +68,13 @@ func newRedis(cfg config.Redis) (redis.UniversalClient, error) {
 		return redis.NewUniversalClient(opts), nil
 	}
 	return nil, nil
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d == 0 {
+		return def
+	}
+	return d
 }
 
 // redisSummary describes the Redis in use for the start-up log: the mode
@@ -57,11 +86,11 @@ func redisSummary(cfg config.Redis) []any {
 		if err != nil {
 			return []any{"mode", cfg.Mode()}
 		}
-		return []any{"mode", cfg.Mode(), "addr", opts.Addr, "db", opts.DB, "tls", opts.TLSConfig != nil}
+		return []any{"mode", cfg.Mode(), "addr", opts.Addr, "db", opts.DB, "tls", opts.TLSConfig != nil, "timeout", cfg.Timeout}
 	case config.RedisSentinel:
-		return []any{"mode", cfg.Mode(), "sentinels", cfg.Addrs, "master_name", cfg.MasterName, "db", cfg.DB, "tls", cfg.TLS}
+		return []any{"mode", cfg.Mode(), "sentinels", cfg.Addrs, "master_name", cfg.MasterName, "db", cfg.DB, "tls", cfg.TLS, "timeout", cfg.Timeout}
 	case config.RedisCluster:
-		return []any{"mode", cfg.Mode(), "seeds", cfg.Addrs, "tls", cfg.TLS}
+		return []any{"mode", cfg.Mode(), "seeds", cfg.Addrs, "tls", cfg.TLS, "timeout", cfg.Timeout}
 	}
 	return []any{"mode", "none (in-process cache only)"}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -52,6 +53,46 @@ func TestNewRedisModes(t *testing.T) {
 	}
 	if c, err := newRedis(config.Redis{}); c != nil || err != nil {
 		t.Fatalf("no redis: got %v %v", c, err)
+	}
+}
+
+// Every mode honours the caller's deadline and bounds its own calls by
+// redis.timeout (the stalled-Redis behaviour is tested end to end in
+// e2e/redis_stall_test.go). A timeout the URL sets stands.
+func TestNewRedisTimeouts(t *testing.T) {
+	const d = 70 * time.Millisecond
+	bounded := func(o *redis.Options) bool {
+		return o.ContextTimeoutEnabled && o.DialTimeout == d && o.ReadTimeout == d && o.WriteTimeout == d && o.PoolTimeout == d
+	}
+	for name, tc := range map[string]struct {
+		cfg   config.Redis
+		check func(redis.UniversalClient) bool
+	}{
+		"single": {config.Redis{URL: "redis://127.0.0.1:6379/0", Timeout: d}, func(c redis.UniversalClient) bool {
+			return bounded(c.(*redis.Client).Options())
+		}},
+		"single, URL read_timeout": {config.Redis{URL: "redis://127.0.0.1:6379/0?read_timeout=2s", Timeout: d}, func(c redis.UniversalClient) bool {
+			o := c.(*redis.Client).Options()
+			return o.ContextTimeoutEnabled && o.ReadTimeout == 2*time.Second && o.DialTimeout == d
+		}},
+		"sentinel": {config.Redis{Addrs: []string{"127.0.0.1:26379"}, MasterName: "m", Timeout: d}, func(c redis.UniversalClient) bool {
+			return bounded(c.(*redis.Client).Options())
+		}},
+		"cluster": {config.Redis{Addrs: []string{"127.0.0.1:7000"}, Timeout: d}, func(c redis.UniversalClient) bool {
+			o := c.(*redis.ClusterClient).Options()
+			return o.ContextTimeoutEnabled && o.DialTimeout == d && o.ReadTimeout == d && o.WriteTimeout == d && o.PoolTimeout == d
+		}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			c, err := newRedis(tc.cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			if !tc.check(c) {
+				t.Fatalf("newRedis(%+v): timeouts not applied", tc.cfg)
+			}
+		})
 	}
 }
 

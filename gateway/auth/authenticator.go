@@ -3,7 +3,8 @@
 // shared by every replica (L2), and only on a miss ask the core, which holds
 // the argon2id hash. Caches hold an HMAC digest of the secret, never the
 // secret. Change events from the core (Watch) invalidate entries; the TTL
-// bounds staleness when events are lost.
+// bounds staleness when events are lost. Watch also keeps the set of key
+// ids that exist, so made-up ids are refused without Redis or the core.
 package auth
 
 import (
@@ -12,6 +13,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
+	"errors"
 	"fmt"
 	"hash"
 	"log/slog"
@@ -56,7 +58,12 @@ type Options struct {
 	Size int
 	// VerifyTimeout bounds one call to the Verifier.
 	VerifyTimeout time.Duration
-	Logger        *slog.Logger
+	// AttemptsPerKey and AttemptsPerClient bound the verifications whose
+	// secret turns out wrong, per key id and per client address (see
+	// WithClient); past them the answer is ErrBusy without a core call.
+	AttemptsPerKey    Rate
+	AttemptsPerClient Rate
+	Logger            *slog.Logger
 }
 
 // Stats counts where authentications were answered from.
@@ -65,6 +72,11 @@ type Stats struct {
 	L2Hits uint64
 	// Misses went to the Verifier (possibly sharing one call).
 	Misses uint64
+	// Unknown were refused without the Verifier: key ids that do not exist.
+	Unknown uint64
+	// Limited were refused without the Verifier: too many wrong secrets
+	// for the key id or from the client.
+	Limited uint64
 }
 
 // numStripes splits the invalidation state so that invalidating one key
@@ -133,7 +145,11 @@ type Authenticator struct {
 	// badEntryLogged limits the log about L2 entries we cannot verify to one.
 	badEntryLogged atomic.Bool
 
-	l1Hits, l2Hits, misses atomic.Uint64
+	l1Hits, l2Hits, misses, unknown, limited atomic.Uint64
+
+	live      *liveIDs
+	positions positions
+	limits    *attemptLimits
 
 	// Watch state.
 	ready     chan struct{}
@@ -189,6 +205,16 @@ func New(opts Options) *Authenticator {
 	if size <= 0 {
 		size = DefaultSize
 	}
+	if opts.AttemptsPerKey.Burst <= 0 {
+		opts.AttemptsPerKey = DefaultAttemptsPerKey
+	}
+	if opts.AttemptsPerClient.Burst <= 0 {
+		opts.AttemptsPerClient = DefaultAttemptsPerClient
+	}
+	a.limits = newAttemptLimits(opts.AttemptsPerKey, opts.AttemptsPerClient)
+	a.live = newLiveIDs()
+	a.positions.interval = positionInterval
+	a.positions.timeout = a.verifyTimeout
 	a.l1 = expirable.NewLRU[string, *entry](size, nil, a.ttl)
 	a.hmacs.New = func() any { return &hasher{mac: hmac.New(sha256.New, a.secret)} }
 	a.health.log = a.log
@@ -208,6 +234,12 @@ func (a *Authenticator) Authenticate(ctx context.Context, authorization string) 
 	if e, ok := a.l1.Get(keyID); ok && time.Now().Before(e.expires) {
 		a.l1Hits.Add(1)
 		return e.check(d)
+	}
+	if exists, err := a.mayExist(ctx, keyID); err != nil {
+		return nil, err
+	} else if !exists {
+		a.unknown.Add(1)
+		return nil, ErrInvalidKey
 	}
 
 	st := a.stripe(keyID)
@@ -230,7 +262,13 @@ func (a *Authenticator) Authenticate(ctx context.Context, authorization string) 
 // obtained before it.
 func (a *Authenticator) verify(ctx context.Context, st *stripe, gen uint64, keyID, secret string, d digest) (*Principal, error) {
 	flight := keyID + string(d[:]) + strconv.FormatUint(gen, 10)
+	client := clientFrom(ctx)
 	ch := a.flights.DoChan(flight, func() (any, error) {
+		// One attempt per flight, charged to the client that started it.
+		if !a.limits.take(keyID, client) {
+			a.limited.Add(1)
+			return nil, fmt.Errorf("%w: wrong-secret budget of the key id or client spent", ErrBusy)
+		}
 		// Detached from the first caller: its cancellation must not fail
 		// the others sharing this call.
 		vctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.verifyTimeout)
@@ -238,8 +276,13 @@ func (a *Authenticator) verify(ctx context.Context, st *stripe, gen uint64, keyI
 		start := time.Now()
 		p, err := a.verifier.Verify(vctx, keyID, secret)
 		if err != nil {
-			return nil, normalizeVerifyError(err)
+			err = normalizeVerifyError(err)
+			if !errors.Is(err, ErrInvalidKey) {
+				a.limits.giveBack(keyID, client) // not the caller's doing
+			}
+			return nil, err
 		}
+		a.limits.giveBack(keyID, client)
 		if p == nil {
 			return nil, fmt.Errorf("%w: verifier returned no principal", ErrUnavailable)
 		}
@@ -259,6 +302,28 @@ func (a *Authenticator) verify(ctx context.Context, st *stripe, gen uint64, keyI
 	case <-ctx.Done():
 		return nil, fmt.Errorf("%w: %w", ErrUnavailable, context.Cause(ctx))
 	}
+}
+
+// mayExist reports whether keyID may be a key, as far as the live id set
+// tells: true unless the set is synced and, even once the stream has caught
+// up with the core's log as it stands now, does not hold the id. The error
+// is the caller giving up meanwhile.
+func (a *Authenticator) mayExist(ctx context.Context, keyID string) (bool, error) {
+	found, synced := a.live.has(keyID)
+	if found || !synced {
+		return true, nil
+	}
+	// Not seen: a key created a moment ago may not have reached the stream
+	// yet. Learn where the log stands and let the stream get there.
+	seq, err := a.positions.get(ctx)
+	if err == nil && a.live.caughtUp(ctx, seq, maxCatchUp) {
+		found, synced = a.live.has(keyID)
+		return found || !synced, nil
+	}
+	if ctx.Err() != nil {
+		return false, fmt.Errorf("%w: %w", ErrUnavailable, context.Cause(ctx))
+	}
+	return true, nil // cannot tell: the core decides
 }
 
 // fill stores e in L1 (and in L2 when toL2) unless the key was invalidated
@@ -309,7 +374,8 @@ func (a *Authenticator) InvalidateAll(ctx context.Context) error {
 
 // Stats returns the hit and miss counters.
 func (a *Authenticator) Stats() Stats {
-	return Stats{L1Hits: a.l1Hits.Load(), L2Hits: a.l2Hits.Load(), Misses: a.misses.Load()}
+	return Stats{L1Hits: a.l1Hits.Load(), L2Hits: a.l2Hits.Load(), Misses: a.misses.Load(),
+		Unknown: a.unknown.Load(), Limited: a.limited.Load()}
 }
 
 // hasher is a pooled HMAC with scratch space, so the hot path does not

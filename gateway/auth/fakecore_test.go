@@ -62,7 +62,15 @@ type fakeCore struct {
 	watchCalls  []int64 // after_seq of each accepted WatchKeyChanges
 	refuseWatch bool
 	refused     int
-	handlers    sync.WaitGroup
+	// oldCore makes ListKeyIds and KeyChangePosition unimplemented, as on
+	// a core that predates them.
+	oldCore bool
+	// holdEvents, when set, stops the streams from sending (the log still
+	// grows and KeyChangePosition still sees it): a stream lagging behind.
+	holdEvents bool
+	handlers   sync.WaitGroup
+
+	listCalls, positionCalls int
 }
 
 type fakeSub struct {
@@ -74,7 +82,8 @@ func newFakeCore(p argonParams) *fakeCore {
 	return &fakeCore{argon: p, keys: map[string]fakeKey{}, subs: map[*fakeSub]struct{}{}}
 }
 
-// addKey creates a key and returns its bearer header value.
+// addKey creates a key and returns its bearer header value. Like the
+// core, it logs the creation as a change.
 func (f *fakeCore) addKey(t testing.TB, isRoot bool, orgs, actions []string) (keyID, secret, header string) {
 	t.Helper()
 	keyID, secret = newKeyID(), newSecret()
@@ -90,7 +99,57 @@ func (f *fakeCore) addKey(t testing.TB, isRoot bool, orgs, actions []string) (ke
 	f.mu.Lock()
 	f.keys[keyID] = k
 	f.mu.Unlock()
+	f.publish(keyID, false)
 	return keyID, secret, "Bearer " + keyID + "." + secret
+}
+
+func (f *fakeCore) ListKeyIds(context.Context, *corev1.ListKeyIdsRequest) (*corev1.ListKeyIdsResponse, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.oldCore {
+		return nil, status.Error(codes.Unimplemented, "unknown method")
+	}
+	f.listCalls++
+	res := &corev1.ListKeyIdsResponse{}
+	for id := range f.keys {
+		res.ApiKeyIds = append(res.ApiKeyIds, id)
+	}
+	return res, nil
+}
+
+func (f *fakeCore) KeyChangePosition(context.Context, *corev1.KeyChangePositionRequest) (*corev1.KeyChangePositionResponse, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.oldCore {
+		return nil, status.Error(codes.Unimplemented, "unknown method")
+	}
+	f.positionCalls++
+	return &corev1.KeyChangePositionResponse{Seq: int64(len(f.log))}, nil
+}
+
+// releaseEvents lets held events flow again.
+func (f *fakeCore) releaseEvents() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.holdEvents = false
+	for s := range f.subs {
+		select {
+		case s.notify <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (f *fakeCore) set(fn func(f *fakeCore)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	fn(f)
+}
+
+func (f *fakeCore) counts() (lists, positions int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.listCalls, f.positionCalls
 }
 
 func (f *fakeCore) deleteKey(keyID string) {
@@ -172,6 +231,9 @@ func (f *fakeCore) WatchKeyChanges(req *corev1.WatchKeyChangesRequest, stream gr
 	for {
 		f.mu.Lock()
 		pending := f.log[min(next, len(f.log)):]
+		if f.holdEvents {
+			pending = nil
+		}
 		f.mu.Unlock()
 		for _, c := range pending {
 			if err := stream.Send(c); err != nil {

@@ -5,6 +5,9 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
 	corev1 "pangolin-gateway/proto/pangolin/core/v1"
 )
 
@@ -22,6 +25,7 @@ const (
 // Call it once per Authenticator, typically in its own goroutine; it returns
 // when ctx is done.
 func (a *Authenticator) Watch(ctx context.Context, client corev1.ApiKeyServiceClient) {
+	a.positions.client.Store(&client)
 	backoff := watchMinBackoff
 	failing := false   // the last attempt failed and was logged
 	connected := false // some stream was open before
@@ -67,15 +71,79 @@ func (a *Authenticator) watchOnce(ctx context.Context, client corev1.ApiKeyServi
 	if err != nil {
 		return false, false, err
 	}
-	a.readyOnce.Do(func() { close(a.ready) })
-	a.log.Info("auth: key change stream open", "after_seq", after, "resume", reconnect)
+	live := a.live.newStream()
+	defer a.live.lost(live)
+	// The first event means the core has fixed where this stream starts:
+	// a listing read from now on reaches at least that far (see liveIDs).
+	first, err := stream.Recv()
+	if err != nil {
+		return true, false, err
+	}
+	a.apply(ctx, first)
+	listed := make(chan struct{})
+	go func() {
+		defer close(listed)
+		a.listLiveIDs(sctx, client, live, after, reconnect)
+	}()
+	defer func() { cancel(); <-listed }()
 	for {
 		change, err := stream.Recv()
 		if err != nil {
-			return true, progressed, err
+			return true, true, err
 		}
 		a.apply(ctx, change)
-		progressed = true
+	}
+}
+
+// listLiveIDs loads the live id set for stream, retrying with backoff while
+// the stream lasts (the set stays unsynced meanwhile: every id goes to the
+// core). Its first attempt marks the Authenticator ready and logs the
+// stream as open.
+func (a *Authenticator) listLiveIDs(ctx context.Context, client corev1.ApiKeyServiceClient, stream uint64, after int64, reconnect bool) {
+	opened := func(liveKeys int) {
+		a.readyOnce.Do(func() { close(a.ready) })
+		a.log.Info("auth: key change stream open", "after_seq", after, "resume", reconnect, "live_keys", liveKeys)
+	}
+	backoff := watchMinBackoff
+	for first := true; ; first = false {
+		a.live.startListing(stream)
+		lctx, cancel := context.WithTimeout(ctx, a.verifyTimeout)
+		res, err := client.ListKeyIds(lctx, &corev1.ListKeyIdsRequest{})
+		cancel()
+		switch {
+		case err == nil:
+			a.live.finishListing(stream, res.GetApiKeyIds())
+			if first {
+				opened(len(res.GetApiKeyIds()))
+			} else {
+				a.log.Info("auth: live key ids listed", "live_keys", len(res.GetApiKeyIds()))
+			}
+			return
+		case ctx.Err() != nil:
+			return
+		case status.Code(err) == codes.Unimplemented:
+			// An older core: every key id goes to Verify, as it did.
+			opened(-1)
+			return
+		case status.Code(err) == codes.ResourceExhausted:
+			// More ids than a message may carry: retrying would only
+			// read them all again. Every key id goes to Verify.
+			opened(-1)
+			a.log.Warn("auth: too many key ids to list; every key id goes to the core", "err", err)
+			return
+		}
+		if first {
+			opened(-1)
+			a.log.Warn("auth: listing the live key ids failed; every key id goes to the core until it works", "err", err)
+		}
+		t := time.NewTimer(backoff/2 + rand.N(backoff/2+1))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		backoff = min(backoff*2, watchMaxBackoff)
 	}
 }
 
@@ -95,6 +163,7 @@ func (a *Authenticator) apply(ctx context.Context, change *corev1.KeyChange) {
 	// (e.g. a restored log), and re-applying an invalidation is harmless. An
 	// event without a key id and no reset only carries the position.
 	a.lastSeq.Store(change.GetSeq())
+	a.live.note(change.GetApiKeyId(), change.GetSeq())
 }
 
 // Ready is closed once the first change stream to the core is open.

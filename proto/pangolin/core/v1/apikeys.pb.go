@@ -843,6 +843,166 @@ func (x *KeyChange) GetReset_() bool {
 	return false
 }
 
+type ListKeyIdsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListKeyIdsRequest) Reset() {
+	*x = ListKeyIdsRequest{}
+	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListKeyIdsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListKeyIdsRequest) ProtoMessage() {}
+
+func (x *ListKeyIdsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListKeyIdsRequest.ProtoReflect.Descriptor instead.
+func (*ListKeyIdsRequest) Descriptor() ([]byte, []int) {
+	return file_pangolin_core_v1_apikeys_proto_rawDescGZIP(), []int{14}
+}
+
+type ListKeyIdsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ApiKeyIds     []string               `protobuf:"bytes,1,rep,name=api_key_ids,json=apiKeyIds,proto3" json:"api_key_ids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListKeyIdsResponse) Reset() {
+	*x = ListKeyIdsResponse{}
+	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListKeyIdsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListKeyIdsResponse) ProtoMessage() {}
+
+func (x *ListKeyIdsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListKeyIdsResponse.ProtoReflect.Descriptor instead.
+func (*ListKeyIdsResponse) Descriptor() ([]byte, []int) {
+	return file_pangolin_core_v1_apikeys_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *ListKeyIdsResponse) GetApiKeyIds() []string {
+	if x != nil {
+		return x.ApiKeyIds
+	}
+	return nil
+}
+
+type KeyChangePositionRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *KeyChangePositionRequest) Reset() {
+	*x = KeyChangePositionRequest{}
+	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *KeyChangePositionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*KeyChangePositionRequest) ProtoMessage() {}
+
+func (x *KeyChangePositionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use KeyChangePositionRequest.ProtoReflect.Descriptor instead.
+func (*KeyChangePositionRequest) Descriptor() ([]byte, []int) {
+	return file_pangolin_core_v1_apikeys_proto_rawDescGZIP(), []int{16}
+}
+
+type KeyChangePositionResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Seq           int64                  `protobuf:"varint,1,opt,name=seq,proto3" json:"seq,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *KeyChangePositionResponse) Reset() {
+	*x = KeyChangePositionResponse{}
+	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *KeyChangePositionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*KeyChangePositionResponse) ProtoMessage() {}
+
+func (x *KeyChangePositionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use KeyChangePositionResponse.ProtoReflect.Descriptor instead.
+func (*KeyChangePositionResponse) Descriptor() ([]byte, []int) {
+	return file_pangolin_core_v1_apikeys_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *KeyChangePositionResponse) GetSeq() int64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
 var File_pangolin_core_v1_apikeys_proto protoreflect.FileDescriptor
 
 const file_pangolin_core_v1_apikeys_proto_rawDesc = "" +
@@ -914,10 +1074,20 @@ const file_pangolin_core_v1_apikeys_proto_rawDesc = "" +
 	"\x03seq\x18\x01 \x01(\x03R\x03seq\x12\x1c\n" +
 	"\n" +
 	"api_key_id\x18\x02 \x01(\tR\bapiKeyId\x12\x14\n" +
-	"\x05reset\x18\x03 \x01(\bR\x05reset2\xfe\b\n" +
+	"\x05reset\x18\x03 \x01(\bR\x05reset\"\x13\n" +
+	"\x11ListKeyIdsRequest\"4\n" +
+	"\x12ListKeyIdsResponse\x12\x1e\n" +
+	"\vapi_key_ids\x18\x01 \x03(\tR\tapiKeyIds\"\x1a\n" +
+	"\x18KeyChangePositionRequest\"-\n" +
+	"\x19KeyChangePositionResponse\x12\x10\n" +
+	"\x03seq\x18\x01 \x01(\x03R\x03seq2\xd5\n" +
+	"\n" +
 	"\rApiKeyService\x12N\n" +
 	"\x06Verify\x12\x1f.pangolin.core.v1.VerifyRequest\x1a\x1b.pangolin.core.v1.Principal\"\x06\xca\xf3\x18\x02\b\x06\x12b\n" +
-	"\x0fWatchKeyChanges\x12(.pangolin.core.v1.WatchKeyChangesRequest\x1a\x1b.pangolin.core.v1.KeyChange\"\x06\xca\xf3\x18\x02\b\x060\x01\x12\xa1\x01\n" +
+	"\x0fWatchKeyChanges\x12(.pangolin.core.v1.WatchKeyChangesRequest\x1a\x1b.pangolin.core.v1.KeyChange\"\x06\xca\xf3\x18\x02\b\x060\x01\x12_\n" +
+	"\n" +
+	"ListKeyIds\x12#.pangolin.core.v1.ListKeyIdsRequest\x1a$.pangolin.core.v1.ListKeyIdsResponse\"\x06\xca\xf3\x18\x02\b\x06\x12t\n" +
+	"\x11KeyChangePosition\x12*.pangolin.core.v1.KeyChangePositionRequest\x1a+.pangolin.core.v1.KeyChangePositionResponse\"\x06\xca\xf3\x18\x02\b\x06\x12\xa1\x01\n" +
 	"\fCreateOrgKey\x12%.pangolin.core.v1.CreateOrgKeyRequest\x1a\x1f.pangolin.core.v1.CreatedApiKey\"I\xc2\xf3\x181\n" +
 	"\x03PUT\x12\x14/org/{orgId}/api-key \xc9\x01*\x0fAPI key created8\x01\xca\xf3\x18\x10\b\x03\x12\fcreateApiKey\x12\xb5\x01\n" +
 	"\vListOrgKeys\x12$.pangolin.core.v1.ListOrgKeysRequest\x1a%.pangolin.core.v1.ListOrgKeysResponse\"Y\xc2\xf3\x18B\n" +
@@ -941,47 +1111,55 @@ func file_pangolin_core_v1_apikeys_proto_rawDescGZIP() []byte {
 	return file_pangolin_core_v1_apikeys_proto_rawDescData
 }
 
-var file_pangolin_core_v1_apikeys_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_pangolin_core_v1_apikeys_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_pangolin_core_v1_apikeys_proto_goTypes = []any{
-	(*Principal)(nil),              // 0: pangolin.core.v1.Principal
-	(*VerifyRequest)(nil),          // 1: pangolin.core.v1.VerifyRequest
-	(*CreateOrgKeyRequest)(nil),    // 2: pangolin.core.v1.CreateOrgKeyRequest
-	(*CreatedApiKey)(nil),          // 3: pangolin.core.v1.CreatedApiKey
-	(*ApiKey)(nil),                 // 4: pangolin.core.v1.ApiKey
-	(*ListOrgKeysRequest)(nil),     // 5: pangolin.core.v1.ListOrgKeysRequest
-	(*ListOrgKeysResponse)(nil),    // 6: pangolin.core.v1.ListOrgKeysResponse
-	(*OrgKeyRequest)(nil),          // 7: pangolin.core.v1.OrgKeyRequest
-	(*SetKeyActionsRequest)(nil),   // 8: pangolin.core.v1.SetKeyActionsRequest
-	(*ListKeyActionsRequest)(nil),  // 9: pangolin.core.v1.ListKeyActionsRequest
-	(*KeyAction)(nil),              // 10: pangolin.core.v1.KeyAction
-	(*ListKeyActionsResponse)(nil), // 11: pangolin.core.v1.ListKeyActionsResponse
-	(*WatchKeyChangesRequest)(nil), // 12: pangolin.core.v1.WatchKeyChangesRequest
-	(*KeyChange)(nil),              // 13: pangolin.core.v1.KeyChange
-	(*Page)(nil),                   // 14: pangolin.core.v1.Page
-	(*NoData)(nil),                 // 15: pangolin.core.v1.NoData
-	(*Empty)(nil),                  // 16: pangolin.core.v1.Empty
+	(*Principal)(nil),                 // 0: pangolin.core.v1.Principal
+	(*VerifyRequest)(nil),             // 1: pangolin.core.v1.VerifyRequest
+	(*CreateOrgKeyRequest)(nil),       // 2: pangolin.core.v1.CreateOrgKeyRequest
+	(*CreatedApiKey)(nil),             // 3: pangolin.core.v1.CreatedApiKey
+	(*ApiKey)(nil),                    // 4: pangolin.core.v1.ApiKey
+	(*ListOrgKeysRequest)(nil),        // 5: pangolin.core.v1.ListOrgKeysRequest
+	(*ListOrgKeysResponse)(nil),       // 6: pangolin.core.v1.ListOrgKeysResponse
+	(*OrgKeyRequest)(nil),             // 7: pangolin.core.v1.OrgKeyRequest
+	(*SetKeyActionsRequest)(nil),      // 8: pangolin.core.v1.SetKeyActionsRequest
+	(*ListKeyActionsRequest)(nil),     // 9: pangolin.core.v1.ListKeyActionsRequest
+	(*KeyAction)(nil),                 // 10: pangolin.core.v1.KeyAction
+	(*ListKeyActionsResponse)(nil),    // 11: pangolin.core.v1.ListKeyActionsResponse
+	(*WatchKeyChangesRequest)(nil),    // 12: pangolin.core.v1.WatchKeyChangesRequest
+	(*KeyChange)(nil),                 // 13: pangolin.core.v1.KeyChange
+	(*ListKeyIdsRequest)(nil),         // 14: pangolin.core.v1.ListKeyIdsRequest
+	(*ListKeyIdsResponse)(nil),        // 15: pangolin.core.v1.ListKeyIdsResponse
+	(*KeyChangePositionRequest)(nil),  // 16: pangolin.core.v1.KeyChangePositionRequest
+	(*KeyChangePositionResponse)(nil), // 17: pangolin.core.v1.KeyChangePositionResponse
+	(*Page)(nil),                      // 18: pangolin.core.v1.Page
+	(*NoData)(nil),                    // 19: pangolin.core.v1.NoData
+	(*Empty)(nil),                     // 20: pangolin.core.v1.Empty
 }
 var file_pangolin_core_v1_apikeys_proto_depIdxs = []int32{
-	14, // 0: pangolin.core.v1.ListOrgKeysRequest.page:type_name -> pangolin.core.v1.Page
+	18, // 0: pangolin.core.v1.ListOrgKeysRequest.page:type_name -> pangolin.core.v1.Page
 	4,  // 1: pangolin.core.v1.ListOrgKeysResponse.api_keys:type_name -> pangolin.core.v1.ApiKey
-	14, // 2: pangolin.core.v1.ListKeyActionsRequest.page:type_name -> pangolin.core.v1.Page
+	18, // 2: pangolin.core.v1.ListKeyActionsRequest.page:type_name -> pangolin.core.v1.Page
 	10, // 3: pangolin.core.v1.ListKeyActionsResponse.actions:type_name -> pangolin.core.v1.KeyAction
 	1,  // 4: pangolin.core.v1.ApiKeyService.Verify:input_type -> pangolin.core.v1.VerifyRequest
 	12, // 5: pangolin.core.v1.ApiKeyService.WatchKeyChanges:input_type -> pangolin.core.v1.WatchKeyChangesRequest
-	2,  // 6: pangolin.core.v1.ApiKeyService.CreateOrgKey:input_type -> pangolin.core.v1.CreateOrgKeyRequest
-	5,  // 7: pangolin.core.v1.ApiKeyService.ListOrgKeys:input_type -> pangolin.core.v1.ListOrgKeysRequest
-	7,  // 8: pangolin.core.v1.ApiKeyService.DeleteOrgKey:input_type -> pangolin.core.v1.OrgKeyRequest
-	8,  // 9: pangolin.core.v1.ApiKeyService.SetKeyActions:input_type -> pangolin.core.v1.SetKeyActionsRequest
-	9,  // 10: pangolin.core.v1.ApiKeyService.ListKeyActions:input_type -> pangolin.core.v1.ListKeyActionsRequest
-	0,  // 11: pangolin.core.v1.ApiKeyService.Verify:output_type -> pangolin.core.v1.Principal
-	13, // 12: pangolin.core.v1.ApiKeyService.WatchKeyChanges:output_type -> pangolin.core.v1.KeyChange
-	3,  // 13: pangolin.core.v1.ApiKeyService.CreateOrgKey:output_type -> pangolin.core.v1.CreatedApiKey
-	6,  // 14: pangolin.core.v1.ApiKeyService.ListOrgKeys:output_type -> pangolin.core.v1.ListOrgKeysResponse
-	15, // 15: pangolin.core.v1.ApiKeyService.DeleteOrgKey:output_type -> pangolin.core.v1.NoData
-	16, // 16: pangolin.core.v1.ApiKeyService.SetKeyActions:output_type -> pangolin.core.v1.Empty
-	11, // 17: pangolin.core.v1.ApiKeyService.ListKeyActions:output_type -> pangolin.core.v1.ListKeyActionsResponse
-	11, // [11:18] is the sub-list for method output_type
-	4,  // [4:11] is the sub-list for method input_type
+	14, // 6: pangolin.core.v1.ApiKeyService.ListKeyIds:input_type -> pangolin.core.v1.ListKeyIdsRequest
+	16, // 7: pangolin.core.v1.ApiKeyService.KeyChangePosition:input_type -> pangolin.core.v1.KeyChangePositionRequest
+	2,  // 8: pangolin.core.v1.ApiKeyService.CreateOrgKey:input_type -> pangolin.core.v1.CreateOrgKeyRequest
+	5,  // 9: pangolin.core.v1.ApiKeyService.ListOrgKeys:input_type -> pangolin.core.v1.ListOrgKeysRequest
+	7,  // 10: pangolin.core.v1.ApiKeyService.DeleteOrgKey:input_type -> pangolin.core.v1.OrgKeyRequest
+	8,  // 11: pangolin.core.v1.ApiKeyService.SetKeyActions:input_type -> pangolin.core.v1.SetKeyActionsRequest
+	9,  // 12: pangolin.core.v1.ApiKeyService.ListKeyActions:input_type -> pangolin.core.v1.ListKeyActionsRequest
+	0,  // 13: pangolin.core.v1.ApiKeyService.Verify:output_type -> pangolin.core.v1.Principal
+	13, // 14: pangolin.core.v1.ApiKeyService.WatchKeyChanges:output_type -> pangolin.core.v1.KeyChange
+	15, // 15: pangolin.core.v1.ApiKeyService.ListKeyIds:output_type -> pangolin.core.v1.ListKeyIdsResponse
+	17, // 16: pangolin.core.v1.ApiKeyService.KeyChangePosition:output_type -> pangolin.core.v1.KeyChangePositionResponse
+	3,  // 17: pangolin.core.v1.ApiKeyService.CreateOrgKey:output_type -> pangolin.core.v1.CreatedApiKey
+	6,  // 18: pangolin.core.v1.ApiKeyService.ListOrgKeys:output_type -> pangolin.core.v1.ListOrgKeysResponse
+	19, // 19: pangolin.core.v1.ApiKeyService.DeleteOrgKey:output_type -> pangolin.core.v1.NoData
+	20, // 20: pangolin.core.v1.ApiKeyService.SetKeyActions:output_type -> pangolin.core.v1.Empty
+	11, // 21: pangolin.core.v1.ApiKeyService.ListKeyActions:output_type -> pangolin.core.v1.ListKeyActionsResponse
+	13, // [13:22] is the sub-list for method output_type
+	4,  // [4:13] is the sub-list for method input_type
 	4,  // [4:4] is the sub-list for extension type_name
 	4,  // [4:4] is the sub-list for extension extendee
 	0,  // [0:4] is the sub-list for field type_name
@@ -999,7 +1177,7 @@ func file_pangolin_core_v1_apikeys_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_pangolin_core_v1_apikeys_proto_rawDesc), len(file_pangolin_core_v1_apikeys_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   14,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

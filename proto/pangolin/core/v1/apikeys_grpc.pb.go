@@ -19,13 +19,15 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	ApiKeyService_Verify_FullMethodName          = "/pangolin.core.v1.ApiKeyService/Verify"
-	ApiKeyService_WatchKeyChanges_FullMethodName = "/pangolin.core.v1.ApiKeyService/WatchKeyChanges"
-	ApiKeyService_CreateOrgKey_FullMethodName    = "/pangolin.core.v1.ApiKeyService/CreateOrgKey"
-	ApiKeyService_ListOrgKeys_FullMethodName     = "/pangolin.core.v1.ApiKeyService/ListOrgKeys"
-	ApiKeyService_DeleteOrgKey_FullMethodName    = "/pangolin.core.v1.ApiKeyService/DeleteOrgKey"
-	ApiKeyService_SetKeyActions_FullMethodName   = "/pangolin.core.v1.ApiKeyService/SetKeyActions"
-	ApiKeyService_ListKeyActions_FullMethodName  = "/pangolin.core.v1.ApiKeyService/ListKeyActions"
+	ApiKeyService_Verify_FullMethodName            = "/pangolin.core.v1.ApiKeyService/Verify"
+	ApiKeyService_WatchKeyChanges_FullMethodName   = "/pangolin.core.v1.ApiKeyService/WatchKeyChanges"
+	ApiKeyService_ListKeyIds_FullMethodName        = "/pangolin.core.v1.ApiKeyService/ListKeyIds"
+	ApiKeyService_KeyChangePosition_FullMethodName = "/pangolin.core.v1.ApiKeyService/KeyChangePosition"
+	ApiKeyService_CreateOrgKey_FullMethodName      = "/pangolin.core.v1.ApiKeyService/CreateOrgKey"
+	ApiKeyService_ListOrgKeys_FullMethodName       = "/pangolin.core.v1.ApiKeyService/ListOrgKeys"
+	ApiKeyService_DeleteOrgKey_FullMethodName      = "/pangolin.core.v1.ApiKeyService/DeleteOrgKey"
+	ApiKeyService_SetKeyActions_FullMethodName     = "/pangolin.core.v1.ApiKeyService/SetKeyActions"
+	ApiKeyService_ListKeyActions_FullMethodName    = "/pangolin.core.v1.ApiKeyService/ListKeyActions"
 )
 
 // ApiKeyServiceClient is the client API for ApiKeyService service.
@@ -43,6 +45,16 @@ type ApiKeyServiceClient interface {
 	// durable change log first. A reset event means the log no longer reaches
 	// back that far: drop every cached key.
 	WatchKeyChanges(ctx context.Context, in *WatchKeyChangesRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[KeyChange], error)
+	// ListKeyIds lists the id of every key that exists. With the changes a
+	// WatchKeyChanges stream sends after its first event, it lets a gateway
+	// refuse ids that do not exist without asking the core: call it once
+	// that first event has arrived, so the list reaches at least as far as
+	// the stream's start.
+	ListKeyIds(ctx context.Context, in *ListKeyIdsRequest, opts ...grpc.CallOption) (*ListKeyIdsResponse, error)
+	// KeyChangePosition is the sequence number of the newest change in the
+	// log, read when the call arrives: a gateway whose stream has applied
+	// it knows of every key created before.
+	KeyChangePosition(ctx context.Context, in *KeyChangePositionRequest, opts ...grpc.CallOption) (*KeyChangePositionResponse, error)
 	// Create an organization API key (no actions until granted); the secret is shown once
 	//
 	// The bearer token is `<apiKeyId>.<apiKey>`. A key can grant only the
@@ -96,6 +108,26 @@ func (c *apiKeyServiceClient) WatchKeyChanges(ctx context.Context, in *WatchKeyC
 
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type ApiKeyService_WatchKeyChangesClient = grpc.ServerStreamingClient[KeyChange]
+
+func (c *apiKeyServiceClient) ListKeyIds(ctx context.Context, in *ListKeyIdsRequest, opts ...grpc.CallOption) (*ListKeyIdsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListKeyIdsResponse)
+	err := c.cc.Invoke(ctx, ApiKeyService_ListKeyIds_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *apiKeyServiceClient) KeyChangePosition(ctx context.Context, in *KeyChangePositionRequest, opts ...grpc.CallOption) (*KeyChangePositionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(KeyChangePositionResponse)
+	err := c.cc.Invoke(ctx, ApiKeyService_KeyChangePosition_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
 
 func (c *apiKeyServiceClient) CreateOrgKey(ctx context.Context, in *CreateOrgKeyRequest, opts ...grpc.CallOption) (*CreatedApiKey, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
@@ -162,6 +194,16 @@ type ApiKeyServiceServer interface {
 	// durable change log first. A reset event means the log no longer reaches
 	// back that far: drop every cached key.
 	WatchKeyChanges(*WatchKeyChangesRequest, grpc.ServerStreamingServer[KeyChange]) error
+	// ListKeyIds lists the id of every key that exists. With the changes a
+	// WatchKeyChanges stream sends after its first event, it lets a gateway
+	// refuse ids that do not exist without asking the core: call it once
+	// that first event has arrived, so the list reaches at least as far as
+	// the stream's start.
+	ListKeyIds(context.Context, *ListKeyIdsRequest) (*ListKeyIdsResponse, error)
+	// KeyChangePosition is the sequence number of the newest change in the
+	// log, read when the call arrives: a gateway whose stream has applied
+	// it knows of every key created before.
+	KeyChangePosition(context.Context, *KeyChangePositionRequest) (*KeyChangePositionResponse, error)
 	// Create an organization API key (no actions until granted); the secret is shown once
 	//
 	// The bearer token is `<apiKeyId>.<apiKey>`. A key can grant only the
@@ -192,6 +234,12 @@ func (UnimplementedApiKeyServiceServer) Verify(context.Context, *VerifyRequest) 
 }
 func (UnimplementedApiKeyServiceServer) WatchKeyChanges(*WatchKeyChangesRequest, grpc.ServerStreamingServer[KeyChange]) error {
 	return status.Error(codes.Unimplemented, "method WatchKeyChanges not implemented")
+}
+func (UnimplementedApiKeyServiceServer) ListKeyIds(context.Context, *ListKeyIdsRequest) (*ListKeyIdsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListKeyIds not implemented")
+}
+func (UnimplementedApiKeyServiceServer) KeyChangePosition(context.Context, *KeyChangePositionRequest) (*KeyChangePositionResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method KeyChangePosition not implemented")
 }
 func (UnimplementedApiKeyServiceServer) CreateOrgKey(context.Context, *CreateOrgKeyRequest) (*CreatedApiKey, error) {
 	return nil, status.Error(codes.Unimplemented, "method CreateOrgKey not implemented")
@@ -257,6 +305,42 @@ func _ApiKeyService_WatchKeyChanges_Handler(srv interface{}, stream grpc.ServerS
 
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type ApiKeyService_WatchKeyChangesServer = grpc.ServerStreamingServer[KeyChange]
+
+func _ApiKeyService_ListKeyIds_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListKeyIdsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ApiKeyServiceServer).ListKeyIds(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ApiKeyService_ListKeyIds_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ApiKeyServiceServer).ListKeyIds(ctx, req.(*ListKeyIdsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ApiKeyService_KeyChangePosition_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(KeyChangePositionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ApiKeyServiceServer).KeyChangePosition(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ApiKeyService_KeyChangePosition_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ApiKeyServiceServer).KeyChangePosition(ctx, req.(*KeyChangePositionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
 
 func _ApiKeyService_CreateOrgKey_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(CreateOrgKeyRequest)
@@ -358,6 +442,14 @@ var ApiKeyService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Verify",
 			Handler:    _ApiKeyService_Verify_Handler,
+		},
+		{
+			MethodName: "ListKeyIds",
+			Handler:    _ApiKeyService_ListKeyIds_Handler,
+		},
+		{
+			MethodName: "KeyChangePosition",
+			Handler:    _ApiKeyService_KeyChangePosition_Handler,
 		},
 		{
 			MethodName: "CreateOrgKey",
