@@ -59,7 +59,9 @@ func TestStaleCacheCannotGrantAnAction(t *testing.T) {
 		map[string]any{"actionIds": []string{"getOrg"}}).want(t, http.StatusOK, "")
 	for _, g := range []*gatewayProc{a, b} {
 		eventually(t, "the replica to drop updateOrg", func() bool {
-			return call(t, "POST", g.url+"/v1/org/acme", key, map[string]string{"name": "x"}).status == http.StatusForbidden
+			// Same name as now: a call that lands before the change reaches
+			// the caches (the one-second window) changes nothing.
+			return call(t, "POST", g.url+"/v1/org/acme", key, map[string]string{"name": "Acme 1"}).status == http.StatusForbidden
 		})
 	}
 
