@@ -33,7 +33,7 @@ proto: tools
 	cd proto && PATH="$(TOOLS):$$PATH" $(TOOLS)/buf generate
 	cd proto && $(TOOLS)/buf build --exclude-imports --as-file-descriptor-set -o contract/contract.binpb
 
-## docs: regenerate docs/swagger.json and the README routes table from the contract
+## docs: regenerate docs/openapi.json and the README routes table from the contract
 docs:
 	$(GO) run ./gateway/docs/gen
 

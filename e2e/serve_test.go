@@ -92,15 +92,34 @@ func TestServedBesidesTheAPI(t *testing.T) {
 	if res, _ := get("/v1/docs", false); res.StatusCode != http.StatusMovedPermanently || res.Header.Get("Location") != "/v1/docs/" {
 		t.Fatalf("GET /v1/docs = %d → %q", res.StatusCode, res.Header.Get("Location"))
 	}
-	if res, b := get("/v1/docs/", false); res.StatusCode != 200 || !bytes.Contains(b, []byte("swagger-ui")) {
+	if res, b := get("/v1/docs/", false); res.StatusCode != 200 || !bytes.Contains(b, []byte("swagger-ui")) ||
+		!bytes.Contains(b, []byte("<title>Pangolin Integration API</title>")) {
 		t.Fatalf("GET /v1/docs/ = %d %.200s", res.StatusCode, b)
+	}
+	// The UI reads the OpenAPI 3 spec, and keeps no key in the browser.
+	if res, b := get("/v1/docs/swagger-initializer.js", false); res.StatusCode != 200 ||
+		!bytes.Contains(b, []byte(`url: "../openapi.json"`)) || !bytes.Contains(b, []byte("persistAuthorization: false")) {
+		t.Fatalf("GET /v1/docs/swagger-initializer.js = %d %s", res.StatusCode, b)
 	}
 	spec, err := api.OpenAPI()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res, b := get("/v1/docs/doc.json", false); res.StatusCode != 200 || !bytes.Equal(b, spec) {
-		t.Fatalf("GET /v1/docs/doc.json = %d, not the spec of the contract", res.StatusCode)
+	if res, b := get("/v1/openapi.json", false); res.StatusCode != 200 || !bytes.Equal(b, spec) ||
+		res.Header.Get("Content-Type") != "application/json; charset=utf-8" {
+		t.Fatalf("GET /v1/openapi.json = %d %q, not the spec of the contract", res.StatusCode, res.Header.Get("Content-Type"))
+	}
+	yaml, err := api.OpenAPIYAML()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, b := get("/v1/openapi.yaml", false); res.StatusCode != 200 || !bytes.Equal(b, yaml) ||
+		res.Header.Get("Content-Type") != "application/yaml; charset=utf-8" {
+		t.Fatalf("GET /v1/openapi.yaml = %d %q, not the spec of the contract", res.StatusCode, res.Header.Get("Content-Type"))
+	}
+	// The Swagger 2.0 spec is gone; its URL leads to the OpenAPI 3 one.
+	if res, _ := get("/v1/docs/doc.json", false); res.StatusCode != http.StatusMovedPermanently || res.Header.Get("Location") != "/v1/openapi.json" {
+		t.Fatalf("GET /v1/docs/doc.json = %d → %q", res.StatusCode, res.Header.Get("Location"))
 	}
 	// Unknown routes: the envelope with 404, key or no key.
 	call(t, "GET", s.url+"/v1/does-not-exist", "", nil).want(t, 404, "Route not found")

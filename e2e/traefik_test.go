@@ -233,7 +233,8 @@ func TestTraefik(t *testing.T) {
 	t.Run("Swagger UI loads", func(t *testing.T) {
 		for _, tc := range []struct{ path, contentType, contains string }{
 			{"/docs/", "text/html", "swagger-ui"},
-			{"/docs/doc.json", "application/json", `"/org/{orgId}"`},
+			{"/openapi.json", "application/json", `"/org/{orgId}"`},
+			{"/openapi.yaml", "application/yaml", "openapi: 3.0.3"},
 		} {
 			res, err := c.Get(api + tc.path)
 			if err != nil {

@@ -18,8 +18,6 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/redis/go-redis/v9"
-	swaggerFiles "github.com/swaggo/files"
-	ginSwagger "github.com/swaggo/gin-swagger"
 	"google.golang.org/grpc"
 
 	"pangolin-gateway/config"
@@ -171,14 +169,10 @@ func newHandler(cfg config.Config, log *slog.Logger, conn grpc.ClientConnInterfa
 	if err := api.Mount(v1, conn, authn, api.Options{MaxBodyBytes: cfg.Server.MaxBodyBytes, CoreTimeout: cfg.Core.Timeout}); err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
-	spec, err := api.OpenAPI()
-	if err != nil {
+	// The spec and the Swagger UI, built from the same contract.
+	if err := docs.Mount(v1); err != nil {
 		return nil, fmt.Errorf("gateway: docs: %w", err)
 	}
-	docs.Register(spec)
-	v1.GET("/docs", func(c *gin.Context) { c.Redirect(http.StatusMovedPermanently, "/v1/docs/") })
-	v1.GET("/docs/*any", ginSwagger.WrapHandler(swaggerFiles.Handler,
-		ginSwagger.URL("/v1/docs/doc.json"), ginSwagger.PersistAuthorization(true)))
 
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p := r.URL.Path

@@ -24,7 +24,11 @@ var hooks = map[apiv1.Hook]hook{
 			writeJSON(c, http.StatusOK, healthy)
 		},
 		document: func(s *spec, o *operation, responses map[string]any) {
-			responses["200"] = map[string]any{"description": "OK", "schema": s.answerRef(o.resp.Descriptor(), nil)}
+			answer := s.answerRef(o.resp.Descriptor(), nil)
+			responses["200"] = map[string]any{"description": "Healthy", "content": map[string]any{
+				"application/json": map[string]any{"schema": answer, "example": map[string]any{"message": "Healthy"}}}}
+			responses["503"] = map[string]any{"description": "The gateway is shutting down (draining)", "content": map[string]any{
+				"application/json": map[string]any{"schema": answer, "example": map[string]any{"message": "Shutting down"}}}}
 		},
 	},
 
@@ -48,9 +52,8 @@ var hooks = map[apiv1.Hook]hook{
 			return answer{status: http.StatusNotFound, tail: orgIDAvailable, data: dataEmpty}
 		},
 		document: func(s *spec, o *operation, responses map[string]any) {
-			responses["200"] = map[string]any{"description": "The id is taken", "schema": envelope(s.empty(), o.Route.GetMessage(), o.status)}
-			responses["404"] = map[string]any{"description": "The id is free (a successful answer)",
-				"schema": envelope(s.empty(), "Organization ID is available", http.StatusNotFound)}
+			responses["200"] = s.success(o.Route.GetMessage(), o.status, s.empty())
+			responses["404"] = s.success("Organization ID is available", http.StatusNotFound, s.empty())
 		},
 	},
 }

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"slices"
 	"strings"
@@ -12,9 +13,13 @@ import (
 )
 
 // The spec's schemas, from the messages: answers as the encoder writes
-// them, bodies as the decoder reads them.
+// them, bodies as the decoder reads them. Both are closed
+// (additionalProperties: false) because both codecs are: an answer holds
+// only its message's fields, and a body with another key is a 400 unless
+// the route is lenient.
 
-// scalar describes a scalar field into schema (a parameter or a property).
+// scalar describes a scalar field into schema (a parameter's or a
+// property's).
 func (s *spec) scalar(schema map[string]any, fd protoreflect.FieldDescriptor) {
 	f := contract.FieldOf(fd)
 	if c := contract.Comment(fd); c != "" {
@@ -29,7 +34,10 @@ func (s *spec) scalar(schema map[string]any, fd protoreflect.FieldDescriptor) {
 		schema["type"], schema["format"] = "integer", "int32"
 	case protoreflect.Int64Kind, protoreflect.Sint64Kind, protoreflect.Sfixed64Kind:
 		schema["type"], schema["format"] = "integer", "int64"
-	case protoreflect.Uint32Kind, protoreflect.Fixed32Kind, protoreflect.Uint64Kind, protoreflect.Fixed64Kind:
+	case protoreflect.Uint32Kind, protoreflect.Fixed32Kind:
+		schema["type"], schema["format"], schema["minimum"] = "integer", "int64", 0
+		schema["maximum"] = uint64(1)<<32 - 1
+	case protoreflect.Uint64Kind, protoreflect.Fixed64Kind:
 		schema["type"], schema["minimum"] = "integer", 0
 	case protoreflect.DoubleKind:
 		schema["type"], schema["format"] = "number", "double"
@@ -39,76 +47,162 @@ func (s *spec) scalar(schema map[string]any, fd protoreflect.FieldDescriptor) {
 		schema["type"], schema["format"] = "string", "byte"
 	case protoreflect.EnumKind:
 		schema["type"] = "string"
-		var names []string
+		var names []any
 		for i := range fd.Enum().Values().Len() {
 			names = append(names, string(fd.Enum().Values().Get(i).Name()))
 		}
 		schema["enum"] = names
 	}
 	if e := f.GetEnumValues(); len(e) > 0 {
-		schema["enum"] = e
-	}
-	if ex := f.GetExample(); ex != "" {
-		var v any
-		if json.Unmarshal([]byte(ex), &v) == nil {
-			schema["example"] = v
+		var values []any
+		for _, v := range e {
+			values = append(values, v)
 		}
+		schema["enum"] = values
+	}
+	if ex, ok := example(fd); ok && !fd.IsList() {
+		schema["example"] = ex
 	}
 }
 
 // field describes a field's value: lists as arrays, messages by reference.
 func (s *spec) field(fd protoreflect.FieldDescriptor, ref func(protoreflect.MessageDescriptor) map[string]any) map[string]any {
-	var schema map[string]any
 	if fd.Kind() == protoreflect.MessageKind {
-		schema = ref(fd.Message())
+		schema := ref(fd.Message())
 		if fd.IsList() {
 			schema = map[string]any{"type": "array", "items": schema}
-		}
-		if c := contract.Comment(fd); c != "" && fd.IsList() {
-			schema["description"] = c
+			if c := contract.Comment(fd); c != "" {
+				schema["description"] = c
+			}
 		}
 		return schema
 	}
-	schema = map[string]any{}
+	schema := map[string]any{}
 	s.scalar(schema, fd)
 	if fd.IsList() {
 		items := map[string]any{}
-		for _, k := range []string{"type", "format", "enum", "minimum"} {
+		for _, k := range []string{"type", "format", "enum", "minimum", "maximum"} {
 			if v, ok := schema[k]; ok {
 				items[k] = v
 				delete(schema, k)
 			}
 		}
 		schema["type"], schema["items"] = "array", items
+		if ex, ok := example(fd); ok {
+			schema["example"] = ex
+		}
 	}
 	return schema
 }
 
-// answerRef refers to the definition of a message as answers write it
-// (skip: a paged answer's total, written as pagination).
+// nullable makes schema accept null. A reference cannot carry siblings in
+// OpenAPI 3.0, so a nullable message is allOf its one reference.
+func nullable(schema map[string]any, fd protoreflect.FieldDescriptor) map[string]any {
+	if _, ref := schema["$ref"]; ref {
+		schema = map[string]any{"allOf": []any{schema}}
+		if c := contract.Comment(fd); c != "" {
+			schema["description"] = c
+		}
+	}
+	schema["nullable"] = true
+	return schema
+}
+
+// members is a JSON object that keeps its members in the order they were
+// set: properties in declaration order, as answers write them, so the
+// examples the UI shows read like real answers.
+type members struct {
+	keys   []string
+	values map[string]any
+}
+
+func (m *members) set(k string, v any) {
+	if m.values == nil {
+		m.values = map[string]any{}
+	}
+	if _, ok := m.values[k]; !ok {
+		m.keys = append(m.keys, k)
+	}
+	m.values[k] = v
+}
+
+func ordered(kv ...any) *members {
+	m := &members{}
+	for i := 0; i < len(kv); i += 2 {
+		m.set(kv[i].(string), kv[i+1])
+	}
+	return m
+}
+
+func (m *members) MarshalJSON() ([]byte, error) {
+	var b bytes.Buffer
+	b.WriteByte('{')
+	for i, k := range m.keys {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		key, _ := json.Marshal(k)
+		b.Write(key)
+		b.WriteByte(':')
+		v, err := json.Marshal(m.values[k])
+		if err != nil {
+			return nil, err
+		}
+		b.Write(v)
+	}
+	b.WriteByte('}')
+	return b.Bytes(), nil
+}
+
+func ref(name string) map[string]any { return map[string]any{"$ref": "#/components/schemas/" + name} }
+
+// answerRef refers to the schema of a message as answers write it (skip: a
+// paged answer's total, written as pagination).
 func (s *spec) answerRef(md protoreflect.MessageDescriptor, skip protoreflect.FieldDescriptor) map[string]any {
-	name := string(md.Name())
-	if _, done := s.defs[name]; !done {
-		s.defs[name] = nil // placeholder against cycles
-		props, required := map[string]any{}, []string{}
+	name, paged := answerName(md), skip != nil
+	if first, seen := s.pagedAnswers[name]; !seen {
+		s.pagedAnswers[name] = paged
+	} else if first != paged {
+		// The same message written with and without pagination: two
+		// schemas.
+		name += map[bool]string{true: "Page", false: "Whole"}[paged]
+	}
+	if _, done := s.schemas[name]; !done {
+		s.schemas[name] = nil // placeholder against cycles
+		props, required := &members{}, []string{}
 		s.answerProperties(md, skip, props, &required)
 		if skip != nil {
-			props["pagination"] = s.pagination()
+			props.set("pagination", s.pagination())
 			required = append(required, "pagination")
 		}
-		def := map[string]any{"type": "object", "properties": props, "required": required}
+		def := map[string]any{"type": "object", "properties": props, "required": required, "additionalProperties": false}
+		if len(required) == 0 {
+			delete(def, "required")
+		}
 		if c := contract.Comment(md); c != "" {
 			def["description"] = c
 		}
-		s.defs[name] = def
+		s.schemas[name] = def
 	}
-	return map[string]any{"$ref": "#/definitions/" + name}
+	return ref(name)
+}
+
+// answerName names the schema of an answer message. A generated client
+// names the answer of each operation <OperationId>Response, so a message
+// named GetOrgResponse is the GetOrgData schema, not a second type of the
+// same name.
+func answerName(md protoreflect.MessageDescriptor) string {
+	name := string(md.Name())
+	if base, ok := strings.CutSuffix(name, "Response"); ok {
+		return base + "Data"
+	}
+	return name
 }
 
 // answerProperties describes the members the encoder writes for md: inline
-// fields in their parent, unset optionals as null, omit_unset fields only
-// when set (not required).
-func (s *spec) answerProperties(md protoreflect.MessageDescriptor, skip protoreflect.FieldDescriptor, props map[string]any, required *[]string) {
+// fields in their parent, unset optionals and messages as null, omit_unset
+// fields only when set (not required), every other field always.
+func (s *spec) answerProperties(md protoreflect.MessageDescriptor, skip protoreflect.FieldDescriptor, props *members, required *[]string) {
 	fields := md.Fields()
 	for i := range fields.Len() {
 		fd := fields.Get(i)
@@ -121,94 +215,107 @@ func (s *spec) answerProperties(md protoreflect.MessageDescriptor, skip protoref
 			continue
 		}
 		schema := s.field(fd, func(md protoreflect.MessageDescriptor) map[string]any { return s.answerRef(md, nil) })
-		if fd.HasPresence() && !fd.IsList() && fd.Kind() != protoreflect.MessageKind {
-			schema["x-nullable"] = true
+		if fd.HasPresence() && !fd.IsList() {
+			schema = nullable(schema, fd)
 		}
-		props[fd.JSONName()] = schema
+		props.set(fd.JSONName(), schema)
 		if !f.GetOmitUnset() {
 			*required = append(*required, fd.JSONName())
 		}
 	}
 }
 
-// bodyRef refers to the definition of a request's body: its BODY fields
+// bodyRef refers to the schema of a request's body: its BODY fields
 // (nested messages: all their fields), required ones listed.
-func (s *spec) bodyRef(md protoreflect.MessageDescriptor) map[string]any {
+func (s *spec) bodyRef(md protoreflect.MessageDescriptor, lenient bool) map[string]any {
 	name := strings.TrimSuffix(string(md.Name()), "Request") + "Body"
-	if _, done := s.defs[name]; !done {
-		s.defs[name] = nil
-		props, required := map[string]any{}, []string{}
+	if _, done := s.schemas[name]; !done {
+		s.schemas[name] = nil
+		var fields []protoreflect.FieldDescriptor
 		top := md.Fields()
 		for i := range top.Len() {
-			fd := top.Get(i)
-			if contract.FieldOf(fd).GetSource() != apiv1.Source_SOURCE_BODY {
-				continue
+			if fd := top.Get(i); contract.FieldOf(fd).GetSource() == apiv1.Source_SOURCE_BODY {
+				fields = append(fields, fd)
 			}
-			s.bodyProperty(fd, props, &required)
 		}
-		slices.Sort(required)
-		def := map[string]any{"type": "object", "properties": props}
-		if len(required) > 0 {
-			def["required"] = required
-		}
+		def := s.bodyObject(fields, !lenient)
 		if c := contract.Comment(md); c != "" {
 			def["description"] = c
 		}
-		s.defs[name] = def
+		if lenient {
+			def["description"] = join2(strings.TrimSpace(toString(def["description"])), "Other fields are ignored.")
+		}
+		s.schemas[name] = def
 	}
-	return map[string]any{"$ref": "#/definitions/" + name}
+	return ref(name)
 }
 
-func (s *spec) bodyProperty(fd protoreflect.FieldDescriptor, props map[string]any, required *[]string) {
-	schema := s.field(fd, s.nestedBodyRef)
-	if contract.FieldOf(fd).GetRequired() {
-		*required = append(*required, fd.JSONName())
-	} else if fd.Kind() != protoreflect.MessageKind || fd.IsList() {
-		schema["x-nullable"] = true // null leaves the field unset
+func toString(v any) string { s, _ := v.(string); return s }
+
+// bodyObject describes fields as the decoder reads them: required ones
+// must be present and not null; any other may be left out or be null
+// (which leaves it unset).
+func (s *spec) bodyObject(fields []protoreflect.FieldDescriptor, closed bool) map[string]any {
+	props, required := &members{}, []string{}
+	for _, fd := range fields {
+		schema := s.field(fd, s.nestedBodyRef)
+		if contract.FieldOf(fd).GetRequired() {
+			required = append(required, fd.JSONName())
+		} else {
+			schema = nullable(schema, fd)
+		}
+		props.set(fd.JSONName(), schema)
 	}
-	props[fd.JSONName()] = schema
+	slices.Sort(required)
+	def := map[string]any{"type": "object", "properties": props}
+	if closed {
+		def["additionalProperties"] = false
+	}
+	if len(required) > 0 {
+		def["required"] = required
+	}
+	return def
 }
 
 // nestedBodyRef refers to a message inside a body (all its fields).
 func (s *spec) nestedBodyRef(md protoreflect.MessageDescriptor) map[string]any {
 	name := string(md.Name()) + "Input"
-	if _, done := s.defs[name]; !done {
-		s.defs[name] = nil
-		props, required := map[string]any{}, []string{}
-		fields := md.Fields()
-		for i := range fields.Len() {
-			s.bodyProperty(fields.Get(i), props, &required)
+	if _, done := s.schemas[name]; !done {
+		s.schemas[name] = nil
+		var fields []protoreflect.FieldDescriptor
+		for i := range md.Fields().Len() {
+			fields = append(fields, md.Fields().Get(i))
 		}
-		slices.Sort(required)
-		def := map[string]any{"type": "object", "properties": props}
-		if len(required) > 0 {
-			def["required"] = required
+		def := s.bodyObject(fields, true)
+		if c := contract.Comment(md); c != "" {
+			def["description"] = c
 		}
-		s.defs[name] = def
+		s.schemas[name] = def
 	}
-	return map[string]any{"$ref": "#/definitions/" + name}
+	return ref(name)
 }
 
 func (s *spec) empty() map[string]any {
-	s.defs["Empty"] = map[string]any{"type": "object", "properties": map[string]any{}}
-	return map[string]any{"$ref": "#/definitions/Empty"}
+	s.schemas["Empty"] = map[string]any{"type": "object", "properties": &members{}, "additionalProperties": false}
+	return ref("Empty")
 }
 
 func (s *spec) pagination() map[string]any {
 	n := func(d string) map[string]any {
 		return map[string]any{"type": "integer", "format": "int32", "description": d}
 	}
-	s.defs["Pagination"] = map[string]any{
-		"type":        "object",
-		"description": "The list's total and the paging style the request used: limit and offset, or page and pageSize.",
-		"properties": map[string]any{
-			"total":    n("Items in the whole list."),
-			"limit":    n("Offset style."),
-			"offset":   n("Offset style."),
-			"page":     n("Page style."),
-			"pageSize": n("Page style."),
-		},
+	s.schemas["Pagination"] = map[string]any{
+		"type":                 "object",
+		"description":          "The list's total and the paging style the request used: limit and offset, or page and pageSize.",
+		"additionalProperties": false,
+		"properties": ordered(
+			"total", n("Items in the whole list."),
+			"limit", n("Offset style."),
+			"offset", n("Offset style."),
+			"page", n("Page style."),
+			"pageSize", n("Page style."),
+		),
 		"required": []string{"total"},
 	}
-	return map[string]any{"$ref": "#/definitions/Pagination"}
+	return ref("Pagination")
 }

@@ -1,23 +1,58 @@
-// Package docs serves the OpenAPI spec of the API at /v1/docs/doc.json. The
-// gateway generates it from the contract at start, like its routes, so a
-// new operation needs no file under gateway/; `make docs` also writes a
-// copy to docs/swagger.json for readers and tools (a test keeps it fresh).
+// Package docs serves what describes the API, beside it under /v1: the
+// OpenAPI 3.0 spec the gateway builds from the contract at start
+// (/v1/openapi.json, and the same as YAML at /v1/openapi.yaml, as newer
+// Pangolin serves them), and the Swagger UI that reads it (/v1/docs/),
+// whose assets are compiled in: the page loads nothing from elsewhere.
+// `make docs` writes a copy of the spec to docs/openapi.json for readers
+// and tools (a test keeps it fresh).
 package docs
 
 import (
-	"sync"
+	"net/http"
+	"strings"
 
-	"github.com/swaggo/swag"
+	"github.com/gin-gonic/gin"
+	swaggerFiles "github.com/swaggo/files"
+	ginSwagger "github.com/swaggo/gin-swagger"
+
+	"pangolin-gateway/gateway/api"
 )
 
-type spec []byte
+// Mount serves the spec and the Swagger UI on g (the /v1 group). None of
+// them needs a key: the spec says what the API does, never what it holds.
+func Mount(g *gin.RouterGroup) error {
+	spec, err := api.OpenAPI()
+	if err != nil {
+		return err
+	}
+	yaml, err := api.OpenAPIYAML()
+	if err != nil {
+		return err
+	}
+	g.GET("/openapi.json", func(c *gin.Context) { c.Data(http.StatusOK, "application/json; charset=utf-8", spec) })
+	g.GET("/openapi.yaml", func(c *gin.Context) { c.Data(http.StatusOK, "application/yaml; charset=utf-8", yaml) })
 
-func (s spec) ReadDoc() string { return string(s) }
-
-var once sync.Once
-
-// Register makes doc the spec gin-swagger serves as doc.json. swag's
-// registry is process-wide, so the first call wins however many gateways a
-// process builds (tests build many); every one builds the same spec from
-// the same compiled-in contract.
-func Register(doc []byte) { once.Do(func() { swag.Register(swag.Name, spec(doc)) }) }
+	ui := ginSwagger.CustomWrapHandler(&ginSwagger.Config{
+		// Relative to the page (/v1/docs/), so a proxy may mount /v1
+		// elsewhere.
+		URL:                      "../openapi.json",
+		Title:                    api.Title,
+		DocExpansion:             "list",
+		DeepLinking:              true,
+		DefaultModelsExpandDepth: 1,
+		// The key typed into Authorize stays in the page's memory: a
+		// root key must not sit in the browser's localStorage in clear.
+		PersistAuthorization: false,
+	}, swaggerFiles.Handler)
+	g.GET("/docs", func(c *gin.Context) { c.Redirect(http.StatusMovedPermanently, "/v1/docs/") })
+	g.GET("/docs/*any", func(c *gin.Context) {
+		// The Swagger 2.0 spec that was served here is gone (see the
+		// README): tools that read it get the OpenAPI 3.0 one.
+		if strings.TrimPrefix(c.Param("any"), "/") == "doc.json" {
+			c.Redirect(http.StatusMovedPermanently, "/v1/openapi.json")
+			return
+		}
+		ui(c)
+	})
+	return nil
+}

@@ -15,12 +15,12 @@ func TestCommittedSpecIsFresh(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := os.ReadFile("../../docs/swagger.json")
+	got, err := os.ReadFile("../../docs/openapi.json")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(got, want) {
-		t.Fatal("docs/swagger.json is stale: run `make docs` and commit it")
+		t.Fatal("docs/openapi.json is stale: run `make docs` and commit it")
 	}
 }
 

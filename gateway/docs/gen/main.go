@@ -1,6 +1,6 @@
-// Command gen writes what the contract documents: the OpenAPI spec to
-// docs/swagger.json and the routes table of README.md (run from
-// the repository's root by `make docs`).
+// Command gen writes what the contract documents: the OpenAPI 3.0 spec to
+// docs/openapi.json and the routes table of README.md (run from the
+// repository's root by `make docs`).
 package main
 
 import (
@@ -22,7 +22,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	out := "docs/swagger.json"
+	out := "docs/openapi.json"
 	if len(os.Args) > 1 {
 		out = os.Args[1]
 	}
