@@ -88,8 +88,13 @@ func successTail(status int, message string) []byte {
 	return append(b, '}')
 }
 
-// Abort answers with the error envelope and stops the handler chain.
+// Abort answers with the error envelope and stops the handler chain. A 401
+// names the scheme the key is sent with (RFC 9110 requires the challenge;
+// clients use it to tell a key problem from other failures).
 func Abort(c *gin.Context, status int, message string) {
+	if status == http.StatusUnauthorized {
+		c.Writer.Header()["Www-Authenticate"] = bearerChallenge
+	}
 	buf := getBuffer()
 	*buf = appendError(*buf, status, message)
 	writeJSON(c, status, *buf)
@@ -107,7 +112,10 @@ func NotFound(c *gin.Context) {
 	Abort(c, http.StatusNotFound, "Route not found: "+c.Request.Method+" "+c.Request.URL.Path)
 }
 
-var jsonContentType = []string{"application/json; charset=utf-8"}
+var (
+	jsonContentType = []string{"application/json; charset=utf-8"}
+	bearerChallenge = []string{"Bearer"}
+)
 
 func writeJSON(c *gin.Context, status int, body []byte) {
 	c.Writer.Header()["Content-Type"] = jsonContentType

@@ -249,6 +249,9 @@ func (r response) want(t *testing.T, status int, msg string) response {
 	if ct := r.header.Get("Content-Type"); ct != "application/json; charset=utf-8" {
 		t.Fatalf("Content-Type %q", ct)
 	}
+	if got := r.header.Values("WWW-Authenticate"); status == http.StatusUnauthorized && (len(got) != 1 || got[0] != "Bearer") {
+		t.Fatalf("a 401 with WWW-Authenticate %q, want Bearer", got)
+	}
 	return r
 }
 

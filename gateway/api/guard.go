@@ -43,7 +43,7 @@ func (o *operation) authorize(key *auth.Principal, c *gin.Context) error {
 func authError(err error) error {
 	switch {
 	case errors.Is(err, auth.ErrMissingKey):
-		return errorf(http.StatusUnauthorized, "API key required")
+		return errorf(http.StatusUnauthorized, auth.ErrMissingKey.Error())
 	case errors.Is(err, auth.ErrInvalidKey):
 		return errorf(http.StatusUnauthorized, "Invalid API key")
 	case errors.Is(err, auth.ErrBusy):

@@ -148,7 +148,7 @@ func TestCheckOrgIDHook(t *testing.T) {
 func TestGuards(t *testing.T) {
 	a := newTestAPI(t)
 	a.keys["reader"] = authPrincipal("readerkey000000", false, []string{"acme"}, []string{"getOrg"})
-	a.do(t, "GET", "/v1/orgs", "", "").want(t, 401, "API key required")
+	a.do(t, "GET", "/v1/orgs", "", "").want(t, 401, "API key required: send Authorization: Bearer <apiKeyId>.<secret>")
 	a.do(t, "GET", "/v1/orgs", "nope", "").want(t, 401, "Invalid API key")
 	a.do(t, "GET", "/v1/orgs", "acme", "").want(t, 403, "Key does not have root access")
 	a.do(t, "GET", "/v1/org/globex", "acme", "").want(t, 403, "Key does not have access to organization globex")

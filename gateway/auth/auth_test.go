@@ -120,7 +120,7 @@ func TestParseBearer(t *testing.T) {
 
 func TestErrorMessages(t *testing.T) {
 	for err, want := range map[error]string{
-		ErrMissingKey:  "API key required",
+		ErrMissingKey:  "API key required: send Authorization: Bearer <apiKeyId>.<secret>",
 		ErrInvalidKey:  "Invalid API key",
 		ErrUnavailable: "Authentication service unavailable",
 		ErrBusy:        "Too many authentication attempts, retry later",

@@ -8,7 +8,9 @@ import (
 // The answers an HTTP layer maps to 401, 503 and 429. Their messages are
 // safe to show to clients; wrapped errors may carry details for logs.
 var (
-	ErrMissingKey  = errors.New("API key required")
+	// ErrMissingKey says what the header must look like: the usual
+	// mistake is a key sent without the Bearer scheme.
+	ErrMissingKey  = errors.New("API key required: send Authorization: Bearer <apiKeyId>.<secret>")
 	ErrInvalidKey  = errors.New("Invalid API key")
 	ErrUnavailable = errors.New("Authentication service unavailable")
 	ErrBusy        = errors.New("Too many authentication attempts, retry later")
