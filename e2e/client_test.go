@@ -64,19 +64,23 @@ func callVia(t testing.TB, client *http.Client, method, url, key string, body an
 // send is callWithHeader through client.
 func send(t testing.TB, client *http.Client, method, url, header string, body any) reply {
 	t.Helper()
-	var rd io.Reader
+	var raw []byte
 	switch b := body.(type) {
 	case nil:
 	case string:
-		rd = strings.NewReader(b)
+		raw = []byte(b)
 	case []byte:
-		rd = bytes.NewReader(b)
+		raw = b
 	default:
 		j, err := json.Marshal(b)
 		if err != nil {
 			t.Fatal(err)
 		}
-		rd = bytes.NewReader(j)
+		raw = j
+	}
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(raw)
 	}
 	req, err := http.NewRequest(method, url, rd)
 	if err != nil {
@@ -93,17 +97,18 @@ func send(t testing.TB, client *http.Client, method, url, header string, body an
 		t.Fatalf("%s %s: %v", method, url, err)
 	}
 	defer res.Body.Close()
-	raw, err := io.ReadAll(res.Body)
+	answer, err := io.ReadAll(res.Body)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := reply{status: res.StatusCode, body: raw}
-	if err := json.Unmarshal(raw, &r.env); err != nil {
-		t.Fatalf("%s %s: answer is not JSON (%d): %s", method, url, res.StatusCode, raw)
+	r := reply{status: res.StatusCode, body: answer}
+	if err := json.Unmarshal(answer, &r.env); err != nil {
+		t.Fatalf("%s %s: answer is not JSON (%d): %s", method, url, res.StatusCode, answer)
 	}
 	if !strings.HasSuffix(strings.TrimSuffix(url, "/"), "/v1") && r.env.Status != res.StatusCode {
-		t.Fatalf("%s %s: envelope status %d != HTTP status %d: %s", method, url, r.env.Status, res.StatusCode, raw)
+		t.Fatalf("%s %s: envelope status %d != HTTP status %d: %s", method, url, r.env.Status, res.StatusCode, answer)
 	}
+	checkAgainstSpec(t, req, raw, res, answer)
 	return r
 }
 

@@ -394,6 +394,7 @@ func withType(t *testing.T, method, url, header, contentType string, body []byte
 	if err := json.Unmarshal(raw, &r.env); err != nil {
 		t.Fatalf("%s %s: answer is not JSON (%d): %s", method, url, res.StatusCode, raw)
 	}
+	checkAgainstSpec(t, req, body, res, raw)
 	return r
 }
 
