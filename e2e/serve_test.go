@@ -98,7 +98,7 @@ func TestServedBesidesTheAPI(t *testing.T) {
 	}
 	// The UI reads the OpenAPI 3 spec, and keeps no key in the browser.
 	if res, b := get("/v1/docs/swagger-initializer.js", false); res.StatusCode != 200 ||
-		!bytes.Contains(b, []byte(`url: "../openapi.json"`)) || !bytes.Contains(b, []byte("persistAuthorization: false")) {
+		!bytes.Contains(b, []byte(`url: "/v1/openapi.json"`)) || !bytes.Contains(b, []byte("persistAuthorization: false")) {
 		t.Fatalf("GET /v1/docs/swagger-initializer.js = %d %s", res.StatusCode, b)
 	}
 	spec, err := api.OpenAPI()

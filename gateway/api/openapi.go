@@ -99,9 +99,14 @@ const infoDescription = "Script everything the Pangolin dashboard does.\n\n" +
 type spec struct {
 	schemas   map[string]any
 	responses map[string]any
-	// pathExamples are example values of path and query parameters, by
-	// JSON name, from the example options of same-named request fields.
-	pathExamples map[string]any
+	// fieldExamples are the example options of the contract's scalar
+	// request fields, by JSON name, where every field of that name agrees:
+	// examples of same-named parameters and answer fields.
+	fieldExamples map[string]any
+	// opExamples are those of the operation being documented: an answer
+	// first documented by an operation takes its request's examples
+	// (the org a create answers is named like the one it was sent).
+	opExamples map[string]any
 	// pagedAnswers are the answer schemas written with pagination.
 	pagedAnswers map[string]bool
 	opIDs        map[*operation]string
@@ -109,11 +114,11 @@ type spec struct {
 
 func newSpec(ops []*operation) *spec {
 	s := &spec{
-		schemas:      map[string]any{},
-		responses:    map[string]any{},
-		pathExamples: map[string]any{},
-		pagedAnswers: map[string]bool{},
-		opIDs:        map[*operation]string{},
+		schemas:       map[string]any{},
+		responses:     map[string]any{},
+		fieldExamples: map[string]any{},
+		pagedAnswers:  map[string]bool{},
+		opIDs:         map[*operation]string{},
 	}
 	s.schemas["ErrorEnvelope"] = map[string]any{
 		"type":                 "object",
@@ -130,7 +135,7 @@ func newSpec(ops []*operation) *spec {
 	}
 	// Operation ids: the RPC's name, unique across services (else prefixed
 	// by the service's), so generated clients get readable method names.
-	count := map[string]int{}
+	count, ambiguous := map[string]int{}, map[string]bool{}
 	for _, o := range ops {
 		count[string(o.Method.Name())]++
 	}
@@ -140,17 +145,32 @@ func newSpec(ops []*operation) *spec {
 			name = string(o.Service.Name()) + name
 		}
 		s.opIDs[o] = lowerFirst(name)
-		fields := o.req.Descriptor().Fields()
-		for i := range fields.Len() {
-			fd := fields.Get(i)
-			if ex, ok := example(fd); ok && !fd.IsList() && fd.Kind() != protoreflect.MessageKind {
-				if _, seen := s.pathExamples[fd.JSONName()]; !seen {
-					s.pathExamples[fd.JSONName()] = ex
-				}
+		for name, ex := range requestExamples(o) {
+			if prev, seen := s.fieldExamples[name]; !seen {
+				s.fieldExamples[name] = ex
+			} else if prev != ex {
+				ambiguous[name] = true // "name" of a key, of an org, of a site
 			}
 		}
 	}
+	for name := range ambiguous {
+		delete(s.fieldExamples, name)
+	}
 	return s
+}
+
+// requestExamples are the example options of o's scalar request fields, by
+// JSON name.
+func requestExamples(o *operation) map[string]any {
+	out := map[string]any{}
+	fields := o.req.Descriptor().Fields()
+	for i := range fields.Len() {
+		fd := fields.Get(i)
+		if ex, ok := example(fd); ok && !fd.IsList() && fd.Kind() != protoreflect.MessageKind {
+			out[fd.JSONName()] = ex
+		}
+	}
+	return out
 }
 
 var envelopeFields = []string{"data", "success", "error", "message", "status"}
@@ -182,6 +202,7 @@ func (s *spec) operation(o *operation, p *apiv1.Alias, alias bool) map[string]an
 	if alias {
 		id += "Via" + operationName(p.GetMethod(), p.GetPath())
 	}
+	s.opExamples = requestExamples(o)
 	op := map[string]any{
 		"summary":          o.Summary,
 		"tags":             []string{o.Tag},
@@ -394,7 +415,7 @@ func (s *spec) parameters(o *operation, path string) []any {
 		p["schema"] = schema
 		// An example a first Execute can use: the example of a request
 		// field of the same name (an org id one can create), 1 for ids.
-		if ex, ok := s.pathExamples[name]; ok {
+		if ex, ok := s.fieldExamples[name]; ok {
 			p["example"] = ex
 		} else if pf.bits != 0 {
 			p["example"] = 1
@@ -413,7 +434,7 @@ func (s *spec) parameters(o *operation, path string) []any {
 		p["schema"] = schema
 		// Only required parameters get an example: the UI sends every
 		// parameter with a value.
-		if ex, ok := s.pathExamples[q.name]; ok && q.required {
+		if ex, ok := s.fieldExamples[q.name]; ok && q.required {
 			p["example"] = ex
 		}
 		params = append(params, p)

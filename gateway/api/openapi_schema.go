@@ -215,6 +215,7 @@ func (s *spec) answerProperties(md protoreflect.MessageDescriptor, skip protoref
 			continue
 		}
 		schema := s.field(fd, func(md protoreflect.MessageDescriptor) map[string]any { return s.answerRef(md, nil) })
+		s.answerExample(schema, fd)
 		if fd.HasPresence() && !fd.IsList() {
 			schema = nullable(schema, fd)
 		}
@@ -222,6 +223,35 @@ func (s *spec) answerProperties(md protoreflect.MessageDescriptor, skip protoref
 		if !f.GetOmitUnset() {
 			*required = append(*required, fd.JSONName())
 		}
+	}
+}
+
+// answerExample gives an answer's scalar the example of a request field
+// of the same name and type, when it has none of its own: the sample
+// answers the UI shows then read like real ones (orgId "acme", not
+// "string").
+func (s *spec) answerExample(schema map[string]any, fd protoreflect.FieldDescriptor) {
+	if _, has := schema["example"]; has || fd.IsList() || fd.Kind() == protoreflect.MessageKind {
+		return
+	}
+	ex, ok := s.opExamples[fd.JSONName()]
+	if !ok {
+		if ex, ok = s.fieldExamples[fd.JSONName()]; !ok {
+			return
+		}
+	}
+	switch ex.(type) {
+	case string:
+		ok = schema["type"] == "string" && schema["enum"] == nil
+	case float64:
+		ok = schema["type"] == "integer" || schema["type"] == "number"
+	case bool:
+		ok = schema["type"] == "boolean"
+	default:
+		ok = false
+	}
+	if ok {
+		schema["example"] = ex
 	}
 }
 

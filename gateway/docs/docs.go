@@ -33,9 +33,7 @@ func Mount(g *gin.RouterGroup) error {
 	g.GET("/openapi.yaml", func(c *gin.Context) { c.Data(http.StatusOK, "application/yaml; charset=utf-8", yaml) })
 
 	ui := ginSwagger.CustomWrapHandler(&ginSwagger.Config{
-		// Relative to the page (/v1/docs/), so a proxy may mount /v1
-		// elsewhere.
-		URL:                      "../openapi.json",
+		URL:                      "/v1/openapi.json",
 		Title:                    api.Title,
 		DocExpansion:             "list",
 		DeepLinking:              true,
