@@ -478,6 +478,11 @@ func bodyExample(d *decoder) *members {
 			ex.set(f.name, derivedExample(f))
 		}
 	}
+	if len(ex.keys) == 0 && len(d.fields) > 0 {
+		// An update of the fields given refuses an empty body: send one.
+		f := d.fields[0]
+		ex.set(f.name, derivedExample(f))
+	}
 	return ex
 }
 
