@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"net/http"
@@ -49,6 +50,9 @@ var openAPI = sync.OnceValues(func() ([]byte, error) {
 			}
 			paths[p.GetPath()][strings.ToLower(p.GetMethod())] = s.operation(o, p, i > 0)
 		}
+	}
+	if len(s.errs) > 0 {
+		return nil, errors.Join(s.errs...)
 	}
 	out, err := json.MarshalIndent(map[string]any{
 		"openapi": "3.0.3",
@@ -110,6 +114,8 @@ type spec struct {
 	// pagedAnswers are the answer schemas written with pagination.
 	pagedAnswers map[string]bool
 	opIDs        map[*operation]string
+	// errs are what the spec cannot document.
+	errs []error
 }
 
 func newSpec(ops []*operation) *spec {
@@ -359,14 +365,20 @@ func (s *spec) success(message string, status int, data map[string]any) map[stri
 }
 
 // data is the schema of a success answer's data.
+// Each shape operation.write can give data needs its schema here: a shape
+// without one stops the spec (and so the gateway) with an error saying so,
+// rather than documenting an answer the server does not write.
 func (s *spec) data(o *operation, shape dataShape) map[string]any {
 	switch shape {
 	case dataNull:
 		return alwaysNull()
 	case dataEmpty:
 		return s.empty()
+	case dataMessage:
+		return s.answerRef(o.resp.Descriptor(), o.total)
 	}
-	return s.answerRef(o.resp.Descriptor(), o.total)
+	s.errs = append(s.errs, fmt.Errorf("%s: the spec has no schema for data shape %d (openapi.go: spec.data)", o.FullMethod, shape))
+	return map[string]any{}
 }
 
 func join2(a, b string) string {
