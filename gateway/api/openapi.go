@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -111,7 +112,8 @@ type spec struct {
 	// first documented by an operation takes its request's examples
 	// (the org a create answers is named like the one it was sent).
 	opExamples map[string]any
-	// pagedAnswers are the answer schemas written with pagination.
+	// pagedAnswers says, for each answer schema, whether its first use
+	// was with pagination (a later use the other way gets its own).
 	pagedAnswers map[string]bool
 	opIDs        map[*operation]string
 	// errs are what the spec cannot document.
@@ -154,7 +156,7 @@ func newSpec(ops []*operation) *spec {
 		for name, ex := range requestExamples(o) {
 			if prev, seen := s.fieldExamples[name]; !seen {
 				s.fieldExamples[name] = ex
-			} else if prev != ex {
+			} else if !reflect.DeepEqual(prev, ex) {
 				ambiguous[name] = true // "name" of a key, of an org, of a site
 			}
 		}
