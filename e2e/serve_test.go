@@ -36,6 +36,9 @@ func TestEmbeddedDefault(t *testing.T) {
 		return err == nil && res.StatusCode == 200
 	})
 	call(t, "PUT", url+"/v1/org", key, map[string]string{"orgId": "acme", "name": "Acme", "subnet": "100.90.128.0/24"}).want(t, 201, "")
+	// What the server answers before any route runs is documented too:
+	// headers over its limit get the 431 envelope (checked against the spec).
+	callWithHeader(t, "GET", url+"/v1/orgs", "Bearer "+strings.Repeat("a", 80<<10), nil).want(t, 431, "")
 	first.stop(t)
 
 	// Second start on the same data: no new key, the old one still works.
