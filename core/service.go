@@ -14,6 +14,7 @@ import (
 type Store interface {
 	OrgStore
 	SiteStore
+	ResourceStore
 	KeyStore
 	// KeyChangesAfter returns up to limit log entries after seq, in order.
 	KeyChangesAfter(ctx context.Context, seq int64, limit int) ([]*corev1.KeyChange, error)
@@ -29,11 +30,12 @@ type Store interface {
 // (rpc/) registers the services, resolves the Caller of each call and
 // applies its access rule before a method runs.
 type Service struct {
-	Orgs   *Orgs
-	Sites  *Sites
-	Keys   *Keys
-	Health Health
-	store  Store
+	Orgs      *Orgs
+	Sites     *Sites
+	Resources *Resources
+	Keys      *Keys
+	Health    Health
+	store     Store
 }
 
 // NewService returns the core over store; verifyConcurrency bounds the
@@ -43,10 +45,11 @@ func NewService(store Store, verifyConcurrency int, log *slog.Logger) *Service {
 		log = slog.Default()
 	}
 	return &Service{
-		Orgs:  &Orgs{store: store},
-		Sites: &Sites{store: store},
-		Keys:  newKeys(store, verifyConcurrency, log),
-		store: store,
+		Orgs:      &Orgs{store: store},
+		Sites:     &Sites{store: store},
+		Resources: &Resources{store: store},
+		Keys:      newKeys(store, verifyConcurrency, log),
+		store:     store,
 	}
 }
 
@@ -58,7 +61,8 @@ func (s *Service) Store() Store { return s.store }
 // transport refuses to start when the contract names a kind missing here.
 func (s *Service) Objects() map[string]Reach {
 	return map[string]Reach{
-		"site": s.Sites.Reach,
+		"site":     s.Sites.Reach,
+		"resource": s.Resources.Reach,
 	}
 }
 

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"maps"
@@ -10,11 +11,13 @@ import (
 	"strings"
 	"testing"
 
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"pangolin-gateway/core"
 	"pangolin-gateway/proto/contract"
 	apiv1 "pangolin-gateway/proto/pangolin/api/v1"
+	corev1 "pangolin-gateway/proto/pangolin/core/v1"
 )
 
 // The tables below read the contract's descriptors, as the gateway does:
@@ -88,6 +91,16 @@ func newFixture(t *testing.T) *fixture {
 		keyID, token := createOrgKey(t, s.url, s.root, org, org+"-key")
 		params["orgId"], params["siteId"], params["niceId"], params["apiKeyId"] = org, strconv.FormatInt(site.SiteID, 10), site.NiceID, keyID
 		params["token"] = token
+		// Until resources are created through the API, straight in the store.
+		res, err := s.svc.Store().CreateResource(context.Background(), &corev1.Resource{
+			OrgId: org, NiceId: org + "-web", ResourceGuid: org + "-guid", Name: org + "-web", Protocol: "tcp",
+			Http: true, Ssl: true, Sso: true, Enabled: true, FullDomain: proto.String(org + ".example.com"),
+			SiteId: proto.Int64(site.SiteID),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		params["resourceId"] = strconv.FormatInt(res.GetResourceId(), 10)
 	}
 	return f
 }

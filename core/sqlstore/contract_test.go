@@ -47,6 +47,9 @@ var contractTests = []struct {
 	{"DeleteSite", testDeleteSite},
 	{"ResetBandwidth", testResetBandwidth},
 	{"AddressesAndExitNodes", testAddressesAndExitNodes},
+	{"OrgRoles", testOrgRoles},
+	{"CreateGetResource", testCreateGetResource},
+	{"ResourceCascades", testResourceCascades},
 	{"ConcurrentWriters", testConcurrentWriters},
 	{"ConcurrentConflicts", testConcurrentConflicts},
 	{"ClosedStore", testClosedStore},
@@ -279,7 +282,7 @@ func testTimestamps(t *testing.T, b backend) {
 // and a forgotten one fails here.
 func testTablesMatchSchema(t *testing.T, b backend) {
 	s := openStore(t, b)
-	for _, tb := range []*table{orgs, sites, exitNodes, apiKeys, keyActions, keyChanges} {
+	for _, tb := range []*table{orgs, sites, exitNodes, apiKeys, keyActions, keyChanges, resources} {
 		cols := ""
 		for i, c := range tb.columns {
 			if i > 0 {
@@ -294,7 +297,7 @@ func testTablesMatchSchema(t *testing.T, b backend) {
 		}
 		rows.Close()
 	}
-	for tb, msg := range map[*table]proto.Message{orgs: &corev1.Org{}, sites: &corev1.Site{}} {
+	for tb, msg := range map[*table]proto.Message{orgs: &corev1.Org{}, sites: &corev1.Site{}, resources: &corev1.Resource{}} {
 		fields := msg.ProtoReflect().Descriptor().Fields()
 		for i := range fields.Len() {
 			if name := fields.Get(i).Name(); !tb.hasColumn(name) {
