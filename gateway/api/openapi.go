@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 
+	"google.golang.org/protobuf/reflect/protoreflect"
+
 	"pangolin-gateway/proto/contract"
 	apiv1 "pangolin-gateway/proto/pangolin/api/v1"
 )
@@ -136,6 +138,12 @@ func (s *spec) operation(o *operation, p *apiv1.Alias) map[string]any {
 			data = map[string]any{"type": "object", "x-nullable": true, "description": "null"}
 		case dataEmpty:
 			data = s.empty()
+		case dataMessage:
+			if o.dataField != nil {
+				data = s.field(o.dataField.fd, func(md protoreflect.MessageDescriptor) map[string]any { return s.answerRef(md, nil) })
+				break
+			}
+			fallthrough
 		default:
 			data = s.answerRef(o.resp.Descriptor(), o.total)
 		}
