@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"sync/atomic"
 
 	"google.golang.org/protobuf/reflect/protoreflect"
 
@@ -34,6 +35,8 @@ func ResourceNotFound(id int64) error {
 type Resources struct {
 	corev1.UnimplementedResourceServiceServer
 	store ResourceStore
+	// allowRaw is flags.allow_raw_resources (see Service.Configure).
+	allowRaw atomic.Bool
 }
 
 // Reach resolves a resource id (access scope OBJECT, object "resource"): a

@@ -15,6 +15,7 @@ type Store interface {
 	OrgStore
 	SiteStore
 	ResourceStore
+	DomainStore
 	KeyStore
 	// KeyChangesAfter returns up to limit log entries after seq, in order.
 	KeyChangesAfter(ctx context.Context, seq int64, limit int) ([]*corev1.KeyChange, error)
@@ -33,6 +34,7 @@ type Service struct {
 	Orgs      *Orgs
 	Sites     *Sites
 	Resources *Resources
+	Domains   *Domains
 	Keys      *Keys
 	Health    Health
 	store     Store
@@ -48,9 +50,29 @@ func NewService(store Store, verifyConcurrency int, log *slog.Logger) *Service {
 		Orgs:      &Orgs{store: store},
 		Sites:     &Sites{store: store},
 		Resources: &Resources{store: store},
+		Domains:   &Domains{store: store},
 		Keys:      newKeys(store, verifyConcurrency, log),
 		store:     store,
 	}
+}
+
+// Settings are what the core takes from the config file besides its
+// transport and its database.
+type Settings struct {
+	// AllowRawResources lets resources be raw TCP/UDP ports
+	// (flags.allow_raw_resources).
+	AllowRawResources bool
+	// Domains are the server's domains (domains.<key>).
+	Domains []ConfigDomain
+}
+
+// Configure applies the config file's settings; call it before serving.
+// The server domains are synced into the store: stored, verified and
+// linked to every org, and the config-managed domains no longer listed are
+// removed.
+func (s *Service) Configure(ctx context.Context, set Settings) error {
+	s.Resources.allowRaw.Store(set.AllowRawResources)
+	return s.store.SyncConfigDomains(ctx, configDomains(set.Domains))
 }
 
 // Store returns the service's store, for the transport's change feed.

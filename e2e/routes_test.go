@@ -91,6 +91,12 @@ func newFixture(t *testing.T) *fixture {
 		keyID, token := createOrgKey(t, s.url, s.root, org, org+"-key")
 		params["orgId"], params["siteId"], params["niceId"], params["apiKeyId"] = org, strconv.FormatInt(site.SiteID, 10), site.NiceID, keyID
 		params["token"] = token
+		var domain struct {
+			DomainID string `json:"domainId"`
+		}
+		call(t, "PUT", s.url+"/v1/org/"+org+"/domain", s.root, map[string]any{"type": "wildcard", "baseDomain": org + ".test"}).
+			want(t, 201, "").decode(t, &domain)
+		params["domainId"] = domain.DomainID
 		// Until resources are created through the API, straight in the store.
 		res, err := s.svc.Store().CreateResource(context.Background(), &corev1.Resource{
 			OrgId: org, NiceId: org + "-web", ResourceGuid: org + "-guid", Name: org + "-web", Protocol: "tcp",

@@ -50,6 +50,8 @@ var contractTests = []struct {
 	{"OrgRoles", testOrgRoles},
 	{"CreateGetResource", testCreateGetResource},
 	{"ResourceCascades", testResourceCascades},
+	{"OrgDomains", testOrgDomains},
+	{"SyncConfigDomains", testSyncConfigDomains},
 	{"ConcurrentWriters", testConcurrentWriters},
 	{"ConcurrentConflicts", testConcurrentConflicts},
 	{"ClosedStore", testClosedStore},
@@ -282,7 +284,7 @@ func testTimestamps(t *testing.T, b backend) {
 // and a forgotten one fails here.
 func testTablesMatchSchema(t *testing.T, b backend) {
 	s := openStore(t, b)
-	for _, tb := range []*table{orgs, sites, exitNodes, apiKeys, keyActions, keyChanges, resources} {
+	for _, tb := range []*table{orgs, sites, exitNodes, apiKeys, keyActions, keyChanges, resources, domains, dnsRecords} {
 		cols := ""
 		for i, c := range tb.columns {
 			if i > 0 {
@@ -297,7 +299,8 @@ func testTablesMatchSchema(t *testing.T, b backend) {
 		}
 		rows.Close()
 	}
-	for tb, msg := range map[*table]proto.Message{orgs: &corev1.Org{}, sites: &corev1.Site{}, resources: &corev1.Resource{}} {
+	for tb, msg := range map[*table]proto.Message{orgs: &corev1.Org{}, sites: &corev1.Site{}, resources: &corev1.Resource{},
+		domains: &corev1.Domain{}, dnsRecords: &corev1.DnsRecord{}} {
 		fields := msg.ProtoReflect().Descriptor().Fields()
 		for i := range fields.Len() {
 			if name := fields.Get(i).Name(); !tb.hasColumn(name) {

@@ -108,8 +108,9 @@ func (s *Store) UpdateOrg(ctx context.Context, req *corev1.UpdateOrgRequest) (*c
 	return stored, internal("update org", err)
 }
 
-// DeleteOrg deletes the org and the org keys linked to it, in one
-// transaction; the org's sites, newts and key links cascade. Root keys are
+// DeleteOrg deletes the org, the org keys linked to it and the domains
+// only it has, in one transaction; the org's sites, resources (with what
+// hangs off them), roles, newts and key links cascade. Root keys are
 // untouched. Each deleted key is logged as changed.
 func (s *Store) DeleteOrg(ctx context.Context, id string) error {
 	err := s.write(ctx, func(tx *tx) error {
@@ -132,6 +133,15 @@ func (s *Store) DeleteOrg(ctx context.Context, id string) error {
 			if _, err := tx.ExecContext(ctx, `DELETE FROM api_keys WHERE api_key_id = $1`, keyID); err != nil {
 				return err
 			}
+		}
+		// The domains the org added go with it, unless another org has
+		// them too; config-managed domains stay.
+		if _, err := tx.ExecContext(ctx,
+			`DELETE FROM domains WHERE NOT config_managed
+			 AND domain_id IN (SELECT domain_id FROM org_domains WHERE org_id = $1)
+			 AND NOT EXISTS (SELECT 1 FROM org_domains o WHERE o.domain_id = domains.domain_id AND o.org_id <> $1)`,
+			id); err != nil {
+			return err
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM orgs WHERE org_id = $1`, id); err != nil {
 			return err
