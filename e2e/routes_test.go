@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"maps"
@@ -11,13 +10,12 @@ import (
 	"strings"
 	"testing"
 
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
+	"pangolin-gateway/config"
 	"pangolin-gateway/core"
 	"pangolin-gateway/proto/contract"
 	apiv1 "pangolin-gateway/proto/pangolin/api/v1"
-	corev1 "pangolin-gateway/proto/pangolin/core/v1"
 )
 
 // The tables below read the contract's descriptors, as the gateway does:
@@ -75,9 +73,9 @@ type fixture struct {
 	acme   map[string]string
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t *testing.T, mutate ...func(*config.Config)) *fixture {
 	t.Helper()
-	s := newStack(t, "")
+	s := newStack(t, "", mutate...)
 	f := &fixture{stack: s, globex: map[string]string{}, acme: map[string]string{}}
 	for org, params := range map[string]map[string]string{"acme": f.acme, "globex": f.globex} {
 		subnet := map[string]string{"acme": "100.90.128.0/24", "globex": "100.90.129.0/24"}[org]
@@ -97,16 +95,13 @@ func newFixture(t *testing.T) *fixture {
 		call(t, "PUT", s.url+"/v1/org/"+org+"/domain", s.root, map[string]any{"type": "wildcard", "baseDomain": org + ".test"}).
 			want(t, 201, "").decode(t, &domain)
 		params["domainId"] = domain.DomainID
-		// Until resources are created through the API, straight in the store.
-		res, err := s.svc.Store().CreateResource(context.Background(), &corev1.Resource{
-			OrgId: org, NiceId: org + "-web", ResourceGuid: org + "-guid", Name: org + "-web", Protocol: "tcp",
-			Http: true, Ssl: true, Sso: true, Enabled: true, FullDomain: proto.String(org + ".example.com"),
-			SiteId: proto.Int64(site.SiteID),
-		})
-		if err != nil {
-			t.Fatal(err)
+		var res struct {
+			ResourceID int64 `json:"resourceId"`
 		}
-		params["resourceId"] = strconv.FormatInt(res.GetResourceId(), 10)
+		call(t, "PUT", s.url+"/v1/org/"+org+"/site/"+params["siteId"]+"/resource", s.root, map[string]any{
+			"name": org + "-web", "siteId": site.SiteID, "http": true, "protocol": "tcp", "domainId": domain.DomainID, "subdomain": "web",
+		}).want(t, 201, "").decode(t, &res)
+		params["resourceId"] = strconv.FormatInt(res.ResourceID, 10)
 	}
 	return f
 }

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -218,4 +219,189 @@ func testResourceCascades(t *testing.T, b backend) {
 	if n := rowCount(t, s, `SELECT COUNT(*) FROM users`); n != 1 {
 		t.Errorf("the org's deletion removed its member's user row")
 	}
+}
+
+func listIDs(list []*corev1.ResourceListItem) []int64 {
+	var ids []int64
+	for _, r := range list {
+		ids = append(ids, r.GetResourceId())
+	}
+	return ids
+}
+
+func testListResources(t *testing.T, b backend) {
+	ctx := context.Background()
+	s := openStore(t, b)
+	mkOrg(t, s, "acme")
+	mkOrg(t, s, "globex")
+	site := mkSite(t, s, "acme", "site-one", nil)
+	other := mkSite(t, s, "acme", "site-two", nil)
+	onSite := httpResource("acme", "zeta", "zeta.example.com")
+	onSite.Name, onSite.SiteId = "Zeta_1", proto.Int64(site.GetSiteId())
+	a := mkResource(t, s, onSite)
+	plain := httpResource("acme", "alpha", "alpha.example.com")
+	plain.Name, plain.Ssl = "alpha 100%", false
+	bRes := mkResource(t, s, plain)
+	raw := mkResource(t, s, &corev1.Resource{OrgId: "acme", NiceId: "ssh", Name: "Mid", Protocol: "udp", ProxyPort: proto.Int32(53), Enabled: true})
+	mkResource(t, s, httpResource("globex", "alpha", "globex.example.com"))
+	exec(t, s, `INSERT INTO targets (resource_id, site_id, ip, port) VALUES ($1, $2, '10.0.0.1', 80)`, raw.GetResourceId(), other.GetSiteId())
+	exec(t, s, `INSERT INTO resource_passwords (resource_id, password_hash) VALUES ($1, 'h')`, a.GetResourceId())
+
+	list, total, err := s.ListResources(ctx, core.ResourceFilter{OrgID: "acme"}, nil)
+	must(t, err)
+	if total != 3 || !slices.Equal(listIDs(list), []int64{a.GetResourceId(), bRes.GetResourceId(), raw.GetResourceId()}) {
+		t.Fatalf("all: %v total %d", listIDs(list), total)
+	}
+	wantMsg(t, "list item", list[0], &corev1.ResourceListItem{
+		ResourceId: a.GetResourceId(), Name: "Zeta_1", Ssl: true, FullDomain: proto.String("zeta.example.com"),
+		SiteName: proto.String("site site-one"), SiteNiceId: proto.String("site-one"), PasswordId: list[0].PasswordId,
+		Sso: true, Http: true, Protocol: "tcp", Enabled: true, NiceId: "zeta",
+	})
+	if list[0].PasswordId == nil || list[1].PasswordId != nil || list[2].SiteNiceId != nil {
+		t.Fatalf("computed fields: %v", list)
+	}
+	for name, tc := range map[string]struct {
+		f     core.ResourceFilter
+		page  *corev1.Page
+		want  []int64
+		total int32
+	}{
+		"query name":     {core.ResourceFilter{Query: proto.String("ZETA")}, nil, []int64{a.GetResourceId()}, 1},
+		"query domain":   {core.ResourceFilter{Query: proto.String("alpha.example")}, nil, []int64{bRes.GetResourceId()}, 1},
+		"query wildcard": {core.ResourceFilter{Query: proto.String("%")}, nil, []int64{bRes.GetResourceId()}, 1},
+		"query _":        {core.ResourceFilter{Query: proto.String("a_1")}, nil, []int64{a.GetResourceId()}, 1},
+		"query nothing":  {core.ResourceFilter{Query: proto.String("nothing")}, nil, nil, 0},
+		"https":          {core.ResourceFilter{Protocol: proto.String("https")}, nil, []int64{a.GetResourceId()}, 1},
+		"http":           {core.ResourceFilter{Protocol: proto.String("http")}, nil, []int64{bRes.GetResourceId()}, 1},
+		"udp":            {core.ResourceFilter{Protocol: proto.String("udp")}, nil, []int64{raw.GetResourceId()}, 1},
+		"disabled":       {core.ResourceFilter{Enabled: proto.Bool(false)}, nil, nil, 0},
+		"site":           {core.ResourceFilter{SiteID: proto.Int64(site.GetSiteId())}, nil, []int64{a.GetResourceId()}, 1},
+		"target's site":  {core.ResourceFilter{SiteID: proto.Int64(other.GetSiteId())}, nil, []int64{raw.GetResourceId()}, 1},
+		"by name":        {core.ResourceFilter{SortByName: true}, nil, []int64{bRes.GetResourceId(), raw.GetResourceId(), a.GetResourceId()}, 3},
+		"by name desc":   {core.ResourceFilter{SortByName: true, Desc: true}, page(2, 1), []int64{raw.GetResourceId(), bRes.GetResourceId()}, 3},
+		"page":           {core.ResourceFilter{}, page(1, 2), []int64{raw.GetResourceId()}, 3},
+	} {
+		tc.f.OrgID = "acme"
+		list, total, err := s.ListResources(ctx, tc.f, tc.page)
+		must(t, err)
+		if total != tc.total || !slices.Equal(listIDs(list), tc.want) {
+			t.Errorf("%s: %v total %d, want %v total %d", name, listIDs(list), total, tc.want, tc.total)
+		}
+	}
+	names, err := s.ResourceNames(ctx, "acme")
+	must(t, err)
+	if len(names) != 3 || names[0].GetName() != "Zeta_1" || names[2].GetResourceId() != raw.GetResourceId() {
+		t.Fatalf("names %v", names)
+	}
+	names, err = s.ResourceNames(ctx, "nope")
+	must(t, err)
+	if names == nil || len(names) != 0 {
+		t.Fatalf("names of an unknown org: %v", names)
+	}
+}
+
+func testUpdateResource(t *testing.T, b backend) {
+	ctx := context.Background()
+	s := openStore(t, b)
+	mkOrg(t, s, "acme")
+	site := mkSite(t, s, "acme", "site-one", nil)
+	r := httpResource("acme", "web", "web.example.com")
+	r.SiteId = proto.Int64(site.GetSiteId())
+	r = mkResource(t, s, r)
+	other := mkResource(t, s, httpResource("acme", "other", "other.example.com"))
+	mkResource(t, s, &corev1.Resource{OrgId: "acme", NiceId: "ssh", Name: "SSH", Protocol: "tcp", ProxyPort: proto.Int32(22)})
+
+	got, err := s.UpdateResource(ctx, r.GetResourceId(), func(cur *corev1.Resource) error {
+		wantMsg(t, "current", cur, r)
+		cur.Name, cur.Sso, cur.TlsServerName = "Renamed", false, proto.String("tls.example.com")
+		cur.Headers = []*corev1.Header{{Name: "X-A", Value: "1"}}
+		cur.OrgId, cur.ResourceGuid, cur.ResourceId = "hijack", "hijack", 7 // ignored
+		return nil
+	})
+	must(t, err)
+	want := proto.Clone(r).(*corev1.Resource)
+	want.Name, want.Sso, want.TlsServerName = "Renamed", false, proto.String("tls.example.com")
+	want.Headers = []*corev1.Header{{Name: "X-A", Value: "1"}}
+	wantMsg(t, "updated", got, want)
+	read, err := s.GetResource(ctx, r.GetResourceId())
+	must(t, err)
+	wantMsg(t, "read back", read, want)
+
+	// Clearing: unset optionals become NULL, an empty list no headers.
+	got, err = s.UpdateResource(ctx, r.GetResourceId(), func(cur *corev1.Resource) error {
+		cur.TlsServerName, cur.Headers, cur.SiteId = nil, nil, nil
+		return nil
+	})
+	must(t, err)
+	if got.TlsServerName != nil || len(got.Headers) != 0 || got.SiteId != nil {
+		t.Fatalf("cleared %v", got)
+	}
+
+	// Conflicts leave the row as it was; a refusal from change too.
+	for name, tc := range map[string]struct {
+		change func(*corev1.Resource)
+		msg    string
+	}{
+		"domain":  {func(c *corev1.Resource) { c.FullDomain = other.FullDomain }, "Resource with that domain already exists"},
+		"niceId":  {func(c *corev1.Resource) { c.NiceId = "other" }, "A resource with niceId other already exists in this organization"},
+		"port":    {func(c *corev1.Resource) { c.Protocol, c.ProxyPort = "tcp", proto.Int32(22) }, "Resource with that protocol and port already exists"},
+		"refused": {nil, "no"},
+	} {
+		_, err := s.UpdateResource(ctx, r.GetResourceId(), func(cur *corev1.Resource) error {
+			if tc.change == nil {
+				cur.Name = "changed before refusing"
+				return core.Errorf(core.CodeInvalid, "no")
+			}
+			tc.change(cur)
+			return nil
+		})
+		code := core.CodeConflict
+		if tc.change == nil {
+			code = core.CodeInvalid
+		}
+		wantErr(t, err, code, tc.msg)
+		after, err := s.GetResource(ctx, r.GetResourceId())
+		must(t, err)
+		if after.GetName() != "Renamed" || after.GetNiceId() != "web" || after.ProxyPort != nil {
+			t.Fatalf("%s: a refused update changed the resource: %v", name, after)
+		}
+	}
+	_, err = s.UpdateResource(ctx, 999999, func(*corev1.Resource) error { return nil })
+	wantErr(t, err, core.CodeNotFound, "Resource with ID 999999 not found")
+}
+
+func testDeleteAndTransferResource(t *testing.T, b backend) {
+	ctx := context.Background()
+	s := openStore(t, b)
+	mkOrg(t, s, "acme")
+	one := mkSite(t, s, "acme", "site-one", nil)
+	two := mkSite(t, s, "acme", "site-two", nil)
+	three := mkSite(t, s, "acme", "site-three", nil)
+	r := httpResource("acme", "web", "web.example.com")
+	r.SiteId = proto.Int64(one.GetSiteId())
+	r = mkResource(t, s, r)
+	exec(t, s, `INSERT INTO targets (resource_id, site_id, ip, port) VALUES ($1, $2, '10.0.0.1', 80)`, r.GetResourceId(), one.GetSiteId())
+	exec(t, s, `INSERT INTO targets (resource_id, site_id, ip, port) VALUES ($1, $2, '10.0.0.2', 80)`, r.GetResourceId(), three.GetSiteId())
+
+	moved, err := s.TransferResource(ctx, r.GetResourceId(), two.GetSiteId())
+	must(t, err)
+	if moved.GetSiteId() != two.GetSiteId() {
+		t.Fatalf("moved %v", moved)
+	}
+	if n := rowCount(t, s, `SELECT COUNT(*) FROM targets WHERE site_id = $1`, two.GetSiteId()); n != 1 {
+		t.Errorf("%d targets moved to the new site, want the one on the old site", n)
+	}
+	if n := rowCount(t, s, `SELECT COUNT(*) FROM targets WHERE site_id = $1`, three.GetSiteId()); n != 1 {
+		t.Errorf("a target on another site moved")
+	}
+	_, err = s.TransferResource(ctx, 999999, two.GetSiteId())
+	wantErr(t, err, core.CodeNotFound, "Resource with ID 999999 not found")
+
+	must(t, s.DeleteResource(ctx, r.GetResourceId()))
+	_, err = s.GetResource(ctx, r.GetResourceId())
+	wantErr(t, err, core.CodeNotFound, fmt.Sprintf("Resource with ID %d not found", r.GetResourceId()))
+	if n := rowCount(t, s, `SELECT COUNT(*) FROM targets`) + rowCount(t, s, `SELECT COUNT(*) FROM role_resources`); n != 0 {
+		t.Errorf("%d rows outlive the deleted resource", n)
+	}
+	wantErr(t, s.DeleteResource(ctx, r.GetResourceId()), core.CodeNotFound, fmt.Sprintf("Resource with ID %d not found", r.GetResourceId()))
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -196,6 +197,41 @@ func update(ctx context.Context, q querier, t *table, msg proto.Message, key pro
 	}
 	keyField := m.Descriptor().Fields().ByName(key)
 	keyValue, err := sqlValue(m, keyField)
+	if err != nil {
+		return 0, err
+	}
+	args = append(args, keyValue)
+	res, err := q.ExecContext(ctx, fmt.Sprintf("UPDATE %s SET %s WHERE %s = $%d",
+		t.name, strings.Join(sets, ", "), key, len(args)), args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+// updateRow writes every column msg has a field for (an unset optional as
+// NULL, a list as its JSON), but the key and the columns in keep, on the
+// row whose key column equals msg's key field: msg is the whole new state
+// of the row. It returns the rows changed.
+func updateRow(ctx context.Context, q querier, t *table, msg proto.Message, key protoreflect.Name, keep ...string) (int64, error) {
+	m := msg.ProtoReflect()
+	var sets []string
+	var args []any
+	fields := m.Descriptor().Fields()
+	for i := range fields.Len() {
+		fd := fields.Get(i)
+		name := string(fd.Name())
+		if fd.Name() == key || !t.hasColumn(fd.Name()) || slices.Contains(keep, name) {
+			continue
+		}
+		v, err := sqlValue(m, fd)
+		if err != nil {
+			return 0, err
+		}
+		args = append(args, v)
+		sets = append(sets, fmt.Sprintf("%s = $%d", name, len(args)))
+	}
+	keyValue, err := sqlValue(m, fields.ByName(key))
 	if err != nil {
 		return 0, err
 	}

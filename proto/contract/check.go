@@ -92,6 +92,9 @@ func Check() []error {
 				continue
 			}
 			f := FieldOf(fd)
+			if f.GetAlsoInBody() && f.GetSource() != apiv1.Source_SOURCE_PATH {
+				fail("also_in_body: %s is no path field", fd.FullName())
+			}
 			switch f.GetSource() {
 			case apiv1.Source_SOURCE_UNSPECIFIED:
 				fail("request field %s has no source (path, query or body)", fd.FullName())

@@ -518,7 +518,11 @@ type Field struct {
 	// Docs: the values a string field accepts.
 	EnumValues []string `protobuf:"bytes,5,rep,name=enum_values,json=enumValues,proto3" json:"enum_values,omitempty"`
 	// Docs: an example value, as JSON.
-	Example       string `protobuf:"bytes,6,opt,name=example,proto3" json:"example,omitempty"`
+	Example string `protobuf:"bytes,6,opt,name=example,proto3" json:"example,omitempty"`
+	// A PATH field the body may repeat under the same name (Pangolin 1.8
+	// clients send siteId in the body of a path that names the site): the
+	// body's value is accepted and ignored, the path's counts.
+	AlsoInBody    bool `protobuf:"varint,7,opt,name=also_in_body,json=alsoInBody,proto3" json:"also_in_body,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -593,6 +597,13 @@ func (x *Field) GetExample() string {
 		return x.Example
 	}
 	return ""
+}
+
+func (x *Field) GetAlsoInBody() bool {
+	if x != nil {
+		return x.AlsoInBody
+	}
+	return false
 }
 
 var file_pangolin_api_v1_options_proto_extTypes = []protoimpl.ExtensionInfo{
@@ -681,7 +692,7 @@ const file_pangolin_api_v1_options_proto_rawDesc = "" +
 	"\x05scope\x18\x01 \x01(\x0e2\x16.pangolin.api.v1.ScopeR\x05scope\x12\x16\n" +
 	"\x06action\x18\x02 \x01(\tR\x06action\x12\x16\n" +
 	"\x06object\x18\x03 \x01(\tR\x06object\x12\x14\n" +
-	"\x05field\x18\x04 \x01(\tR\x05field\"\xc6\x01\n" +
+	"\x05field\x18\x04 \x01(\tR\x05field\"\xe8\x01\n" +
 	"\x05Field\x12/\n" +
 	"\x06source\x18\x01 \x01(\x0e2\x17.pangolin.api.v1.SourceR\x06source\x12\x1a\n" +
 	"\brequired\x18\x02 \x01(\bR\brequired\x12\x16\n" +
@@ -690,7 +701,9 @@ const file_pangolin_api_v1_options_proto_rawDesc = "" +
 	"omit_unset\x18\x04 \x01(\bR\tomitUnset\x12\x1f\n" +
 	"\venum_values\x18\x05 \x03(\tR\n" +
 	"enumValues\x12\x18\n" +
-	"\aexample\x18\x06 \x01(\tR\aexample*,\n" +
+	"\aexample\x18\x06 \x01(\tR\aexample\x12 \n" +
+	"\falso_in_body\x18\a \x01(\bR\n" +
+	"alsoInBody*,\n" +
 	"\x06Paging\x12\x0f\n" +
 	"\vPAGING_NONE\x10\x00\x12\x11\n" +
 	"\rPAGING_OFFSET\x10\x01*=\n" +

@@ -475,11 +475,1157 @@ func (x *ResourceIdRequest) GetResourceId() int64 {
 	return 0
 }
 
+type CreateResourceRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	OrgId string                 `protobuf:"bytes,1,opt,name=org_id,json=orgId,proto3" json:"org_id,omitempty"`
+	// 1-255 characters.
+	Name string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	// HTTP resource (true) or raw TCP/UDP (false); or say mode.
+	Http *bool `protobuf:"varint,3,opt,name=http,proto3,oneof" json:"http,omitempty"`
+	// Of a raw resource; HTTP resources are tcp.
+	Protocol *string `protobuf:"bytes,4,opt,name=protocol,proto3,oneof" json:"protocol,omitempty"`
+	// Newer Pangolin's form of http and protocol.
+	Mode *string `protobuf:"bytes,5,opt,name=mode,proto3,oneof" json:"mode,omitempty"`
+	// HTTP: dot-separated labels of letters, digits, '-' and '_'; none (or
+	// null) for the domain itself.
+	Subdomain *string `protobuf:"bytes,6,opt,name=subdomain,proto3,oneof" json:"subdomain,omitempty"`
+	// HTTP: a verified domain of the org.
+	DomainId *string `protobuf:"bytes,7,opt,name=domain_id,json=domainId,proto3,oneof" json:"domain_id,omitempty"`
+	// Raw: the server port, 1-65535.
+	ProxyPort *int32 `protobuf:"varint,8,opt,name=proxy_port,json=proxyPort,proto3,oneof" json:"proxy_port,omitempty"`
+	// Raw: default true.
+	EnableProxy   *bool `protobuf:"varint,9,opt,name=enable_proxy,json=enableProxy,proto3,oneof" json:"enable_proxy,omitempty"`
+	StickySession *bool `protobuf:"varint,10,opt,name=sticky_session,json=stickySession,proto3,oneof" json:"sticky_session,omitempty"`
+	// HTTP: where to send a user after authenticating, a path.
+	PostAuthPath  *string `protobuf:"bytes,11,opt,name=post_auth_path,json=postAuthPath,proto3,oneof" json:"post_auth_path,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateResourceRequest) Reset() {
+	*x = CreateResourceRequest{}
+	mi := &file_pangolin_core_v1_resources_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateResourceRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateResourceRequest) ProtoMessage() {}
+
+func (x *CreateResourceRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_pangolin_core_v1_resources_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateResourceRequest.ProtoReflect.Descriptor instead.
+func (*CreateResourceRequest) Descriptor() ([]byte, []int) {
+	return file_pangolin_core_v1_resources_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *CreateResourceRequest) GetOrgId() string {
+	if x != nil {
+		return x.OrgId
+	}
+	return ""
+}
+
+func (x *CreateResourceRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *CreateResourceRequest) GetHttp() bool {
+	if x != nil && x.Http != nil {
+		return *x.Http
+	}
+	return false
+}
+
+func (x *CreateResourceRequest) GetProtocol() string {
+	if x != nil && x.Protocol != nil {
+		return *x.Protocol
+	}
+	return ""
+}
+
+func (x *CreateResourceRequest) GetMode() string {
+	if x != nil && x.Mode != nil {
+		return *x.Mode
+	}
+	return ""
+}
+
+func (x *CreateResourceRequest) GetSubdomain() string {
+	if x != nil && x.Subdomain != nil {
+		return *x.Subdomain
+	}
+	return ""
+}
+
+func (x *CreateResourceRequest) GetDomainId() string {
+	if x != nil && x.DomainId != nil {
+		return *x.DomainId
+	}
+	return ""
+}
+
+func (x *CreateResourceRequest) GetProxyPort() int32 {
+	if x != nil && x.ProxyPort != nil {
+		return *x.ProxyPort
+	}
+	return 0
+}
+
+func (x *CreateResourceRequest) GetEnableProxy() bool {
+	if x != nil && x.EnableProxy != nil {
+		return *x.EnableProxy
+	}
+	return false
+}
+
+func (x *CreateResourceRequest) GetStickySession() bool {
+	if x != nil && x.StickySession != nil {
+		return *x.StickySession
+	}
+	return false
+}
+
+func (x *CreateResourceRequest) GetPostAuthPath() string {
+	if x != nil && x.PostAuthPath != nil {
+		return *x.PostAuthPath
+	}
+	return ""
+}
+
+type CreateSiteResourceRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	OrgId  string                 `protobuf:"bytes,1,opt,name=org_id,json=orgId,proto3" json:"org_id,omitempty"`
+	SiteId int64                  `protobuf:"varint,2,opt,name=site_id,json=siteId,proto3" json:"site_id,omitempty"`
+	// 1-255 characters.
+	Name          string  `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
+	Http          *bool   `protobuf:"varint,4,opt,name=http,proto3,oneof" json:"http,omitempty"`
+	Protocol      *string `protobuf:"bytes,5,opt,name=protocol,proto3,oneof" json:"protocol,omitempty"`
+	Mode          *string `protobuf:"bytes,6,opt,name=mode,proto3,oneof" json:"mode,omitempty"`
+	Subdomain     *string `protobuf:"bytes,7,opt,name=subdomain,proto3,oneof" json:"subdomain,omitempty"`
+	DomainId      *string `protobuf:"bytes,8,opt,name=domain_id,json=domainId,proto3,oneof" json:"domain_id,omitempty"`
+	ProxyPort     *int32  `protobuf:"varint,9,opt,name=proxy_port,json=proxyPort,proto3,oneof" json:"proxy_port,omitempty"`
+	EnableProxy   *bool   `protobuf:"varint,10,opt,name=enable_proxy,json=enableProxy,proto3,oneof" json:"enable_proxy,omitempty"`
+	StickySession *bool   `protobuf:"varint,11,opt,name=sticky_session,json=stickySession,proto3,oneof" json:"sticky_session,omitempty"`
+	PostAuthPath  *string `protobuf:"bytes,12,opt,name=post_auth_path,json=postAuthPath,proto3,oneof" json:"post_auth_path,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateSiteResourceRequest) Reset() {
+	*x = CreateSiteResourceRequest{}
+	mi := &file_pangolin_core_v1_resources_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateSiteResourceRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateSiteResourceRequest) ProtoMessage() {}
+
+func (x *CreateSiteResourceRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_pangolin_core_v1_resources_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateSiteResourceRequest.ProtoReflect.Descriptor instead.
+func (*CreateSiteResourceRequest) Descriptor() ([]byte, []int) {
+	return file_pangolin_core_v1_resources_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *CreateSiteResourceRequest) GetOrgId() string {
+	if x != nil {
+		return x.OrgId
+	}
+	return ""
+}
+
+func (x *CreateSiteResourceRequest) GetSiteId() int64 {
+	if x != nil {
+		return x.SiteId
+	}
+	return 0
+}
+
+func (x *CreateSiteResourceRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *CreateSiteResourceRequest) GetHttp() bool {
+	if x != nil && x.Http != nil {
+		return *x.Http
+	}
+	return false
+}
+
+func (x *CreateSiteResourceRequest) GetProtocol() string {
+	if x != nil && x.Protocol != nil {
+		return *x.Protocol
+	}
+	return ""
+}
+
+func (x *CreateSiteResourceRequest) GetMode() string {
+	if x != nil && x.Mode != nil {
+		return *x.Mode
+	}
+	return ""
+}
+
+func (x *CreateSiteResourceRequest) GetSubdomain() string {
+	if x != nil && x.Subdomain != nil {
+		return *x.Subdomain
+	}
+	return ""
+}
+
+func (x *CreateSiteResourceRequest) GetDomainId() string {
+	if x != nil && x.DomainId != nil {
+		return *x.DomainId
+	}
+	return ""
+}
+
+func (x *CreateSiteResourceRequest) GetProxyPort() int32 {
+	if x != nil && x.ProxyPort != nil {
+		return *x.ProxyPort
+	}
+	return 0
+}
+
+func (x *CreateSiteResourceRequest) GetEnableProxy() bool {
+	if x != nil && x.EnableProxy != nil {
+		return *x.EnableProxy
+	}
+	return false
+}
+
+func (x *CreateSiteResourceRequest) GetStickySession() bool {
+	if x != nil && x.StickySession != nil {
+		return *x.StickySession
+	}
+	return false
+}
+
+func (x *CreateSiteResourceRequest) GetPostAuthPath() string {
+	if x != nil && x.PostAuthPath != nil {
+		return *x.PostAuthPath
+	}
+	return ""
+}
+
+// ResourceListItem is a resource in a list.
+type ResourceListItem struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	ResourceId int64                  `protobuf:"varint,1,opt,name=resource_id,json=resourceId,proto3" json:"resource_id,omitempty"`
+	Name       string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Ssl        bool                   `protobuf:"varint,3,opt,name=ssl,proto3" json:"ssl,omitempty"`
+	FullDomain *string                `protobuf:"bytes,4,opt,name=full_domain,json=fullDomain,proto3,oneof" json:"full_domain,omitempty"`
+	SiteName   *string                `protobuf:"bytes,5,opt,name=site_name,json=siteName,proto3,oneof" json:"site_name,omitempty"`
+	// The site's niceId (a string, as Pangolin 1.8 lists it), null for
+	// resources whose targets carry the site.
+	SiteNiceId   *string `protobuf:"bytes,6,opt,name=site_nice_id,json=siteId,proto3,oneof" json:"site_nice_id,omitempty"`
+	PasswordId   *int64  `protobuf:"varint,7,opt,name=password_id,json=passwordId,proto3,oneof" json:"password_id,omitempty"`
+	PincodeId    *int64  `protobuf:"varint,8,opt,name=pincode_id,json=pincodeId,proto3,oneof" json:"pincode_id,omitempty"`
+	HeaderAuthId *int64  `protobuf:"varint,9,opt,name=header_auth_id,json=headerAuthId,proto3,oneof" json:"header_auth_id,omitempty"`
+	Sso          bool    `protobuf:"varint,10,opt,name=sso,proto3" json:"sso,omitempty"`
+	// emailWhitelistEnabled.
+	Whitelist     bool    `protobuf:"varint,11,opt,name=whitelist,proto3" json:"whitelist,omitempty"`
+	Http          bool    `protobuf:"varint,12,opt,name=http,proto3" json:"http,omitempty"`
+	Protocol      string  `protobuf:"bytes,13,opt,name=protocol,proto3" json:"protocol,omitempty"`
+	ProxyPort     *int32  `protobuf:"varint,14,opt,name=proxy_port,json=proxyPort,proto3,oneof" json:"proxy_port,omitempty"`
+	Enabled       bool    `protobuf:"varint,15,opt,name=enabled,proto3" json:"enabled,omitempty"`
+	DomainId      *string `protobuf:"bytes,16,opt,name=domain_id,json=domainId,proto3,oneof" json:"domain_id,omitempty"`
+	NiceId        string  `protobuf:"bytes,17,opt,name=nice_id,json=niceId,proto3" json:"nice_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResourceListItem) Reset() {
+	*x = ResourceListItem{}
+	mi := &file_pangolin_core_v1_resources_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResourceListItem) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResourceListItem) ProtoMessage() {}
+
+func (x *ResourceListItem) ProtoReflect() protoreflect.Message {
+	mi := &file_pangolin_core_v1_resources_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResourceListItem.ProtoReflect.Descriptor instead.
+func (*ResourceListItem) Descriptor() ([]byte, []int) {
+	return file_pangolin_core_v1_resources_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *ResourceListItem) GetResourceId() int64 {
+	if x != nil {
+		return x.ResourceId
+	}
+	return 0
+}
+
+func (x *ResourceListItem) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ResourceListItem) GetSsl() bool {
+	if x != nil {
+		return x.Ssl
+	}
+	return false
+}
+
+func (x *ResourceListItem) GetFullDomain() string {
+	if x != nil && x.FullDomain != nil {
+		return *x.FullDomain
+	}
+	return ""
+}
+
+func (x *ResourceListItem) GetSiteName() string {
+	if x != nil && x.SiteName != nil {
+		return *x.SiteName
+	}
+	return ""
+}
+
+func (x *ResourceListItem) GetSiteNiceId() string {
+	if x != nil && x.SiteNiceId != nil {
+		return *x.SiteNiceId
+	}
+	return ""
+}
+
+func (x *ResourceListItem) GetPasswordId() int64 {
+	if x != nil && x.PasswordId != nil {
+		return *x.PasswordId
+	}
+	return 0
+}
+
+func (x *ResourceListItem) GetPincodeId() int64 {
+	if x != nil && x.PincodeId != nil {
+		return *x.PincodeId
+	}
+	return 0
+}
+
+func (x *ResourceListItem) GetHeaderAuthId() int64 {
+	if x != nil && x.HeaderAuthId != nil {
+		return *x.HeaderAuthId
+	}
+	return 0
+}
+
+func (x *ResourceListItem) GetSso() bool {
+	if x != nil {
+		return x.Sso
+	}
+	return false
+}
+
+func (x *ResourceListItem) GetWhitelist() bool {
+	if x != nil {
+		return x.Whitelist
+	}
+	return false
+}
+
+func (x *ResourceListItem) GetHttp() bool {
+	if x != nil {
+		return x.Http
+	}
+	return false
+}
+
+func (x *ResourceListItem) GetProtocol() string {
+	if x != nil {
+		return x.Protocol
+	}
+	return ""
+}
+
+func (x *ResourceListItem) GetProxyPort() int32 {
+	if x != nil && x.ProxyPort != nil {
+		return *x.ProxyPort
+	}
+	return 0
+}
+
+func (x *ResourceListItem) GetEnabled() bool {
+	if x != nil {
+		return x.Enabled
+	}
+	return false
+}
+
+func (x *ResourceListItem) GetDomainId() string {
+	if x != nil && x.DomainId != nil {
+		return *x.DomainId
+	}
+	return ""
+}
+
+func (x *ResourceListItem) GetNiceId() string {
+	if x != nil {
+		return x.NiceId
+	}
+	return ""
+}
+
+type ListResourcesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	OrgId string                 `protobuf:"bytes,1,opt,name=org_id,json=orgId,proto3" json:"org_id,omitempty"`
+	Page  *Page                  `protobuf:"bytes,2,opt,name=page,proto3" json:"page,omitempty"`
+	// Case-insensitive text in the name, niceId or fullDomain.
+	Query   *string `protobuf:"bytes,3,opt,name=query,proto3,oneof" json:"query,omitempty"`
+	Enabled *bool   `protobuf:"varint,4,opt,name=enabled,proto3,oneof" json:"enabled,omitempty"`
+	// http: HTTP without TLS; https: HTTP with TLS; tcp, udp: raw.
+	Protocol *string `protobuf:"bytes,5,opt,name=protocol,proto3,oneof" json:"protocol,omitempty"`
+	// Resources of the site, or with a target on it.
+	SiteId        *int64  `protobuf:"varint,6,opt,name=site_id,json=siteId,proto3,oneof" json:"site_id,omitempty"`
+	SortBy        *string `protobuf:"bytes,7,opt,name=sort_by,proto3,oneof" json:"sort_by,omitempty"`
+	Order         *string `protobuf:"bytes,8,opt,name=order,proto3,oneof" json:"order,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListResourcesRequest) Reset() {
+	*x = ListResourcesRequest{}
+	mi := &file_pangolin_core_v1_resources_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListResourcesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListResourcesRequest) ProtoMessage() {}
+
+func (x *ListResourcesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_pangolin_core_v1_resources_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListResourcesRequest.ProtoReflect.Descriptor instead.
+func (*ListResourcesRequest) Descriptor() ([]byte, []int) {
+	return file_pangolin_core_v1_resources_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *ListResourcesRequest) GetOrgId() string {
+	if x != nil {
+		return x.OrgId
+	}
+	return ""
+}
+
+func (x *ListResourcesRequest) GetPage() *Page {
+	if x != nil {
+		return x.Page
+	}
+	return nil
+}
+
+func (x *ListResourcesRequest) GetQuery() string {
+	if x != nil && x.Query != nil {
+		return *x.Query
+	}
+	return ""
+}
+
+func (x *ListResourcesRequest) GetEnabled() bool {
+	if x != nil && x.Enabled != nil {
+		return *x.Enabled
+	}
+	return false
+}
+
+func (x *ListResourcesRequest) GetProtocol() string {
+	if x != nil && x.Protocol != nil {
+		return *x.Protocol
+	}
+	return ""
+}
+
+func (x *ListResourcesRequest) GetSiteId() int64 {
+	if x != nil && x.SiteId != nil {
+		return *x.SiteId
+	}
+	return 0
+}
+
+func (x *ListResourcesRequest) GetSortBy() string {
+	if x != nil && x.SortBy != nil {
+		return *x.SortBy
+	}
+	return ""
+}
+
+func (x *ListResourcesRequest) GetOrder() string {
+	if x != nil && x.Order != nil {
+		return *x.Order
+	}
+	return ""
+}
+
+type ListSiteResourcesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	SiteId        int64                  `protobuf:"varint,1,opt,name=site_id,json=siteId,proto3" json:"site_id,omitempty"`
+	Page          *Page                  `protobuf:"bytes,2,opt,name=page,proto3" json:"page,omitempty"`
+	Query         *string                `protobuf:"bytes,3,opt,name=query,proto3,oneof" json:"query,omitempty"`
+	Enabled       *bool                  `protobuf:"varint,4,opt,name=enabled,proto3,oneof" json:"enabled,omitempty"`
+	Protocol      *string                `protobuf:"bytes,5,opt,name=protocol,proto3,oneof" json:"protocol,omitempty"`
+	SortBy        *string                `protobuf:"bytes,6,opt,name=sort_by,proto3,oneof" json:"sort_by,omitempty"`
+	Order         *string                `protobuf:"bytes,7,opt,name=order,proto3,oneof" json:"order,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListSiteResourcesRequest) Reset() {
+	*x = ListSiteResourcesRequest{}
+	mi := &file_pangolin_core_v1_resources_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSiteResourcesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSiteResourcesRequest) ProtoMessage() {}
+
+func (x *ListSiteResourcesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_pangolin_core_v1_resources_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSiteResourcesRequest.ProtoReflect.Descriptor instead.
+func (*ListSiteResourcesRequest) Descriptor() ([]byte, []int) {
+	return file_pangolin_core_v1_resources_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *ListSiteResourcesRequest) GetSiteId() int64 {
+	if x != nil {
+		return x.SiteId
+	}
+	return 0
+}
+
+func (x *ListSiteResourcesRequest) GetPage() *Page {
+	if x != nil {
+		return x.Page
+	}
+	return nil
+}
+
+func (x *ListSiteResourcesRequest) GetQuery() string {
+	if x != nil && x.Query != nil {
+		return *x.Query
+	}
+	return ""
+}
+
+func (x *ListSiteResourcesRequest) GetEnabled() bool {
+	if x != nil && x.Enabled != nil {
+		return *x.Enabled
+	}
+	return false
+}
+
+func (x *ListSiteResourcesRequest) GetProtocol() string {
+	if x != nil && x.Protocol != nil {
+		return *x.Protocol
+	}
+	return ""
+}
+
+func (x *ListSiteResourcesRequest) GetSortBy() string {
+	if x != nil && x.SortBy != nil {
+		return *x.SortBy
+	}
+	return ""
+}
+
+func (x *ListSiteResourcesRequest) GetOrder() string {
+	if x != nil && x.Order != nil {
+		return *x.Order
+	}
+	return ""
+}
+
+type ListResourcesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Resources     []*ResourceListItem    `protobuf:"bytes,1,rep,name=resources,proto3" json:"resources,omitempty"`
+	Total         int32                  `protobuf:"varint,2,opt,name=total,proto3" json:"total,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListResourcesResponse) Reset() {
+	*x = ListResourcesResponse{}
+	mi := &file_pangolin_core_v1_resources_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListResourcesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListResourcesResponse) ProtoMessage() {}
+
+func (x *ListResourcesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_pangolin_core_v1_resources_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListResourcesResponse.ProtoReflect.Descriptor instead.
+func (*ListResourcesResponse) Descriptor() ([]byte, []int) {
+	return file_pangolin_core_v1_resources_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *ListResourcesResponse) GetResources() []*ResourceListItem {
+	if x != nil {
+		return x.Resources
+	}
+	return nil
+}
+
+func (x *ListResourcesResponse) GetTotal() int32 {
+	if x != nil {
+		return x.Total
+	}
+	return 0
+}
+
+type OrgResourcesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	OrgId         string                 `protobuf:"bytes,1,opt,name=org_id,json=orgId,proto3" json:"org_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OrgResourcesRequest) Reset() {
+	*x = OrgResourcesRequest{}
+	mi := &file_pangolin_core_v1_resources_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OrgResourcesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OrgResourcesRequest) ProtoMessage() {}
+
+func (x *OrgResourcesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_pangolin_core_v1_resources_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OrgResourcesRequest.ProtoReflect.Descriptor instead.
+func (*OrgResourcesRequest) Descriptor() ([]byte, []int) {
+	return file_pangolin_core_v1_resources_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *OrgResourcesRequest) GetOrgId() string {
+	if x != nil {
+		return x.OrgId
+	}
+	return ""
+}
+
+// ResourceName is a resource's id and name.
+type ResourceName struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ResourceId    int64                  `protobuf:"varint,1,opt,name=resource_id,json=resourceId,proto3" json:"resource_id,omitempty"`
+	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResourceName) Reset() {
+	*x = ResourceName{}
+	mi := &file_pangolin_core_v1_resources_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResourceName) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResourceName) ProtoMessage() {}
+
+func (x *ResourceName) ProtoReflect() protoreflect.Message {
+	mi := &file_pangolin_core_v1_resources_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResourceName.ProtoReflect.Descriptor instead.
+func (*ResourceName) Descriptor() ([]byte, []int) {
+	return file_pangolin_core_v1_resources_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *ResourceName) GetResourceId() int64 {
+	if x != nil {
+		return x.ResourceId
+	}
+	return 0
+}
+
+func (x *ResourceName) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+// ResourceNames are written as the envelope's data: a bare array.
+type ResourceNames struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Resources     []*ResourceName        `protobuf:"bytes,1,rep,name=resources,proto3" json:"resources,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResourceNames) Reset() {
+	*x = ResourceNames{}
+	mi := &file_pangolin_core_v1_resources_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResourceNames) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResourceNames) ProtoMessage() {}
+
+func (x *ResourceNames) ProtoReflect() protoreflect.Message {
+	mi := &file_pangolin_core_v1_resources_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResourceNames.ProtoReflect.Descriptor instead.
+func (*ResourceNames) Descriptor() ([]byte, []int) {
+	return file_pangolin_core_v1_resources_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *ResourceNames) GetResources() []*ResourceName {
+	if x != nil {
+		return x.Resources
+	}
+	return nil
+}
+
+// UpdateResourceRequest changes the fields given; at least one.
+type UpdateResourceRequest struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	ResourceId int64                  `protobuf:"varint,1,opt,name=resource_id,json=resourceId,proto3" json:"resource_id,omitempty"`
+	// 1-255 characters.
+	Name *string `protobuf:"bytes,2,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// Letters, digits and hyphens; unique in the org.
+	NiceId *string `protobuf:"bytes,3,opt,name=nice_id,json=niceId,proto3,oneof" json:"nice_id,omitempty"`
+	// HTTP. "" for the domain itself.
+	Subdomain *string `protobuf:"bytes,4,opt,name=subdomain,proto3,oneof" json:"subdomain,omitempty"`
+	// HTTP: a verified domain of the org.
+	DomainId              *string `protobuf:"bytes,5,opt,name=domain_id,json=domainId,proto3,oneof" json:"domain_id,omitempty"`
+	Ssl                   *bool   `protobuf:"varint,6,opt,name=ssl,proto3,oneof" json:"ssl,omitempty"`
+	Sso                   *bool   `protobuf:"varint,7,opt,name=sso,proto3,oneof" json:"sso,omitempty"`
+	BlockAccess           *bool   `protobuf:"varint,8,opt,name=block_access,json=blockAccess,proto3,oneof" json:"block_access,omitempty"`
+	EmailWhitelistEnabled *bool   `protobuf:"varint,9,opt,name=email_whitelist_enabled,json=emailWhitelistEnabled,proto3,oneof" json:"email_whitelist_enabled,omitempty"`
+	ApplyRules            *bool   `protobuf:"varint,10,opt,name=apply_rules,json=applyRules,proto3,oneof" json:"apply_rules,omitempty"`
+	Enabled               *bool   `protobuf:"varint,11,opt,name=enabled,proto3,oneof" json:"enabled,omitempty"`
+	StickySession         *bool   `protobuf:"varint,12,opt,name=sticky_session,json=stickySession,proto3,oneof" json:"sticky_session,omitempty"`
+	// HTTP: a host name, or "" to clear.
+	TlsServerName *string `protobuf:"bytes,13,opt,name=tls_server_name,json=tlsServerName,proto3,oneof" json:"tls_server_name,omitempty"`
+	// HTTP: a host name, or "" to clear.
+	SetHostHeader *string `protobuf:"bytes,14,opt,name=set_host_header,json=setHostHeader,proto3,oneof" json:"set_host_header,omitempty"`
+	// HTTP: an identity provider id.
+	SkipToIdpId *int64 `protobuf:"varint,15,opt,name=skip_to_idp_id,json=skipToIdpId,proto3,oneof" json:"skip_to_idp_id,omitempty"`
+	// HTTP: replaces the headers sent to the targets (at most 100).
+	Headers                []*Header `protobuf:"bytes,16,rep,name=headers,proto3" json:"headers,omitempty"`
+	MaintenanceModeEnabled *bool     `protobuf:"varint,17,opt,name=maintenance_mode_enabled,json=maintenanceModeEnabled,proto3,oneof" json:"maintenance_mode_enabled,omitempty"`
+	MaintenanceModeType    *string   `protobuf:"bytes,18,opt,name=maintenance_mode_type,json=maintenanceModeType,proto3,oneof" json:"maintenance_mode_type,omitempty"`
+	// At most 255 characters.
+	MaintenanceTitle *string `protobuf:"bytes,19,opt,name=maintenance_title,json=maintenanceTitle,proto3,oneof" json:"maintenance_title,omitempty"`
+	// At most 2000 characters.
+	MaintenanceMessage *string `protobuf:"bytes,20,opt,name=maintenance_message,json=maintenanceMessage,proto3,oneof" json:"maintenance_message,omitempty"`
+	// At most 100 characters.
+	MaintenanceEstimatedTime *string `protobuf:"bytes,21,opt,name=maintenance_estimated_time,json=maintenanceEstimatedTime,proto3,oneof" json:"maintenance_estimated_time,omitempty"`
+	// HTTP: a path, or "" to clear.
+	PostAuthPath *string `protobuf:"bytes,22,opt,name=post_auth_path,json=postAuthPath,proto3,oneof" json:"post_auth_path,omitempty"`
+	// Raw: 1-65535 (with flags.allow_raw_resources).
+	ProxyPort *int32 `protobuf:"varint,23,opt,name=proxy_port,json=proxyPort,proto3,oneof" json:"proxy_port,omitempty"`
+	// Raw.
+	EnableProxy *bool `protobuf:"varint,24,opt,name=enable_proxy,json=enableProxy,proto3,oneof" json:"enable_proxy,omitempty"`
+	// Raw.
+	ProxyProtocol *bool `protobuf:"varint,25,opt,name=proxy_protocol,json=proxyProtocol,proto3,oneof" json:"proxy_protocol,omitempty"`
+	// Raw: 1 or more.
+	ProxyProtocolVersion *int32 `protobuf:"varint,26,opt,name=proxy_protocol_version,json=proxyProtocolVersion,proto3,oneof" json:"proxy_protocol_version,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
+}
+
+func (x *UpdateResourceRequest) Reset() {
+	*x = UpdateResourceRequest{}
+	mi := &file_pangolin_core_v1_resources_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateResourceRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateResourceRequest) ProtoMessage() {}
+
+func (x *UpdateResourceRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_pangolin_core_v1_resources_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateResourceRequest.ProtoReflect.Descriptor instead.
+func (*UpdateResourceRequest) Descriptor() ([]byte, []int) {
+	return file_pangolin_core_v1_resources_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *UpdateResourceRequest) GetResourceId() int64 {
+	if x != nil {
+		return x.ResourceId
+	}
+	return 0
+}
+
+func (x *UpdateResourceRequest) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *UpdateResourceRequest) GetNiceId() string {
+	if x != nil && x.NiceId != nil {
+		return *x.NiceId
+	}
+	return ""
+}
+
+func (x *UpdateResourceRequest) GetSubdomain() string {
+	if x != nil && x.Subdomain != nil {
+		return *x.Subdomain
+	}
+	return ""
+}
+
+func (x *UpdateResourceRequest) GetDomainId() string {
+	if x != nil && x.DomainId != nil {
+		return *x.DomainId
+	}
+	return ""
+}
+
+func (x *UpdateResourceRequest) GetSsl() bool {
+	if x != nil && x.Ssl != nil {
+		return *x.Ssl
+	}
+	return false
+}
+
+func (x *UpdateResourceRequest) GetSso() bool {
+	if x != nil && x.Sso != nil {
+		return *x.Sso
+	}
+	return false
+}
+
+func (x *UpdateResourceRequest) GetBlockAccess() bool {
+	if x != nil && x.BlockAccess != nil {
+		return *x.BlockAccess
+	}
+	return false
+}
+
+func (x *UpdateResourceRequest) GetEmailWhitelistEnabled() bool {
+	if x != nil && x.EmailWhitelistEnabled != nil {
+		return *x.EmailWhitelistEnabled
+	}
+	return false
+}
+
+func (x *UpdateResourceRequest) GetApplyRules() bool {
+	if x != nil && x.ApplyRules != nil {
+		return *x.ApplyRules
+	}
+	return false
+}
+
+func (x *UpdateResourceRequest) GetEnabled() bool {
+	if x != nil && x.Enabled != nil {
+		return *x.Enabled
+	}
+	return false
+}
+
+func (x *UpdateResourceRequest) GetStickySession() bool {
+	if x != nil && x.StickySession != nil {
+		return *x.StickySession
+	}
+	return false
+}
+
+func (x *UpdateResourceRequest) GetTlsServerName() string {
+	if x != nil && x.TlsServerName != nil {
+		return *x.TlsServerName
+	}
+	return ""
+}
+
+func (x *UpdateResourceRequest) GetSetHostHeader() string {
+	if x != nil && x.SetHostHeader != nil {
+		return *x.SetHostHeader
+	}
+	return ""
+}
+
+func (x *UpdateResourceRequest) GetSkipToIdpId() int64 {
+	if x != nil && x.SkipToIdpId != nil {
+		return *x.SkipToIdpId
+	}
+	return 0
+}
+
+func (x *UpdateResourceRequest) GetHeaders() []*Header {
+	if x != nil {
+		return x.Headers
+	}
+	return nil
+}
+
+func (x *UpdateResourceRequest) GetMaintenanceModeEnabled() bool {
+	if x != nil && x.MaintenanceModeEnabled != nil {
+		return *x.MaintenanceModeEnabled
+	}
+	return false
+}
+
+func (x *UpdateResourceRequest) GetMaintenanceModeType() string {
+	if x != nil && x.MaintenanceModeType != nil {
+		return *x.MaintenanceModeType
+	}
+	return ""
+}
+
+func (x *UpdateResourceRequest) GetMaintenanceTitle() string {
+	if x != nil && x.MaintenanceTitle != nil {
+		return *x.MaintenanceTitle
+	}
+	return ""
+}
+
+func (x *UpdateResourceRequest) GetMaintenanceMessage() string {
+	if x != nil && x.MaintenanceMessage != nil {
+		return *x.MaintenanceMessage
+	}
+	return ""
+}
+
+func (x *UpdateResourceRequest) GetMaintenanceEstimatedTime() string {
+	if x != nil && x.MaintenanceEstimatedTime != nil {
+		return *x.MaintenanceEstimatedTime
+	}
+	return ""
+}
+
+func (x *UpdateResourceRequest) GetPostAuthPath() string {
+	if x != nil && x.PostAuthPath != nil {
+		return *x.PostAuthPath
+	}
+	return ""
+}
+
+func (x *UpdateResourceRequest) GetProxyPort() int32 {
+	if x != nil && x.ProxyPort != nil {
+		return *x.ProxyPort
+	}
+	return 0
+}
+
+func (x *UpdateResourceRequest) GetEnableProxy() bool {
+	if x != nil && x.EnableProxy != nil {
+		return *x.EnableProxy
+	}
+	return false
+}
+
+func (x *UpdateResourceRequest) GetProxyProtocol() bool {
+	if x != nil && x.ProxyProtocol != nil {
+		return *x.ProxyProtocol
+	}
+	return false
+}
+
+func (x *UpdateResourceRequest) GetProxyProtocolVersion() int32 {
+	if x != nil && x.ProxyProtocolVersion != nil {
+		return *x.ProxyProtocolVersion
+	}
+	return 0
+}
+
+type TransferResourceRequest struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	ResourceId int64                  `protobuf:"varint,1,opt,name=resource_id,json=resourceId,proto3" json:"resource_id,omitempty"`
+	// A site of the resource's org.
+	SiteId        int64 `protobuf:"varint,2,opt,name=site_id,json=siteId,proto3" json:"site_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TransferResourceRequest) Reset() {
+	*x = TransferResourceRequest{}
+	mi := &file_pangolin_core_v1_resources_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TransferResourceRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TransferResourceRequest) ProtoMessage() {}
+
+func (x *TransferResourceRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_pangolin_core_v1_resources_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TransferResourceRequest.ProtoReflect.Descriptor instead.
+func (*TransferResourceRequest) Descriptor() ([]byte, []int) {
+	return file_pangolin_core_v1_resources_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *TransferResourceRequest) GetResourceId() int64 {
+	if x != nil {
+		return x.ResourceId
+	}
+	return 0
+}
+
+func (x *TransferResourceRequest) GetSiteId() int64 {
+	if x != nil {
+		return x.SiteId
+	}
+	return 0
+}
+
 var File_pangolin_core_v1_resources_proto protoreflect.FileDescriptor
 
 const file_pangolin_core_v1_resources_proto_rawDesc = "" +
 	"\n" +
-	" pangolin/core/v1/resources.proto\x12\x10pangolin.core.v1\x1a\x1dpangolin/api/v1/options.proto\"\xae\f\n" +
+	" pangolin/core/v1/resources.proto\x12\x10pangolin.core.v1\x1a\x1dpangolin/api/v1/options.proto\x1a\x1dpangolin/core/v1/common.proto\"\xae\f\n" +
 	"\bResource\x12\x1f\n" +
 	"\vresource_id\x18\x01 \x01(\x03R\n" +
 	"resourceId\x12\x1c\n" +
@@ -549,11 +1695,227 @@ const file_pangolin_core_v1_resources_proto_rawDesc = "" +
 	"_site_name\"<\n" +
 	"\x11ResourceIdRequest\x12'\n" +
 	"\vresource_id\x18\x01 \x01(\x03B\x06\xc2\xf3\x18\x02\b\x01R\n" +
-	"resourceId2\x93\x02\n" +
-	"\x0fResourceService\x12\xf1\x01\n" +
+	"resourceId\"\xfd\x04\n" +
+	"\x15CreateResourceRequest\x12\x1d\n" +
+	"\x06org_id\x18\x01 \x01(\tB\x06\xc2\xf3\x18\x02\b\x01R\x05orgId\x12'\n" +
+	"\x04name\x18\x02 \x01(\tB\x13\xc2\xf3\x18\x0f\b\x03\x10\x012\t\"Web App\"R\x04name\x12\x1f\n" +
+	"\x04http\x18\x03 \x01(\bB\x06\xc2\xf3\x18\x02\b\x03H\x00R\x04http\x88\x01\x01\x121\n" +
+	"\bprotocol\x18\x04 \x01(\tB\x10\xc2\xf3\x18\f\b\x03*\x03tcp*\x03udpH\x01R\bprotocol\x88\x01\x01\x12/\n" +
+	"\x04mode\x18\x05 \x01(\tB\x16\xc2\xf3\x18\x12\b\x03*\x04http*\x03tcp*\x03udpH\x02R\x04mode\x88\x01\x01\x12)\n" +
+	"\tsubdomain\x18\x06 \x01(\tB\x06\xc2\xf3\x18\x02\b\x03H\x03R\tsubdomain\x88\x01\x01\x12(\n" +
+	"\tdomain_id\x18\a \x01(\tB\x06\xc2\xf3\x18\x02\b\x03H\x04R\bdomainId\x88\x01\x01\x12*\n" +
+	"\n" +
+	"proxy_port\x18\b \x01(\x05B\x06\xc2\xf3\x18\x02\b\x03H\x05R\tproxyPort\x88\x01\x01\x12.\n" +
+	"\fenable_proxy\x18\t \x01(\bB\x06\xc2\xf3\x18\x02\b\x03H\x06R\venableProxy\x88\x01\x01\x122\n" +
+	"\x0esticky_session\x18\n" +
+	" \x01(\bB\x06\xc2\xf3\x18\x02\b\x03H\aR\rstickySession\x88\x01\x01\x121\n" +
+	"\x0epost_auth_path\x18\v \x01(\tB\x06\xc2\xf3\x18\x02\b\x03H\bR\fpostAuthPath\x88\x01\x01B\a\n" +
+	"\x05_httpB\v\n" +
+	"\t_protocolB\a\n" +
+	"\x05_modeB\f\n" +
+	"\n" +
+	"_subdomainB\f\n" +
+	"\n" +
+	"_domain_idB\r\n" +
+	"\v_proxy_portB\x0f\n" +
+	"\r_enable_proxyB\x11\n" +
+	"\x0f_sticky_sessionB\x11\n" +
+	"\x0f_post_auth_path\"\xa4\x05\n" +
+	"\x19CreateSiteResourceRequest\x12\x1d\n" +
+	"\x06org_id\x18\x01 \x01(\tB\x06\xc2\xf3\x18\x02\b\x01R\x05orgId\x12!\n" +
+	"\asite_id\x18\x02 \x01(\x03B\b\xc2\xf3\x18\x04\b\x018\x01R\x06siteId\x12'\n" +
+	"\x04name\x18\x03 \x01(\tB\x13\xc2\xf3\x18\x0f\b\x03\x10\x012\t\"Web App\"R\x04name\x12\x1f\n" +
+	"\x04http\x18\x04 \x01(\bB\x06\xc2\xf3\x18\x02\b\x03H\x00R\x04http\x88\x01\x01\x121\n" +
+	"\bprotocol\x18\x05 \x01(\tB\x10\xc2\xf3\x18\f\b\x03*\x03tcp*\x03udpH\x01R\bprotocol\x88\x01\x01\x12/\n" +
+	"\x04mode\x18\x06 \x01(\tB\x16\xc2\xf3\x18\x12\b\x03*\x04http*\x03tcp*\x03udpH\x02R\x04mode\x88\x01\x01\x12)\n" +
+	"\tsubdomain\x18\a \x01(\tB\x06\xc2\xf3\x18\x02\b\x03H\x03R\tsubdomain\x88\x01\x01\x12(\n" +
+	"\tdomain_id\x18\b \x01(\tB\x06\xc2\xf3\x18\x02\b\x03H\x04R\bdomainId\x88\x01\x01\x12*\n" +
+	"\n" +
+	"proxy_port\x18\t \x01(\x05B\x06\xc2\xf3\x18\x02\b\x03H\x05R\tproxyPort\x88\x01\x01\x12.\n" +
+	"\fenable_proxy\x18\n" +
+	" \x01(\bB\x06\xc2\xf3\x18\x02\b\x03H\x06R\venableProxy\x88\x01\x01\x122\n" +
+	"\x0esticky_session\x18\v \x01(\bB\x06\xc2\xf3\x18\x02\b\x03H\aR\rstickySession\x88\x01\x01\x121\n" +
+	"\x0epost_auth_path\x18\f \x01(\tB\x06\xc2\xf3\x18\x02\b\x03H\bR\fpostAuthPath\x88\x01\x01B\a\n" +
+	"\x05_httpB\v\n" +
+	"\t_protocolB\a\n" +
+	"\x05_modeB\f\n" +
+	"\n" +
+	"_subdomainB\f\n" +
+	"\n" +
+	"_domain_idB\r\n" +
+	"\v_proxy_portB\x0f\n" +
+	"\r_enable_proxyB\x11\n" +
+	"\x0f_sticky_sessionB\x11\n" +
+	"\x0f_post_auth_path\"\x90\x05\n" +
+	"\x10ResourceListItem\x12\x1f\n" +
+	"\vresource_id\x18\x01 \x01(\x03R\n" +
+	"resourceId\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x10\n" +
+	"\x03ssl\x18\x03 \x01(\bR\x03ssl\x12$\n" +
+	"\vfull_domain\x18\x04 \x01(\tH\x00R\n" +
+	"fullDomain\x88\x01\x01\x12 \n" +
+	"\tsite_name\x18\x05 \x01(\tH\x01R\bsiteName\x88\x01\x01\x12!\n" +
+	"\fsite_nice_id\x18\x06 \x01(\tH\x02R\x06siteId\x88\x01\x01\x12$\n" +
+	"\vpassword_id\x18\a \x01(\x03H\x03R\n" +
+	"passwordId\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"pincode_id\x18\b \x01(\x03H\x04R\tpincodeId\x88\x01\x01\x12)\n" +
+	"\x0eheader_auth_id\x18\t \x01(\x03H\x05R\fheaderAuthId\x88\x01\x01\x12\x10\n" +
+	"\x03sso\x18\n" +
+	" \x01(\bR\x03sso\x12\x1c\n" +
+	"\twhitelist\x18\v \x01(\bR\twhitelist\x12\x12\n" +
+	"\x04http\x18\f \x01(\bR\x04http\x12\x1a\n" +
+	"\bprotocol\x18\r \x01(\tR\bprotocol\x12\"\n" +
+	"\n" +
+	"proxy_port\x18\x0e \x01(\x05H\x06R\tproxyPort\x88\x01\x01\x12\x18\n" +
+	"\aenabled\x18\x0f \x01(\bR\aenabled\x12 \n" +
+	"\tdomain_id\x18\x10 \x01(\tH\aR\bdomainId\x88\x01\x01\x12\x17\n" +
+	"\anice_id\x18\x11 \x01(\tR\x06niceIdB\x0e\n" +
+	"\f_full_domainB\f\n" +
+	"\n" +
+	"_site_nameB\x0f\n" +
+	"\r_site_nice_idB\x0e\n" +
+	"\f_password_idB\r\n" +
+	"\v_pincode_idB\x11\n" +
+	"\x0f_header_auth_idB\r\n" +
+	"\v_proxy_portB\f\n" +
+	"\n" +
+	"_domain_id\"\xb1\x03\n" +
+	"\x14ListResourcesRequest\x12\x1d\n" +
+	"\x06org_id\x18\x01 \x01(\tB\x06\xc2\xf3\x18\x02\b\x01R\x05orgId\x12*\n" +
+	"\x04page\x18\x02 \x01(\v2\x16.pangolin.core.v1.PageR\x04page\x12!\n" +
+	"\x05query\x18\x03 \x01(\tB\x06\xc2\xf3\x18\x02\b\x02H\x00R\x05query\x88\x01\x01\x12%\n" +
+	"\aenabled\x18\x04 \x01(\bB\x06\xc2\xf3\x18\x02\b\x02H\x01R\aenabled\x88\x01\x01\x12>\n" +
+	"\bprotocol\x18\x05 \x01(\tB\x1d\xc2\xf3\x18\x19\b\x02*\x04http*\x05https*\x03tcp*\x03udpH\x02R\bprotocol\x88\x01\x01\x12$\n" +
+	"\asite_id\x18\x06 \x01(\x03B\x06\xc2\xf3\x18\x02\b\x02H\x03R\x06siteId\x88\x01\x01\x12+\n" +
+	"\asort_by\x18\a \x01(\tB\f\xc2\xf3\x18\b\b\x02*\x04nameH\x04R\asort_by\x88\x01\x01\x12,\n" +
+	"\x05order\x18\b \x01(\tB\x11\xc2\xf3\x18\r\b\x02*\x03asc*\x04descH\x05R\x05order\x88\x01\x01B\b\n" +
+	"\x06_queryB\n" +
+	"\n" +
+	"\b_enabledB\v\n" +
+	"\t_protocolB\n" +
+	"\n" +
+	"\b_site_idB\n" +
+	"\n" +
+	"\b_sort_byB\b\n" +
+	"\x06_order\"\x85\x03\n" +
+	"\x18ListSiteResourcesRequest\x12\x1f\n" +
+	"\asite_id\x18\x01 \x01(\x03B\x06\xc2\xf3\x18\x02\b\x01R\x06siteId\x12*\n" +
+	"\x04page\x18\x02 \x01(\v2\x16.pangolin.core.v1.PageR\x04page\x12!\n" +
+	"\x05query\x18\x03 \x01(\tB\x06\xc2\xf3\x18\x02\b\x02H\x00R\x05query\x88\x01\x01\x12%\n" +
+	"\aenabled\x18\x04 \x01(\bB\x06\xc2\xf3\x18\x02\b\x02H\x01R\aenabled\x88\x01\x01\x12>\n" +
+	"\bprotocol\x18\x05 \x01(\tB\x1d\xc2\xf3\x18\x19\b\x02*\x04http*\x05https*\x03tcp*\x03udpH\x02R\bprotocol\x88\x01\x01\x12+\n" +
+	"\asort_by\x18\x06 \x01(\tB\f\xc2\xf3\x18\b\b\x02*\x04nameH\x03R\asort_by\x88\x01\x01\x12,\n" +
+	"\x05order\x18\a \x01(\tB\x11\xc2\xf3\x18\r\b\x02*\x03asc*\x04descH\x04R\x05order\x88\x01\x01B\b\n" +
+	"\x06_queryB\n" +
+	"\n" +
+	"\b_enabledB\v\n" +
+	"\t_protocolB\n" +
+	"\n" +
+	"\b_sort_byB\b\n" +
+	"\x06_order\"o\n" +
+	"\x15ListResourcesResponse\x12@\n" +
+	"\tresources\x18\x01 \x03(\v2\".pangolin.core.v1.ResourceListItemR\tresources\x12\x14\n" +
+	"\x05total\x18\x02 \x01(\x05R\x05total\"4\n" +
+	"\x13OrgResourcesRequest\x12\x1d\n" +
+	"\x06org_id\x18\x01 \x01(\tB\x06\xc2\xf3\x18\x02\b\x01R\x05orgId\"C\n" +
+	"\fResourceName\x12\x1f\n" +
+	"\vresource_id\x18\x01 \x01(\x03R\n" +
+	"resourceId\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\"M\n" +
+	"\rResourceNames\x12<\n" +
+	"\tresources\x18\x01 \x03(\v2\x1e.pangolin.core.v1.ResourceNameR\tresources\"\x91\x0e\n" +
+	"\x15UpdateResourceRequest\x12'\n" +
+	"\vresource_id\x18\x01 \x01(\x03B\x06\xc2\xf3\x18\x02\b\x01R\n" +
+	"resourceId\x12\x1f\n" +
+	"\x04name\x18\x02 \x01(\tB\x06\xc2\xf3\x18\x02\b\x03H\x00R\x04name\x88\x01\x01\x12$\n" +
+	"\anice_id\x18\x03 \x01(\tB\x06\xc2\xf3\x18\x02\b\x03H\x01R\x06niceId\x88\x01\x01\x12)\n" +
+	"\tsubdomain\x18\x04 \x01(\tB\x06\xc2\xf3\x18\x02\b\x03H\x02R\tsubdomain\x88\x01\x01\x12(\n" +
+	"\tdomain_id\x18\x05 \x01(\tB\x06\xc2\xf3\x18\x02\b\x03H\x03R\bdomainId\x88\x01\x01\x12\x1d\n" +
+	"\x03ssl\x18\x06 \x01(\bB\x06\xc2\xf3\x18\x02\b\x03H\x04R\x03ssl\x88\x01\x01\x12\x1d\n" +
+	"\x03sso\x18\a \x01(\bB\x06\xc2\xf3\x18\x02\b\x03H\x05R\x03sso\x88\x01\x01\x12.\n" +
+	"\fblock_access\x18\b \x01(\bB\x06\xc2\xf3\x18\x02\b\x03H\x06R\vblockAccess\x88\x01\x01\x12C\n" +
+	"\x17email_whitelist_enabled\x18\t \x01(\bB\x06\xc2\xf3\x18\x02\b\x03H\aR\x15emailWhitelistEnabled\x88\x01\x01\x12,\n" +
+	"\vapply_rules\x18\n" +
+	" \x01(\bB\x06\xc2\xf3\x18\x02\b\x03H\bR\n" +
+	"applyRules\x88\x01\x01\x12%\n" +
+	"\aenabled\x18\v \x01(\bB\x06\xc2\xf3\x18\x02\b\x03H\tR\aenabled\x88\x01\x01\x122\n" +
+	"\x0esticky_session\x18\f \x01(\bB\x06\xc2\xf3\x18\x02\b\x03H\n" +
+	"R\rstickySession\x88\x01\x01\x123\n" +
+	"\x0ftls_server_name\x18\r \x01(\tB\x06\xc2\xf3\x18\x02\b\x03H\vR\rtlsServerName\x88\x01\x01\x123\n" +
+	"\x0fset_host_header\x18\x0e \x01(\tB\x06\xc2\xf3\x18\x02\b\x03H\fR\rsetHostHeader\x88\x01\x01\x120\n" +
+	"\x0eskip_to_idp_id\x18\x0f \x01(\x03B\x06\xc2\xf3\x18\x02\b\x03H\rR\vskipToIdpId\x88\x01\x01\x12:\n" +
+	"\aheaders\x18\x10 \x03(\v2\x18.pangolin.core.v1.HeaderB\x06\xc2\xf3\x18\x02\b\x03R\aheaders\x12E\n" +
+	"\x18maintenance_mode_enabled\x18\x11 \x01(\bB\x06\xc2\xf3\x18\x02\b\x03H\x0eR\x16maintenanceModeEnabled\x88\x01\x01\x12R\n" +
+	"\x15maintenance_mode_type\x18\x12 \x01(\tB\x19\xc2\xf3\x18\x15\b\x03*\x06forced*\tautomaticH\x0fR\x13maintenanceModeType\x88\x01\x01\x128\n" +
+	"\x11maintenance_title\x18\x13 \x01(\tB\x06\xc2\xf3\x18\x02\b\x03H\x10R\x10maintenanceTitle\x88\x01\x01\x12<\n" +
+	"\x13maintenance_message\x18\x14 \x01(\tB\x06\xc2\xf3\x18\x02\b\x03H\x11R\x12maintenanceMessage\x88\x01\x01\x12I\n" +
+	"\x1amaintenance_estimated_time\x18\x15 \x01(\tB\x06\xc2\xf3\x18\x02\b\x03H\x12R\x18maintenanceEstimatedTime\x88\x01\x01\x121\n" +
+	"\x0epost_auth_path\x18\x16 \x01(\tB\x06\xc2\xf3\x18\x02\b\x03H\x13R\fpostAuthPath\x88\x01\x01\x12*\n" +
+	"\n" +
+	"proxy_port\x18\x17 \x01(\x05B\x06\xc2\xf3\x18\x02\b\x03H\x14R\tproxyPort\x88\x01\x01\x12.\n" +
+	"\fenable_proxy\x18\x18 \x01(\bB\x06\xc2\xf3\x18\x02\b\x03H\x15R\venableProxy\x88\x01\x01\x122\n" +
+	"\x0eproxy_protocol\x18\x19 \x01(\bB\x06\xc2\xf3\x18\x02\b\x03H\x16R\rproxyProtocol\x88\x01\x01\x12A\n" +
+	"\x16proxy_protocol_version\x18\x1a \x01(\x05B\x06\xc2\xf3\x18\x02\b\x03H\x17R\x14proxyProtocolVersion\x88\x01\x01B\a\n" +
+	"\x05_nameB\n" +
+	"\n" +
+	"\b_nice_idB\f\n" +
+	"\n" +
+	"_subdomainB\f\n" +
+	"\n" +
+	"_domain_idB\x06\n" +
+	"\x04_sslB\x06\n" +
+	"\x04_ssoB\x0f\n" +
+	"\r_block_accessB\x1a\n" +
+	"\x18_email_whitelist_enabledB\x0e\n" +
+	"\f_apply_rulesB\n" +
+	"\n" +
+	"\b_enabledB\x11\n" +
+	"\x0f_sticky_sessionB\x12\n" +
+	"\x10_tls_server_nameB\x12\n" +
+	"\x10_set_host_headerB\x11\n" +
+	"\x0f_skip_to_idp_idB\x1b\n" +
+	"\x19_maintenance_mode_enabledB\x18\n" +
+	"\x16_maintenance_mode_typeB\x14\n" +
+	"\x12_maintenance_titleB\x16\n" +
+	"\x14_maintenance_messageB\x1d\n" +
+	"\x1b_maintenance_estimated_timeB\x11\n" +
+	"\x0f_post_auth_pathB\r\n" +
+	"\v_proxy_portB\x0f\n" +
+	"\r_enable_proxyB\x11\n" +
+	"\x0f_proxy_protocolB\x19\n" +
+	"\x17_proxy_protocol_version\"h\n" +
+	"\x17TransferResourceRequest\x12'\n" +
+	"\vresource_id\x18\x01 \x01(\x03B\x06\xc2\xf3\x18\x02\b\x01R\n" +
+	"resourceId\x12$\n" +
+	"\asite_id\x18\x02 \x01(\x03B\v\xc2\xf3\x18\a\b\x03\x10\x012\x012R\x06siteId2\x90\x11\n" +
+	"\x0fResourceService\x12\xd4\x01\n" +
+	"\x0eCreateResource\x12'.pangolin.core.v1.CreateResourceRequest\x1a\x1a.pangolin.core.v1.Resource\"}\xc2\xf3\x18c\n" +
+	"\x03PUT\x12\x15/org/{orgId}/resource\x1a#\n" +
+	"\x03PUT\x12\x1c/org/{orgId}/public-resource \xc9\x01*\x1dResource created successfully\xca\xf3\x18\x12\b\x04\x12\x0ecreateResource\x12\xf9\x01\n" +
+	"\x12CreateSiteResource\x12+.pangolin.core.v1.CreateSiteResourceRequest\x1a\x1a.pangolin.core.v1.Resource\"\x99\x01\xc2\xf3\x18\x7f\n" +
+	"\x03PUT\x12#/org/{orgId}/site/{siteId}/resource\x1a1\n" +
+	"\x03PUT\x12*/org/{orgId}/site/{siteId}/public-resource \xc9\x01*\x1dResource created successfully\xca\xf3\x18\x12\b\x04\x12\x0ecreateResource\x12\xe6\x01\n" +
+	"\rListResources\x12&.pangolin.core.v1.ListResourcesRequest\x1a'.pangolin.core.v1.ListResourcesResponse\"\x83\x01\xc2\xf3\x18j\n" +
+	"\x03GET\x12\x16/org/{orgId}/resources\x1a$\n" +
+	"\x03GET\x12\x1d/org/{orgId}/public-resources \xc8\x01* Resources retrieved successfully0\x01\xca\xf3\x18\x11\b\x04\x12\rlistResources\x12\x81\x02\n" +
+	"\x11ListSiteResources\x12*.pangolin.core.v1.ListSiteResourcesRequest\x1a'.pangolin.core.v1.ListResourcesResponse\"\x96\x01\xc2\xf3\x18n\n" +
+	"\x03GET\x12\x18/site/{siteId}/resources\x1a&\n" +
+	"\x03GET\x12\x1f/site/{siteId}/public-resources \xc8\x01* Resources retrieved successfully0\x01\xca\xf3\x18 \b\x05\x12\rlistResources\x1a\x04site\"\asite_id\x12\xfa\x01\n" +
+	"\x11ListResourceNames\x12%.pangolin.core.v1.OrgResourcesRequest\x1a\x1f.pangolin.core.v1.ResourceNames\"\x9c\x01\xc2\xf3\x18\x82\x01\n" +
+	"\x03GET\x12\x1b/org/{orgId}/resource-names\x1a)\n" +
+	"\x03GET\x12\"/org/{orgId}/public-resource-names \xc8\x01*%Resource names retrieved successfullyJ\tresources\xca\xf3\x18\x11\b\x04\x12\rlistResources\x12\xf1\x01\n" +
 	"\vGetResource\x12#.pangolin.core.v1.ResourceIdRequest\x1a%.pangolin.core.v1.GetResourceResponse\"\x95\x01\xc2\xf3\x18g\n" +
 	"\x03GET\x12\x16/resource/{resourceId}\x1a$\n" +
-	"\x03GET\x12\x1d/public-resource/{resourceId} \xc8\x01*\x1fResource retrieved successfully\xca\xf3\x18&\b\x05\x12\vgetResource\x1a\bresource\"\vresource_id\x1a\f\xc2\xf3\x18\bResourceB0Z.pangolin-gateway/proto/pangolin/core/v1;corev1b\x06proto3"
+	"\x03GET\x12\x1d/public-resource/{resourceId} \xc8\x01*\x1fResource retrieved successfully\xca\xf3\x18&\b\x05\x12\vgetResource\x1a\bresource\"\vresource_id\x12\xf0\x01\n" +
+	"\x0eUpdateResource\x12'.pangolin.core.v1.UpdateResourceRequest\x1a\x1a.pangolin.core.v1.Resource\"\x98\x01\xc2\xf3\x18g\n" +
+	"\x04POST\x12\x16/resource/{resourceId}\x1a%\n" +
+	"\x04POST\x12\x1d/public-resource/{resourceId} \xc8\x01*\x1dResource updated successfully\xca\xf3\x18)\b\x05\x12\x0eupdateResource\x1a\bresource\"\vresource_id\x12\xee\x01\n" +
+	"\x0eDeleteResource\x12#.pangolin.core.v1.ResourceIdRequest\x1a\x18.pangolin.core.v1.NoData\"\x9c\x01\xc2\xf3\x18k\n" +
+	"\x06DELETE\x12\x16/resource/{resourceId}\x1a'\n" +
+	"\x06DELETE\x12\x1d/public-resource/{resourceId} \xc8\x01*\x1dResource deleted successfully\xca\xf3\x18)\b\x05\x12\x0edeleteResource\x1a\bresource\"\vresource_id\x12\xd9\x01\n" +
+	"\x10TransferResource\x12).pangolin.core.v1.TransferResourceRequest\x1a\x1a.pangolin.core.v1.Resource\"~\xc2\xf3\x18M\n" +
+	"\x04POST\x12\x1f/resource/{resourceId}/transfer \xc8\x01*!Resource transferred successfully\xca\xf3\x18)\b\x05\x12\x0eupdateResource\x1a\bresource\"\vresource_id\x1a\f\xc2\xf3\x18\bResourceB0Z.pangolin-gateway/proto/pangolin/core/v1;corev1b\x06proto3"
 
 var (
 	file_pangolin_core_v1_resources_proto_rawDescOnce sync.Once
@@ -567,23 +1929,57 @@ func file_pangolin_core_v1_resources_proto_rawDescGZIP() []byte {
 	return file_pangolin_core_v1_resources_proto_rawDescData
 }
 
-var file_pangolin_core_v1_resources_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_pangolin_core_v1_resources_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_pangolin_core_v1_resources_proto_goTypes = []any{
-	(*Resource)(nil),            // 0: pangolin.core.v1.Resource
-	(*Header)(nil),              // 1: pangolin.core.v1.Header
-	(*GetResourceResponse)(nil), // 2: pangolin.core.v1.GetResourceResponse
-	(*ResourceIdRequest)(nil),   // 3: pangolin.core.v1.ResourceIdRequest
+	(*Resource)(nil),                  // 0: pangolin.core.v1.Resource
+	(*Header)(nil),                    // 1: pangolin.core.v1.Header
+	(*GetResourceResponse)(nil),       // 2: pangolin.core.v1.GetResourceResponse
+	(*ResourceIdRequest)(nil),         // 3: pangolin.core.v1.ResourceIdRequest
+	(*CreateResourceRequest)(nil),     // 4: pangolin.core.v1.CreateResourceRequest
+	(*CreateSiteResourceRequest)(nil), // 5: pangolin.core.v1.CreateSiteResourceRequest
+	(*ResourceListItem)(nil),          // 6: pangolin.core.v1.ResourceListItem
+	(*ListResourcesRequest)(nil),      // 7: pangolin.core.v1.ListResourcesRequest
+	(*ListSiteResourcesRequest)(nil),  // 8: pangolin.core.v1.ListSiteResourcesRequest
+	(*ListResourcesResponse)(nil),     // 9: pangolin.core.v1.ListResourcesResponse
+	(*OrgResourcesRequest)(nil),       // 10: pangolin.core.v1.OrgResourcesRequest
+	(*ResourceName)(nil),              // 11: pangolin.core.v1.ResourceName
+	(*ResourceNames)(nil),             // 12: pangolin.core.v1.ResourceNames
+	(*UpdateResourceRequest)(nil),     // 13: pangolin.core.v1.UpdateResourceRequest
+	(*TransferResourceRequest)(nil),   // 14: pangolin.core.v1.TransferResourceRequest
+	(*Page)(nil),                      // 15: pangolin.core.v1.Page
+	(*NoData)(nil),                    // 16: pangolin.core.v1.NoData
 }
 var file_pangolin_core_v1_resources_proto_depIdxs = []int32{
-	1, // 0: pangolin.core.v1.Resource.headers:type_name -> pangolin.core.v1.Header
-	0, // 1: pangolin.core.v1.GetResourceResponse.resource:type_name -> pangolin.core.v1.Resource
-	3, // 2: pangolin.core.v1.ResourceService.GetResource:input_type -> pangolin.core.v1.ResourceIdRequest
-	2, // 3: pangolin.core.v1.ResourceService.GetResource:output_type -> pangolin.core.v1.GetResourceResponse
-	3, // [3:4] is the sub-list for method output_type
-	2, // [2:3] is the sub-list for method input_type
-	2, // [2:2] is the sub-list for extension type_name
-	2, // [2:2] is the sub-list for extension extendee
-	0, // [0:2] is the sub-list for field type_name
+	1,  // 0: pangolin.core.v1.Resource.headers:type_name -> pangolin.core.v1.Header
+	0,  // 1: pangolin.core.v1.GetResourceResponse.resource:type_name -> pangolin.core.v1.Resource
+	15, // 2: pangolin.core.v1.ListResourcesRequest.page:type_name -> pangolin.core.v1.Page
+	15, // 3: pangolin.core.v1.ListSiteResourcesRequest.page:type_name -> pangolin.core.v1.Page
+	6,  // 4: pangolin.core.v1.ListResourcesResponse.resources:type_name -> pangolin.core.v1.ResourceListItem
+	11, // 5: pangolin.core.v1.ResourceNames.resources:type_name -> pangolin.core.v1.ResourceName
+	1,  // 6: pangolin.core.v1.UpdateResourceRequest.headers:type_name -> pangolin.core.v1.Header
+	4,  // 7: pangolin.core.v1.ResourceService.CreateResource:input_type -> pangolin.core.v1.CreateResourceRequest
+	5,  // 8: pangolin.core.v1.ResourceService.CreateSiteResource:input_type -> pangolin.core.v1.CreateSiteResourceRequest
+	7,  // 9: pangolin.core.v1.ResourceService.ListResources:input_type -> pangolin.core.v1.ListResourcesRequest
+	8,  // 10: pangolin.core.v1.ResourceService.ListSiteResources:input_type -> pangolin.core.v1.ListSiteResourcesRequest
+	10, // 11: pangolin.core.v1.ResourceService.ListResourceNames:input_type -> pangolin.core.v1.OrgResourcesRequest
+	3,  // 12: pangolin.core.v1.ResourceService.GetResource:input_type -> pangolin.core.v1.ResourceIdRequest
+	13, // 13: pangolin.core.v1.ResourceService.UpdateResource:input_type -> pangolin.core.v1.UpdateResourceRequest
+	3,  // 14: pangolin.core.v1.ResourceService.DeleteResource:input_type -> pangolin.core.v1.ResourceIdRequest
+	14, // 15: pangolin.core.v1.ResourceService.TransferResource:input_type -> pangolin.core.v1.TransferResourceRequest
+	0,  // 16: pangolin.core.v1.ResourceService.CreateResource:output_type -> pangolin.core.v1.Resource
+	0,  // 17: pangolin.core.v1.ResourceService.CreateSiteResource:output_type -> pangolin.core.v1.Resource
+	9,  // 18: pangolin.core.v1.ResourceService.ListResources:output_type -> pangolin.core.v1.ListResourcesResponse
+	9,  // 19: pangolin.core.v1.ResourceService.ListSiteResources:output_type -> pangolin.core.v1.ListResourcesResponse
+	12, // 20: pangolin.core.v1.ResourceService.ListResourceNames:output_type -> pangolin.core.v1.ResourceNames
+	2,  // 21: pangolin.core.v1.ResourceService.GetResource:output_type -> pangolin.core.v1.GetResourceResponse
+	0,  // 22: pangolin.core.v1.ResourceService.UpdateResource:output_type -> pangolin.core.v1.Resource
+	16, // 23: pangolin.core.v1.ResourceService.DeleteResource:output_type -> pangolin.core.v1.NoData
+	0,  // 24: pangolin.core.v1.ResourceService.TransferResource:output_type -> pangolin.core.v1.Resource
+	16, // [16:25] is the sub-list for method output_type
+	7,  // [7:16] is the sub-list for method input_type
+	7,  // [7:7] is the sub-list for extension type_name
+	7,  // [7:7] is the sub-list for extension extendee
+	0,  // [0:7] is the sub-list for field type_name
 }
 
 func init() { file_pangolin_core_v1_resources_proto_init() }
@@ -591,15 +1987,22 @@ func file_pangolin_core_v1_resources_proto_init() {
 	if File_pangolin_core_v1_resources_proto != nil {
 		return
 	}
+	file_pangolin_core_v1_common_proto_init()
 	file_pangolin_core_v1_resources_proto_msgTypes[0].OneofWrappers = []any{}
 	file_pangolin_core_v1_resources_proto_msgTypes[2].OneofWrappers = []any{}
+	file_pangolin_core_v1_resources_proto_msgTypes[4].OneofWrappers = []any{}
+	file_pangolin_core_v1_resources_proto_msgTypes[5].OneofWrappers = []any{}
+	file_pangolin_core_v1_resources_proto_msgTypes[6].OneofWrappers = []any{}
+	file_pangolin_core_v1_resources_proto_msgTypes[7].OneofWrappers = []any{}
+	file_pangolin_core_v1_resources_proto_msgTypes[8].OneofWrappers = []any{}
+	file_pangolin_core_v1_resources_proto_msgTypes[13].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_pangolin_core_v1_resources_proto_rawDesc), len(file_pangolin_core_v1_resources_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   4,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

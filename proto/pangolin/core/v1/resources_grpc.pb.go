@@ -19,7 +19,15 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	ResourceService_GetResource_FullMethodName = "/pangolin.core.v1.ResourceService/GetResource"
+	ResourceService_CreateResource_FullMethodName     = "/pangolin.core.v1.ResourceService/CreateResource"
+	ResourceService_CreateSiteResource_FullMethodName = "/pangolin.core.v1.ResourceService/CreateSiteResource"
+	ResourceService_ListResources_FullMethodName      = "/pangolin.core.v1.ResourceService/ListResources"
+	ResourceService_ListSiteResources_FullMethodName  = "/pangolin.core.v1.ResourceService/ListSiteResources"
+	ResourceService_ListResourceNames_FullMethodName  = "/pangolin.core.v1.ResourceService/ListResourceNames"
+	ResourceService_GetResource_FullMethodName        = "/pangolin.core.v1.ResourceService/GetResource"
+	ResourceService_UpdateResource_FullMethodName     = "/pangolin.core.v1.ResourceService/UpdateResource"
+	ResourceService_DeleteResource_FullMethodName     = "/pangolin.core.v1.ResourceService/DeleteResource"
+	ResourceService_TransferResource_FullMethodName   = "/pangolin.core.v1.ResourceService/TransferResource"
 )
 
 // ResourceServiceClient is the client API for ResourceService service.
@@ -27,13 +35,65 @@ const (
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
 // Public resources: a service exposed through a site under a domain (HTTP),
-// or on a port of the server (raw TCP/UDP).
+// or on a port of the server (raw TCP/UDP). A resource named by id in an
+// org the key cannot reach answers 404 like a missing one.
 type ResourceServiceClient interface {
+	// Create a resource
+	//
+	// HTTP (http: true, or mode: "http"): name, domainId and an optional
+	// subdomain; fullDomain is the subdomain under the domain (a cname
+	// domain: the domain itself), unique across all orgs (409). Raw (http:
+	// false with protocol, or mode "tcp"/"udp"): name and proxyPort, unique
+	// per protocol across all orgs (409); only with
+	// flags.allow_raw_resources (else 400). The org's Admin role gets access.
+	CreateResource(ctx context.Context, in *CreateResourceRequest, opts ...grpc.CallOption) (*Resource, error)
+	// Create a resource on a site (Pangolin 1.8)
+	//
+	// As PUT /org/{orgId}/resource, for a resource that belongs to the site;
+	// the site must be in the org (404 otherwise). The body may repeat
+	// siteId, as 1.8 clients do; the path's counts.
+	CreateSiteResource(ctx context.Context, in *CreateSiteResourceRequest, opts ...grpc.CallOption) (*Resource, error)
+	// List the resources of an organization
+	//
+	// Filters: query (in name, niceId or fullDomain, any case), enabled,
+	// protocol (http, https, tcp, udp), siteId (resources of the site or
+	// with a target on it); sort_by=name with order=asc|desc (default: by
+	// id). total counts the resources the filters select.
+	ListResources(ctx context.Context, in *ListResourcesRequest, opts ...grpc.CallOption) (*ListResourcesResponse, error)
+	// List the resources of a site
+	//
+	// The resources created on the site and those with a target on it;
+	// filters as for the org's list.
+	ListSiteResources(ctx context.Context, in *ListSiteResourcesRequest, opts ...grpc.CallOption) (*ListResourcesResponse, error)
+	// List the ids and names of an organization's resources
+	//
+	// data is a bare array, as in Pangolin: every resource of the org, by id.
+	ListResourceNames(ctx context.Context, in *OrgResourcesRequest, opts ...grpc.CallOption) (*ResourceNames, error)
 	// Get a resource
 	//
 	// The resource with the name of its site (1.8 resources, which belong to
 	// one site; null for resources whose targets carry the site).
 	GetResource(ctx context.Context, in *ResourceIdRequest, opts ...grpc.CallOption) (*GetResourceResponse, error)
+	// Update a resource
+	//
+	// The fields allowed depend on the stored resource: an HTTP resource
+	// takes the HTTP fields, a raw one name, niceId, proxyPort,
+	// stickySession, enabled, enableProxy, proxyProtocol and
+	// proxyProtocolVersion; any other is a 400 naming it. A field left out
+	// (or null) stays as it is; "" clears tlsServerName, setHostHeader and
+	// postAuthPath. fullDomain is recomputed when domainId or subdomain is
+	// sent (a subdomain left out stays; "" means the domain itself).
+	UpdateResource(ctx context.Context, in *UpdateResourceRequest, opts ...grpc.CallOption) (*Resource, error)
+	// Delete a resource
+	//
+	// Its targets, rules, passwords, pincodes, header auth, whitelist,
+	// role and user grants and access tokens go with it, in one transaction.
+	DeleteResource(ctx context.Context, in *ResourceIdRequest, opts ...grpc.CallOption) (*NoData, error)
+	// Move a resource to another site of its organization (Pangolin 1.8)
+	//
+	// The targets on the old site move with it. 400 when it is on that site
+	// already; 404 for a site that is not in the resource's org.
+	TransferResource(ctx context.Context, in *TransferResourceRequest, opts ...grpc.CallOption) (*Resource, error)
 }
 
 type resourceServiceClient struct {
@@ -42,6 +102,56 @@ type resourceServiceClient struct {
 
 func NewResourceServiceClient(cc grpc.ClientConnInterface) ResourceServiceClient {
 	return &resourceServiceClient{cc}
+}
+
+func (c *resourceServiceClient) CreateResource(ctx context.Context, in *CreateResourceRequest, opts ...grpc.CallOption) (*Resource, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Resource)
+	err := c.cc.Invoke(ctx, ResourceService_CreateResource_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *resourceServiceClient) CreateSiteResource(ctx context.Context, in *CreateSiteResourceRequest, opts ...grpc.CallOption) (*Resource, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Resource)
+	err := c.cc.Invoke(ctx, ResourceService_CreateSiteResource_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *resourceServiceClient) ListResources(ctx context.Context, in *ListResourcesRequest, opts ...grpc.CallOption) (*ListResourcesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListResourcesResponse)
+	err := c.cc.Invoke(ctx, ResourceService_ListResources_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *resourceServiceClient) ListSiteResources(ctx context.Context, in *ListSiteResourcesRequest, opts ...grpc.CallOption) (*ListResourcesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListResourcesResponse)
+	err := c.cc.Invoke(ctx, ResourceService_ListSiteResources_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *resourceServiceClient) ListResourceNames(ctx context.Context, in *OrgResourcesRequest, opts ...grpc.CallOption) (*ResourceNames, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ResourceNames)
+	err := c.cc.Invoke(ctx, ResourceService_ListResourceNames_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 func (c *resourceServiceClient) GetResource(ctx context.Context, in *ResourceIdRequest, opts ...grpc.CallOption) (*GetResourceResponse, error) {
@@ -54,18 +164,100 @@ func (c *resourceServiceClient) GetResource(ctx context.Context, in *ResourceIdR
 	return out, nil
 }
 
+func (c *resourceServiceClient) UpdateResource(ctx context.Context, in *UpdateResourceRequest, opts ...grpc.CallOption) (*Resource, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Resource)
+	err := c.cc.Invoke(ctx, ResourceService_UpdateResource_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *resourceServiceClient) DeleteResource(ctx context.Context, in *ResourceIdRequest, opts ...grpc.CallOption) (*NoData, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(NoData)
+	err := c.cc.Invoke(ctx, ResourceService_DeleteResource_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *resourceServiceClient) TransferResource(ctx context.Context, in *TransferResourceRequest, opts ...grpc.CallOption) (*Resource, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Resource)
+	err := c.cc.Invoke(ctx, ResourceService_TransferResource_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ResourceServiceServer is the server API for ResourceService service.
 // All implementations must embed UnimplementedResourceServiceServer
 // for forward compatibility.
 //
 // Public resources: a service exposed through a site under a domain (HTTP),
-// or on a port of the server (raw TCP/UDP).
+// or on a port of the server (raw TCP/UDP). A resource named by id in an
+// org the key cannot reach answers 404 like a missing one.
 type ResourceServiceServer interface {
+	// Create a resource
+	//
+	// HTTP (http: true, or mode: "http"): name, domainId and an optional
+	// subdomain; fullDomain is the subdomain under the domain (a cname
+	// domain: the domain itself), unique across all orgs (409). Raw (http:
+	// false with protocol, or mode "tcp"/"udp"): name and proxyPort, unique
+	// per protocol across all orgs (409); only with
+	// flags.allow_raw_resources (else 400). The org's Admin role gets access.
+	CreateResource(context.Context, *CreateResourceRequest) (*Resource, error)
+	// Create a resource on a site (Pangolin 1.8)
+	//
+	// As PUT /org/{orgId}/resource, for a resource that belongs to the site;
+	// the site must be in the org (404 otherwise). The body may repeat
+	// siteId, as 1.8 clients do; the path's counts.
+	CreateSiteResource(context.Context, *CreateSiteResourceRequest) (*Resource, error)
+	// List the resources of an organization
+	//
+	// Filters: query (in name, niceId or fullDomain, any case), enabled,
+	// protocol (http, https, tcp, udp), siteId (resources of the site or
+	// with a target on it); sort_by=name with order=asc|desc (default: by
+	// id). total counts the resources the filters select.
+	ListResources(context.Context, *ListResourcesRequest) (*ListResourcesResponse, error)
+	// List the resources of a site
+	//
+	// The resources created on the site and those with a target on it;
+	// filters as for the org's list.
+	ListSiteResources(context.Context, *ListSiteResourcesRequest) (*ListResourcesResponse, error)
+	// List the ids and names of an organization's resources
+	//
+	// data is a bare array, as in Pangolin: every resource of the org, by id.
+	ListResourceNames(context.Context, *OrgResourcesRequest) (*ResourceNames, error)
 	// Get a resource
 	//
 	// The resource with the name of its site (1.8 resources, which belong to
 	// one site; null for resources whose targets carry the site).
 	GetResource(context.Context, *ResourceIdRequest) (*GetResourceResponse, error)
+	// Update a resource
+	//
+	// The fields allowed depend on the stored resource: an HTTP resource
+	// takes the HTTP fields, a raw one name, niceId, proxyPort,
+	// stickySession, enabled, enableProxy, proxyProtocol and
+	// proxyProtocolVersion; any other is a 400 naming it. A field left out
+	// (or null) stays as it is; "" clears tlsServerName, setHostHeader and
+	// postAuthPath. fullDomain is recomputed when domainId or subdomain is
+	// sent (a subdomain left out stays; "" means the domain itself).
+	UpdateResource(context.Context, *UpdateResourceRequest) (*Resource, error)
+	// Delete a resource
+	//
+	// Its targets, rules, passwords, pincodes, header auth, whitelist,
+	// role and user grants and access tokens go with it, in one transaction.
+	DeleteResource(context.Context, *ResourceIdRequest) (*NoData, error)
+	// Move a resource to another site of its organization (Pangolin 1.8)
+	//
+	// The targets on the old site move with it. 400 when it is on that site
+	// already; 404 for a site that is not in the resource's org.
+	TransferResource(context.Context, *TransferResourceRequest) (*Resource, error)
 	mustEmbedUnimplementedResourceServiceServer()
 }
 
@@ -76,8 +268,32 @@ type ResourceServiceServer interface {
 // pointer dereference when methods are called.
 type UnimplementedResourceServiceServer struct{}
 
+func (UnimplementedResourceServiceServer) CreateResource(context.Context, *CreateResourceRequest) (*Resource, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateResource not implemented")
+}
+func (UnimplementedResourceServiceServer) CreateSiteResource(context.Context, *CreateSiteResourceRequest) (*Resource, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateSiteResource not implemented")
+}
+func (UnimplementedResourceServiceServer) ListResources(context.Context, *ListResourcesRequest) (*ListResourcesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListResources not implemented")
+}
+func (UnimplementedResourceServiceServer) ListSiteResources(context.Context, *ListSiteResourcesRequest) (*ListResourcesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListSiteResources not implemented")
+}
+func (UnimplementedResourceServiceServer) ListResourceNames(context.Context, *OrgResourcesRequest) (*ResourceNames, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListResourceNames not implemented")
+}
 func (UnimplementedResourceServiceServer) GetResource(context.Context, *ResourceIdRequest) (*GetResourceResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetResource not implemented")
+}
+func (UnimplementedResourceServiceServer) UpdateResource(context.Context, *UpdateResourceRequest) (*Resource, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateResource not implemented")
+}
+func (UnimplementedResourceServiceServer) DeleteResource(context.Context, *ResourceIdRequest) (*NoData, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteResource not implemented")
+}
+func (UnimplementedResourceServiceServer) TransferResource(context.Context, *TransferResourceRequest) (*Resource, error) {
+	return nil, status.Error(codes.Unimplemented, "method TransferResource not implemented")
 }
 func (UnimplementedResourceServiceServer) mustEmbedUnimplementedResourceServiceServer() {}
 func (UnimplementedResourceServiceServer) testEmbeddedByValue()                         {}
@@ -100,6 +316,96 @@ func RegisterResourceServiceServer(s grpc.ServiceRegistrar, srv ResourceServiceS
 	s.RegisterService(&ResourceService_ServiceDesc, srv)
 }
 
+func _ResourceService_CreateResource_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateResourceRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ResourceServiceServer).CreateResource(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ResourceService_CreateResource_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ResourceServiceServer).CreateResource(ctx, req.(*CreateResourceRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ResourceService_CreateSiteResource_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateSiteResourceRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ResourceServiceServer).CreateSiteResource(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ResourceService_CreateSiteResource_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ResourceServiceServer).CreateSiteResource(ctx, req.(*CreateSiteResourceRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ResourceService_ListResources_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListResourcesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ResourceServiceServer).ListResources(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ResourceService_ListResources_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ResourceServiceServer).ListResources(ctx, req.(*ListResourcesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ResourceService_ListSiteResources_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListSiteResourcesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ResourceServiceServer).ListSiteResources(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ResourceService_ListSiteResources_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ResourceServiceServer).ListSiteResources(ctx, req.(*ListSiteResourcesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ResourceService_ListResourceNames_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(OrgResourcesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ResourceServiceServer).ListResourceNames(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ResourceService_ListResourceNames_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ResourceServiceServer).ListResourceNames(ctx, req.(*OrgResourcesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _ResourceService_GetResource_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(ResourceIdRequest)
 	if err := dec(in); err != nil {
@@ -118,6 +424,60 @@ func _ResourceService_GetResource_Handler(srv interface{}, ctx context.Context, 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ResourceService_UpdateResource_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateResourceRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ResourceServiceServer).UpdateResource(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ResourceService_UpdateResource_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ResourceServiceServer).UpdateResource(ctx, req.(*UpdateResourceRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ResourceService_DeleteResource_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ResourceIdRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ResourceServiceServer).DeleteResource(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ResourceService_DeleteResource_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ResourceServiceServer).DeleteResource(ctx, req.(*ResourceIdRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ResourceService_TransferResource_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(TransferResourceRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ResourceServiceServer).TransferResource(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ResourceService_TransferResource_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ResourceServiceServer).TransferResource(ctx, req.(*TransferResourceRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ResourceService_ServiceDesc is the grpc.ServiceDesc for ResourceService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -126,8 +486,40 @@ var ResourceService_ServiceDesc = grpc.ServiceDesc{
 	HandlerType: (*ResourceServiceServer)(nil),
 	Methods: []grpc.MethodDesc{
 		{
+			MethodName: "CreateResource",
+			Handler:    _ResourceService_CreateResource_Handler,
+		},
+		{
+			MethodName: "CreateSiteResource",
+			Handler:    _ResourceService_CreateSiteResource_Handler,
+		},
+		{
+			MethodName: "ListResources",
+			Handler:    _ResourceService_ListResources_Handler,
+		},
+		{
+			MethodName: "ListSiteResources",
+			Handler:    _ResourceService_ListSiteResources_Handler,
+		},
+		{
+			MethodName: "ListResourceNames",
+			Handler:    _ResourceService_ListResourceNames_Handler,
+		},
+		{
 			MethodName: "GetResource",
 			Handler:    _ResourceService_GetResource_Handler,
+		},
+		{
+			MethodName: "UpdateResource",
+			Handler:    _ResourceService_UpdateResource_Handler,
+		},
+		{
+			MethodName: "DeleteResource",
+			Handler:    _ResourceService_DeleteResource_Handler,
+		},
+		{
+			MethodName: "TransferResource",
+			Handler:    _ResourceService_TransferResource_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
