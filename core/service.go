@@ -16,6 +16,7 @@ type Store interface {
 	SiteStore
 	ResourceStore
 	DomainStore
+	TargetStore
 	KeyStore
 	// KeyChangesAfter returns up to limit log entries after seq, in order.
 	KeyChangesAfter(ctx context.Context, seq int64, limit int) ([]*corev1.KeyChange, error)
@@ -35,6 +36,7 @@ type Service struct {
 	Sites     *Sites
 	Resources *Resources
 	Domains   *Domains
+	Targets   *Targets
 	Keys      *Keys
 	Health    Health
 	store     Store
@@ -51,6 +53,7 @@ func NewService(store Store, verifyConcurrency int, log *slog.Logger) *Service {
 		Sites:     &Sites{store: store},
 		Resources: &Resources{store: store},
 		Domains:   &Domains{store: store},
+		Targets:   &Targets{store: store},
 		Keys:      newKeys(store, verifyConcurrency, log),
 		store:     store,
 	}
@@ -85,6 +88,7 @@ func (s *Service) Objects() map[string]Reach {
 	return map[string]Reach{
 		"site":     s.Sites.Reach,
 		"resource": s.Resources.Reach,
+		"target":   s.Targets.Reach,
 	}
 }
 

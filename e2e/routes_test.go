@@ -65,7 +65,8 @@ func isInteger(fd protoreflect.FieldDescriptor) bool {
 	return false
 }
 
-// fixture is two orgs with a site and an org key each.
+// fixture is two orgs with, each, a site, an org key, a domain, an HTTP
+// resource on the site under the domain, a target and a rule.
 type fixture struct {
 	*stack
 	// params fill path parameters with globex's objects.
@@ -102,6 +103,12 @@ func newFixture(t *testing.T, mutate ...func(*config.Config)) *fixture {
 			"name": org + "-web", "siteId": site.SiteID, "http": true, "protocol": "tcp", "domainId": domain.DomainID, "subdomain": "web",
 		}).want(t, 201, "").decode(t, &res)
 		params["resourceId"] = strconv.FormatInt(res.ResourceID, 10)
+		var target struct {
+			TargetID int64 `json:"targetId"`
+		}
+		call(t, "PUT", s.url+"/v1/resource/"+params["resourceId"]+"/target", s.root, map[string]any{"ip": "10.0.0.5", "port": 8080}).
+			want(t, 201, "").decode(t, &target)
+		params["targetId"] = strconv.FormatInt(target.TargetID, 10)
 	}
 	return f
 }

@@ -53,6 +53,7 @@ var contractTests = []struct {
 	{"ListResources", testListResources},
 	{"UpdateResource", testUpdateResource},
 	{"DeleteAndTransferResource", testDeleteAndTransferResource},
+	{"Targets", testTargets},
 	{"OrgDomains", testOrgDomains},
 	{"SyncConfigDomains", testSyncConfigDomains},
 	{"ConcurrentWriters", testConcurrentWriters},
@@ -287,7 +288,7 @@ func testTimestamps(t *testing.T, b backend) {
 // and a forgotten one fails here.
 func testTablesMatchSchema(t *testing.T, b backend) {
 	s := openStore(t, b)
-	for _, tb := range []*table{orgs, sites, exitNodes, apiKeys, keyActions, keyChanges, resources, domains, dnsRecords} {
+	for _, tb := range []*table{orgs, sites, exitNodes, apiKeys, keyActions, keyChanges, resources, domains, dnsRecords, targets} {
 		cols := ""
 		for i, c := range tb.columns {
 			if i > 0 {
@@ -303,7 +304,8 @@ func testTablesMatchSchema(t *testing.T, b backend) {
 		rows.Close()
 	}
 	for tb, msg := range map[*table]proto.Message{orgs: &corev1.Org{}, sites: &corev1.Site{}, resources: &corev1.Resource{},
-		domains: &corev1.Domain{}, dnsRecords: &corev1.DnsRecord{}} {
+		domains: &corev1.Domain{}, dnsRecords: &corev1.DnsRecord{},
+		targets: &corev1.Target{}} {
 		fields := msg.ProtoReflect().Descriptor().Fields()
 		for i := range fields.Len() {
 			if name := fields.Get(i).Name(); !tb.hasColumn(name) {
