@@ -17,6 +17,7 @@ type Store interface {
 	ResourceStore
 	DomainStore
 	TargetStore
+	RuleStore
 	KeyStore
 	// KeyChangesAfter returns up to limit log entries after seq, in order.
 	KeyChangesAfter(ctx context.Context, seq int64, limit int) ([]*corev1.KeyChange, error)
@@ -37,6 +38,7 @@ type Service struct {
 	Resources *Resources
 	Domains   *Domains
 	Targets   *Targets
+	Rules     *Rules
 	Keys      *Keys
 	Health    Health
 	store     Store
@@ -54,6 +56,7 @@ func NewService(store Store, verifyConcurrency int, log *slog.Logger) *Service {
 		Resources: &Resources{store: store},
 		Domains:   &Domains{store: store},
 		Targets:   &Targets{store: store},
+		Rules:     &Rules{store: store},
 		Keys:      newKeys(store, verifyConcurrency, log),
 		store:     store,
 	}

@@ -109,6 +109,12 @@ func newFixture(t *testing.T, mutate ...func(*config.Config)) *fixture {
 		call(t, "PUT", s.url+"/v1/resource/"+params["resourceId"]+"/target", s.root, map[string]any{"ip": "10.0.0.5", "port": 8080}).
 			want(t, 201, "").decode(t, &target)
 		params["targetId"] = strconv.FormatInt(target.TargetID, 10)
+		var rule struct {
+			RuleID int64 `json:"ruleId"`
+		}
+		call(t, "PUT", s.url+"/v1/resource/"+params["resourceId"]+"/rule", s.root,
+			map[string]any{"action": "ACCEPT", "match": "IP", "value": "10.1.2.3", "priority": 1}).want(t, 201, "").decode(t, &rule)
+		params["ruleId"] = strconv.FormatInt(rule.RuleID, 10)
 	}
 	return f
 }

@@ -44,6 +44,7 @@ func newServer(svc *core.Service, token string, feed *Feed, log *slog.Logger, op
 	corev1.RegisterResourceServiceServer(srv, svc.Resources)
 	corev1.RegisterDomainServiceServer(srv, svc.Domains)
 	corev1.RegisterTargetServiceServer(srv, svc.Targets)
+	corev1.RegisterRuleServiceServer(srv, svc.Rules)
 	corev1.RegisterHealthServiceServer(srv, svc.Health)
 	hs := health.NewServer()
 	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
