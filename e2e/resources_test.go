@@ -263,3 +263,16 @@ func TestRawResourcesNeedTheFlag(t *testing.T) {
 		want(t, 400, "Raw resources are not allowed")
 	call(t, "POST", f.url+"/v1/resource/"+f.acme["resourceId"], f.root, `{"proxyPort":2222}`).want(t, 400, "Raw resources are not allowed")
 }
+
+// Deleting an org takes its resources, their targets and rules, and the
+// domains only it has; the server's domain stays for the others.
+func TestDeleteOrgTakesItsResources(t *testing.T) {
+	f := newFixture(t)
+	call(t, "DELETE", f.url+"/v1/org/globex", f.root, nil).want(t, 200, "")
+	call(t, "GET", f.url+"/v1/resource/"+f.globex["resourceId"], f.root, nil).want(t, 404, "Resource with ID")
+	call(t, "GET", f.url+"/v1/target/"+f.globex["targetId"], f.root, nil).want(t, 404, "Target with ID")
+	// Its domain's base name is free again.
+	call(t, "PUT", f.url+"/v1/org/acme/domain", f.root, `{"type":"wildcard","baseDomain":"globex.test"}`).want(t, 201, "")
+	call(t, "GET", f.url+"/v1/org/acme/domain/example", f.root, nil).want(t, 200, "")
+	call(t, "GET", f.url+"/v1/resource/"+f.acme["resourceId"], f.root, nil).want(t, 200, "")
+}
