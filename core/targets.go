@@ -186,6 +186,9 @@ var (
 
 // checkTarget validates a target's fields, naming the first that is wrong.
 func checkTarget(t *corev1.Target) error {
+	if t.GetSiteId() < 1 {
+		return Errorf(CodeInvalid, "Validation error: siteId must be a positive id at \"siteId\"")
+	}
 	if !isTargetHost(t.GetIp()) {
 		return Errorf(CodeInvalid, "Validation error: ip must be an IPv4 or IPv6 address or a host name at \"ip\"")
 	}
