@@ -7,10 +7,12 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"maps"
 	"net"
 	"net/url"
 	"os"
 	"reflect"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -37,7 +39,24 @@ type Config struct {
 	Redis    Redis    `koanf:"redis"`
 	Cache    Cache    `koanf:"cache"`
 	Log      Log      `koanf:"log"`
+	// Domains are the server's domains, by key (Pangolin's `domains:`):
+	// the core keeps them as config-managed domains, linked to every org,
+	// which the API cannot delete. The key is the domain's id.
+	Domains map[string]Domain `koanf:"domains"`
 }
+
+// Domain is a server domain of the config file.
+type Domain struct {
+	// BaseDomain is the host name resources are served under (example.com).
+	BaseDomain string `koanf:"base_domain"`
+	// CertResolver is the Traefik certificate resolver of its resources.
+	CertResolver string `koanf:"cert_resolver"`
+	// PreferWildcardCert asks for one wildcard certificate for the domain.
+	PreferWildcardCert bool `koanf:"prefer_wildcard_cert"`
+}
+
+// DomainFields are the keys of each entry of domains.
+var DomainFields = []string{"base_domain", "cert_resolver", "prefer_wildcard_cert"}
 
 // Server is the gateway's HTTP listener.
 type Server struct {
@@ -69,6 +88,9 @@ type Server struct {
 type Flags struct {
 	// EnableIntegrationAPI must be true for the gateway to serve.
 	EnableIntegrationAPI bool `koanf:"enable_integration_api"`
+	// AllowRawResources lets resources be raw TCP/UDP ports of the server
+	// (http: false); without it only HTTP resources are created.
+	AllowRawResources bool `koanf:"allow_raw_resources"`
 }
 
 // Core is the gRPC link between gateway and core.
@@ -199,6 +221,7 @@ func Default() Config {
 		Redis:    Redis{Timeout: 100 * time.Millisecond},
 		Cache:    Cache{TTL: 5 * time.Minute, Size: 10000},
 		Log:      Log{Level: "info", Format: "text"},
+		Domains:  map[string]Domain{},
 	}
 }
 
@@ -279,6 +302,21 @@ func Keys() []string {
 	return keys
 }
 
+// IsEnvName reports whether an environment variable sets a key: the name
+// of a key (EnvName), or a field of a server domain
+// (PGW_DOMAINS__<KEY>__BASE_DOMAIN).
+func IsEnvName(name string) bool {
+	if !strings.HasPrefix(name, EnvPrefix) {
+		return false
+	}
+	key, _ := envKey(name, "")
+	known := map[string]any{}
+	for _, k := range Keys() {
+		known[k] = nil
+	}
+	return checkKnown([]string{key}, known, "") == nil
+}
+
 // EnvName is the environment variable that overrides key.
 func EnvName(key string) string {
 	return EnvPrefix + strings.ToUpper(strings.ReplaceAll(key, ".", "__"))
@@ -298,6 +336,14 @@ func walkKeys(t reflect.Type, prefix string, visit func(string, reflect.Type)) {
 
 func checkKnown(keys []string, known map[string]any, source string) error {
 	for _, key := range keys {
+		if rest, ok := strings.CutPrefix(key, "domains."); ok {
+			// domains.<key>.<field>: the keys are the operator's.
+			name, field, _ := strings.Cut(rest, ".")
+			if name == "" || !slices.Contains(DomainFields, field) {
+				return fmt.Errorf("config: unknown key %q in %s (a server domain is domains.<key>.{%s})", key, source, strings.Join(DomainFields, ","))
+			}
+			continue
+		}
 		if _, ok := known[key]; !ok {
 			return fmt.Errorf("config: unknown key %q in %s (known keys: %s)", key, source, strings.Join(Keys(), ", "))
 		}
@@ -392,6 +438,36 @@ func (c Config) validateCommon() []error {
 	}
 	if t := c.Core.TLS; (t.CertFile == "") != (t.KeyFile == "") {
 		errs = append(errs, errors.New("core.tls.cert_file and core.tls.key_file: set both or neither"))
+	}
+	return append(errs, c.validateDomains()...)
+}
+
+var (
+	domainKeyPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
+	hostnamePattern  = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?$`)
+)
+
+// validateDomains checks the server domains: keys usable as ids, base
+// domains that are host names, each base domain once.
+func (c Config) validateDomains() []error {
+	var errs []error
+	seen := map[string]string{}
+	for _, key := range slices.Sorted(maps.Keys(c.Domains)) {
+		d := c.Domains[key]
+		if !domainKeyPattern.MatchString(key) {
+			errs = append(errs, fmt.Errorf("domains.%s: the key must be 1-64 lowercase letters, digits, '-' or '_', starting with a letter or digit", key))
+		}
+		base := strings.ToLower(d.BaseDomain)
+		switch {
+		case d.BaseDomain == "":
+			errs = append(errs, fmt.Errorf("domains.%s.base_domain: must be set (e.g. example.com)", key))
+		case len(base) > 253 || !hostnamePattern.MatchString(base):
+			errs = append(errs, fmt.Errorf("domains.%s.base_domain: %q is not a host name like example.com", key, d.BaseDomain))
+		case seen[base] != "":
+			errs = append(errs, fmt.Errorf("domains.%s.base_domain: %s is already domains.%s", key, base, seen[base]))
+		default:
+			seen[base] = key
+		}
 	}
 	return errs
 }

@@ -177,3 +177,54 @@ func TestRedisModes(t *testing.T) {
 		t.Fatalf("cluster without server.secret: got %v", err)
 	}
 }
+
+// Server domains come from the file (Pangolin's `domains:`) and the
+// environment (PGW_DOMAINS__<KEY>__<FIELD>); each is validated naming its
+// key.
+func TestDomains(t *testing.T) {
+	c, err := loadYAML(t, "domains:\n  home:\n    base_domain: Example.COM\n    cert_resolver: letsencrypt\n",
+		"PGW_DOMAINS__HOME__PREFER_WILDCARD_CERT=true", "PGW_DOMAINS__LAB__BASE_DOMAIN=lab.example.org")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]Domain{
+		"home": {BaseDomain: "Example.COM", CertResolver: "letsencrypt", PreferWildcardCert: true},
+		"lab":  {BaseDomain: "lab.example.org"},
+	}
+	if len(c.Domains) != 2 || c.Domains["home"] != want["home"] || c.Domains["lab"] != want["lab"] {
+		t.Fatalf("domains %+v, want %+v", c.Domains, want)
+	}
+	g := gatewayConfig()
+	g.Domains = c.Domains
+	if err := g.ValidateGateway(); err != nil {
+		t.Fatal(err)
+	}
+	if !IsEnvName("PGW_DOMAINS__HOME__BASE_DOMAIN") || IsEnvName("PGW_DOMAINS__HOME__COLOR") || IsEnvName("PGW_NOPE") {
+		t.Fatal("IsEnvName misjudges domain variables")
+	}
+
+	for doc, msg := range map[string]string{
+		"domains:\n  home:\n    base_domain: example.com\n    color: blue\n": `unknown key "domains.home.color"`,
+		"domains:\n  home: example.com\n":                                    `unknown key "domains.home"`,
+	} {
+		if _, err := loadYAML(t, doc); err == nil || !strings.Contains(err.Error(), msg) {
+			t.Errorf("%q: got %v, want %q", doc, err, msg)
+		}
+	}
+	for name, tc := range map[string]struct {
+		domains map[string]Domain
+		msg     string
+	}{
+		"no base":    {map[string]Domain{"home": {}}, "domains.home.base_domain: must be set"},
+		"not a host": {map[string]Domain{"home": {BaseDomain: "https://example.com"}}, "domains.home.base_domain: \"https://example.com\" is not a host name"},
+		"bare label": {map[string]Domain{"home": {BaseDomain: "localhost"}}, "is not a host name"},
+		"bad key":    {map[string]Domain{"Home Domain": {BaseDomain: "example.com"}}, "domains.Home Domain: the key must be"},
+		"twice":      {map[string]Domain{"a": {BaseDomain: "example.com"}, "b": {BaseDomain: "EXAMPLE.com"}}, "domains.b.base_domain: example.com is already domains.a"},
+	} {
+		c := gatewayConfig()
+		c.Domains = tc.domains
+		if err := c.ValidateGateway(); err == nil || !strings.Contains(err.Error(), tc.msg) {
+			t.Errorf("%s: got %v, want %q", name, err, tc.msg)
+		}
+	}
+}

@@ -36,3 +36,16 @@ var Actions = []string{
 // Pangolin18ActionCount is the number of ids in the 1.8 catalogue, the
 // prefix of Actions.
 const Pangolin18ActionCount = 80
+
+// The roles every org is created with, in the same transaction as the org:
+// Admin holds every action, Member the few Pangolin grants members.
+const (
+	AdminRoleName         = "Admin"
+	AdminRoleDescription  = "Admin role with the most permissions"
+	MemberRoleName        = "Member"
+	MemberRoleDescription = "Members can only view resources"
+)
+
+// MemberActions are the actions of an org's Member role (and of roles
+// created later), as in newer Pangolin.
+var MemberActions = []string{"getOrg", "getResource", "listResources", "getSiteResource", "listSiteResources"}

@@ -14,6 +14,10 @@ import (
 type Store interface {
 	OrgStore
 	SiteStore
+	ResourceStore
+	DomainStore
+	TargetStore
+	RuleStore
 	KeyStore
 	// KeyChangesAfter returns up to limit log entries after seq, in order.
 	KeyChangesAfter(ctx context.Context, seq int64, limit int) ([]*corev1.KeyChange, error)
@@ -29,11 +33,15 @@ type Store interface {
 // (rpc/) registers the services, resolves the Caller of each call and
 // applies its access rule before a method runs.
 type Service struct {
-	Orgs   *Orgs
-	Sites  *Sites
-	Keys   *Keys
-	Health Health
-	store  Store
+	Orgs      *Orgs
+	Sites     *Sites
+	Resources *Resources
+	Domains   *Domains
+	Targets   *Targets
+	Rules     *Rules
+	Keys      *Keys
+	Health    Health
+	store     Store
 }
 
 // NewService returns the core over store; verifyConcurrency bounds the
@@ -43,11 +51,34 @@ func NewService(store Store, verifyConcurrency int, log *slog.Logger) *Service {
 		log = slog.Default()
 	}
 	return &Service{
-		Orgs:  &Orgs{store: store},
-		Sites: &Sites{store: store},
-		Keys:  newKeys(store, verifyConcurrency, log),
-		store: store,
+		Orgs:      &Orgs{store: store},
+		Sites:     &Sites{store: store},
+		Resources: &Resources{store: store},
+		Domains:   &Domains{store: store},
+		Targets:   &Targets{store: store},
+		Rules:     &Rules{store: store},
+		Keys:      newKeys(store, verifyConcurrency, log),
+		store:     store,
 	}
+}
+
+// Settings are what the core takes from the config file besides its
+// transport and its database.
+type Settings struct {
+	// AllowRawResources lets resources be raw TCP/UDP ports
+	// (flags.allow_raw_resources).
+	AllowRawResources bool
+	// Domains are the server's domains (domains.<key>).
+	Domains []ConfigDomain
+}
+
+// Configure applies the config file's settings; call it before serving.
+// The server domains are synced into the store: stored, verified and
+// linked to every org, and the config-managed domains no longer listed are
+// removed.
+func (s *Service) Configure(ctx context.Context, set Settings) error {
+	s.Resources.allowRaw.Store(set.AllowRawResources)
+	return s.store.SyncConfigDomains(ctx, configDomains(set.Domains))
 }
 
 // Store returns the service's store, for the transport's change feed.
@@ -58,7 +89,9 @@ func (s *Service) Store() Store { return s.store }
 // transport refuses to start when the contract names a kind missing here.
 func (s *Service) Objects() map[string]Reach {
 	return map[string]Reach{
-		"site": s.Sites.Reach,
+		"site":     s.Sites.Reach,
+		"resource": s.Resources.Reach,
+		"target":   s.Targets.Reach,
 	}
 }
 

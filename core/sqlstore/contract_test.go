@@ -47,6 +47,16 @@ var contractTests = []struct {
 	{"DeleteSite", testDeleteSite},
 	{"ResetBandwidth", testResetBandwidth},
 	{"AddressesAndExitNodes", testAddressesAndExitNodes},
+	{"OrgRoles", testOrgRoles},
+	{"CreateGetResource", testCreateGetResource},
+	{"ResourceCascades", testResourceCascades},
+	{"ListResources", testListResources},
+	{"UpdateResource", testUpdateResource},
+	{"DeleteAndTransferResource", testDeleteAndTransferResource},
+	{"Targets", testTargets},
+	{"Rules", testRules},
+	{"OrgDomains", testOrgDomains},
+	{"SyncConfigDomains", testSyncConfigDomains},
 	{"ConcurrentWriters", testConcurrentWriters},
 	{"ConcurrentConflicts", testConcurrentConflicts},
 	{"ClosedStore", testClosedStore},
@@ -279,7 +289,7 @@ func testTimestamps(t *testing.T, b backend) {
 // and a forgotten one fails here.
 func testTablesMatchSchema(t *testing.T, b backend) {
 	s := openStore(t, b)
-	for _, tb := range []*table{orgs, sites, exitNodes, apiKeys, keyActions, keyChanges} {
+	for _, tb := range []*table{orgs, sites, exitNodes, apiKeys, keyActions, keyChanges, resources, domains, dnsRecords, targets, rules} {
 		cols := ""
 		for i, c := range tb.columns {
 			if i > 0 {
@@ -294,7 +304,9 @@ func testTablesMatchSchema(t *testing.T, b backend) {
 		}
 		rows.Close()
 	}
-	for tb, msg := range map[*table]proto.Message{orgs: &corev1.Org{}, sites: &corev1.Site{}} {
+	for tb, msg := range map[*table]proto.Message{orgs: &corev1.Org{}, sites: &corev1.Site{}, resources: &corev1.Resource{},
+		domains: &corev1.Domain{}, dnsRecords: &corev1.DnsRecord{},
+		targets: &corev1.Target{}, rules: &corev1.Rule{}} {
 		fields := msg.ProtoReflect().Descriptor().Fields()
 		for i := range fields.Len() {
 			if name := fields.Get(i).Name(); !tb.hasColumn(name) {

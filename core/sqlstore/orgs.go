@@ -39,8 +39,9 @@ func orgExists(ctx context.Context, q querier, id string) error {
 	return err
 }
 
-// CreateOrg stores org (an empty created_at is set to now) and returns it
-// as stored.
+// CreateOrg stores org (an empty created_at is set to now) with its Admin
+// and Member roles and its links to the config-managed domains, in one
+// transaction, and returns it as stored.
 func (s *Store) CreateOrg(ctx context.Context, org *corev1.Org) (*corev1.Org, error) {
 	if org.CreatedAt == "" {
 		org.CreatedAt = now()
@@ -59,6 +60,12 @@ func (s *Store) CreateOrg(ctx context.Context, org *corev1.Org) (*corev1.Org, er
 			return errOrgExists(org.GetOrgId()) // created concurrently
 		}
 		if err != nil {
+			return err
+		}
+		if err := createOrgRoles(ctx, tx, org.GetOrgId()); err != nil {
+			return err
+		}
+		if err := linkConfigDomains(ctx, tx, org.GetOrgId()); err != nil {
 			return err
 		}
 		stored, err = getOrg(ctx, tx, org.GetOrgId())
@@ -101,8 +108,9 @@ func (s *Store) UpdateOrg(ctx context.Context, req *corev1.UpdateOrgRequest) (*c
 	return stored, internal("update org", err)
 }
 
-// DeleteOrg deletes the org and the org keys linked to it, in one
-// transaction; the org's sites, newts and key links cascade. Root keys are
+// DeleteOrg deletes the org, the org keys linked to it and the domains
+// only it has, in one transaction; the org's sites, resources (with what
+// hangs off them), roles, newts and key links cascade. Root keys are
 // untouched. Each deleted key is logged as changed.
 func (s *Store) DeleteOrg(ctx context.Context, id string) error {
 	err := s.write(ctx, func(tx *tx) error {
@@ -126,10 +134,60 @@ func (s *Store) DeleteOrg(ctx context.Context, id string) error {
 				return err
 			}
 		}
+		// The domains the org added go with it, unless another org has
+		// them too; config-managed domains stay.
+		if _, err := tx.ExecContext(ctx,
+			`DELETE FROM domains WHERE NOT config_managed
+			 AND domain_id IN (SELECT domain_id FROM org_domains WHERE org_id = $1)
+			 AND NOT EXISTS (SELECT 1 FROM org_domains o WHERE o.domain_id = domains.domain_id AND o.org_id <> $1)`,
+			id); err != nil {
+			return err
+		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM orgs WHERE org_id = $1`, id); err != nil {
 			return err
 		}
 		return s.logKeyChanges(ctx, tx, keyIDs...)
 	})
 	return internal("delete org", err)
+}
+
+// createOrgRoles creates the org's Admin role, granted every action, and
+// its Member role, granted core.MemberActions.
+func createOrgRoles(ctx context.Context, tx *tx, orgID string) error {
+	for _, r := range []struct {
+		name, description string
+		admin             any // NULL for Member, as Pangolin stores it
+		actions           []string
+	}{
+		{core.AdminRoleName, core.AdminRoleDescription, true, nil},
+		{core.MemberRoleName, core.MemberRoleDescription, nil, core.MemberActions},
+	} {
+		var roleID int64
+		err := tx.QueryRowContext(ctx,
+			`INSERT INTO roles (org_id, is_admin, name, description) VALUES ($1, $2, $3, $4) RETURNING role_id`,
+			orgID, r.admin, r.name, r.description).Scan(&roleID)
+		if err != nil {
+			return err
+		}
+		grant := `INSERT INTO role_actions (role_id, action_id, org_id) SELECT $1, action_id, $2 FROM actions`
+		args := []any{roleID, orgID}
+		if r.actions != nil {
+			grant += ` WHERE action_id IN (` + placeholders(3, len(r.actions)) + `)`
+			for _, a := range r.actions {
+				args = append(args, a)
+			}
+		}
+		if _, err := tx.ExecContext(ctx, grant, args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// linkConfigDomains links every config-managed domain to the org: they
+// serve every org.
+func linkConfigDomains(ctx context.Context, tx *tx, orgID string) error {
+	_, err := tx.ExecContext(ctx,
+		`INSERT INTO org_domains (org_id, domain_id) SELECT $1, domain_id FROM domains WHERE config_managed`, orgID)
+	return err
 }

@@ -116,8 +116,9 @@ func (s *Store) migrate(ctx context.Context) error {
 }
 
 // seedActions makes the actions table equal to core.Actions: missing ids
-// are inserted, ids no longer in the catalogue are deleted (their grants
-// cascade away, so the keys that held them are logged as changed).
+// are inserted (and granted to every Admin role), ids no longer in the
+// catalogue are deleted (their grants cascade away, so the keys that held
+// them are logged as changed).
 func (s *Store) seedActions(ctx context.Context) error {
 	err := s.write(ctx, func(tx *tx) error {
 		stored, err := queryStrings(ctx, tx, `SELECT action_id FROM actions`)
@@ -131,6 +132,12 @@ func (s *Store) seedActions(ctx context.Context) error {
 			// ON CONFLICT: another core replica may be seeding at the same time.
 			if _, err := tx.ExecContext(ctx,
 				`INSERT INTO actions (action_id) VALUES ($1) ON CONFLICT (action_id) DO NOTHING`, id); err != nil {
+				return err
+			}
+			// A new action goes to every org's Admin role, as in Pangolin.
+			if _, err := tx.ExecContext(ctx,
+				`INSERT INTO role_actions (role_id, action_id, org_id) SELECT role_id, $1, org_id FROM roles
+				 WHERE is_admin ON CONFLICT DO NOTHING`, id); err != nil {
 				return err
 			}
 		}

@@ -3,12 +3,15 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
+	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
@@ -33,7 +36,8 @@ import (
 // Conversions: an unset optional field is NULL and NULL leaves a field
 // unset; booleans are 0/1 on SQLite; timestamps are written as ISO-8601
 // strings (timestamptz parses them on PostgreSQL, SQLite keeps the text)
-// and read back in core.TimeFormat.
+// and read back in core.TimeFormat; a list is a JSON array in a text column
+// (messages as their JSON objects), NULL when empty.
 type table struct {
 	name, alias string
 	// generated is the key column the database assigns on insert (an
@@ -205,6 +209,41 @@ func update(ctx context.Context, q querier, t *table, msg proto.Message, key pro
 	return res.RowsAffected()
 }
 
+// updateRow writes every column msg has a field for (an unset optional as
+// NULL, a list as its JSON), but the key and the columns in keep, on the
+// row whose key column equals msg's key field: msg is the whole new state
+// of the row. It returns the rows changed.
+func updateRow(ctx context.Context, q querier, t *table, msg proto.Message, key protoreflect.Name, keep ...string) (int64, error) {
+	m := msg.ProtoReflect()
+	var sets []string
+	var args []any
+	fields := m.Descriptor().Fields()
+	for i := range fields.Len() {
+		fd := fields.Get(i)
+		name := string(fd.Name())
+		if fd.Name() == key || !t.hasColumn(fd.Name()) || slices.Contains(keep, name) {
+			continue
+		}
+		v, err := sqlValue(m, fd)
+		if err != nil {
+			return 0, err
+		}
+		args = append(args, v)
+		sets = append(sets, fmt.Sprintf("%s = $%d", name, len(args)))
+	}
+	keyValue, err := sqlValue(m, fields.ByName(key))
+	if err != nil {
+		return 0, err
+	}
+	args = append(args, keyValue)
+	res, err := q.ExecContext(ctx, fmt.Sprintf("UPDATE %s SET %s WHERE %s = $%d",
+		t.name, strings.Join(sets, ", "), key, len(args)), args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
 func placeholders(from, n int) string {
 	var b strings.Builder
 	for i := range n {
@@ -219,6 +258,9 @@ func placeholders(from, n int) string {
 // sqlValue is the value of a field as written to its column: nil for an
 // unset optional field.
 func sqlValue(m protoreflect.Message, fd protoreflect.FieldDescriptor) (any, error) {
+	if fd.IsList() {
+		return listJSON(m.Get(fd).List(), fd)
+	}
 	if fd.HasPresence() && !m.Has(fd) {
 		return nil, nil
 	}
@@ -246,6 +288,9 @@ func (f fieldScanner) Scan(src any) error {
 	if src == nil {
 		f.m.Clear(f.fd)
 		return nil
+	}
+	if f.fd.IsList() {
+		return f.scanList(src)
 	}
 	var v protoreflect.Value
 	switch f.fd.Kind() {
@@ -289,3 +334,76 @@ func (f fieldScanner) Scan(src any) error {
 }
 
 var _ sql.Scanner = fieldScanner{}
+
+// listJSON writes a list as the JSON array its column holds; nil (NULL)
+// when it is empty.
+func listJSON(l protoreflect.List, fd protoreflect.FieldDescriptor) (any, error) {
+	if l.Len() == 0 {
+		return nil, nil
+	}
+	items := make([]json.RawMessage, l.Len())
+	for i := range l.Len() {
+		var err error
+		if fd.Kind() == protoreflect.MessageKind {
+			items[i], err = protojson.Marshal(l.Get(i).Message().Interface())
+		} else {
+			items[i], err = json.Marshal(l.Get(i).Interface())
+		}
+		if err != nil {
+			return nil, fmt.Errorf("sqlstore: field %s: %w", fd.FullName(), err)
+		}
+	}
+	b, err := json.Marshal(items)
+	return string(b), err
+}
+
+// scanList reads a list from its column's JSON array.
+func (f fieldScanner) scanList(src any) error {
+	var text []byte
+	switch s := src.(type) {
+	case string:
+		text = []byte(s)
+	case []byte:
+		text = s
+	default:
+		return fmt.Errorf("sqlstore: cannot scan %T into %s", src, f.fd.FullName())
+	}
+	var items []json.RawMessage
+	if err := json.Unmarshal(text, &items); err != nil {
+		return fmt.Errorf("sqlstore: %s: %w", f.fd.FullName(), err)
+	}
+	f.m.Clear(f.fd)
+	l := f.m.Mutable(f.fd).List()
+	for _, item := range items {
+		var v protoreflect.Value
+		switch f.fd.Kind() {
+		case protoreflect.MessageKind:
+			v = l.NewElement()
+			if err := protojson.Unmarshal(item, v.Message().Interface()); err != nil {
+				return fmt.Errorf("sqlstore: %s: %w", f.fd.FullName(), err)
+			}
+		case protoreflect.StringKind:
+			var s string
+			if err := json.Unmarshal(item, &s); err != nil {
+				return fmt.Errorf("sqlstore: %s: %w", f.fd.FullName(), err)
+			}
+			v = protoreflect.ValueOfString(s)
+		case protoreflect.Int64Kind:
+			var n int64
+			if err := json.Unmarshal(item, &n); err != nil {
+				return fmt.Errorf("sqlstore: %s: %w", f.fd.FullName(), err)
+			}
+			v = protoreflect.ValueOfInt64(n)
+		case protoreflect.Int32Kind:
+			var n int32
+			if err := json.Unmarshal(item, &n); err != nil {
+				return fmt.Errorf("sqlstore: %s: %w", f.fd.FullName(), err)
+			}
+			v = protoreflect.ValueOfInt32(n)
+		default:
+			return fmt.Errorf("sqlstore: field %s: no JSON column for lists of %s", f.fd.FullName(), f.fd.Kind())
+		}
+		l.Append(v)
+	}
+	return nil
+}

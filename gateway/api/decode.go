@@ -28,6 +28,9 @@ type decoder struct {
 	fields  []*bodyField
 	byName  map[string]*bodyField
 	lenient bool
+	// echoes are path parameters the body may repeat (Field.also_in_body):
+	// accepted once and ignored.
+	echoes map[string]bool
 }
 
 type bodyField struct {
@@ -45,7 +48,14 @@ type bodyField struct {
 type decoders map[protoreflect.FullName]*decoder
 
 func newBodyDecoder(req protoreflect.MessageDescriptor, lenient bool) (*decoder, error) {
-	d := &decoder{byName: map[string]*bodyField{}, lenient: lenient}
+	d := &decoder{byName: map[string]*bodyField{}, lenient: lenient, echoes: map[string]bool{}}
+	fields := req.Fields()
+	for i := range fields.Len() {
+		f := contract.FieldOf(fields.Get(i))
+		if f.GetAlsoInBody() && f.GetSource() == apiv1.Source_SOURCE_PATH {
+			d.echoes[fields.Get(i).JSONName()] = true
+		}
+	}
 	return d, decoders{}.fill(d, req, func(fd protoreflect.FieldDescriptor) bool {
 		return contract.FieldOf(fd).GetSource() == apiv1.Source_SOURCE_BODY
 	})
@@ -161,7 +171,9 @@ func (r *reader) object(d *decoder, m protoreflect.Message, at string) ([]bool, 
 				return nil, duplicate(key, at)
 			}
 			keys[key] = true
-			unknown = append(unknown, "'"+key+"'")
+			if !d.echoes[key] {
+				unknown = append(unknown, "'"+key+"'")
+			}
 			if err := r.skip(); err != nil {
 				return nil, err
 			}

@@ -38,6 +38,7 @@ func TestDecodeBody(t *testing.T) {
 	site := bodyDecoderOf(t, &corev1.CreateSiteRequest{}, false)
 	actions := bodyDecoderOf(t, &corev1.SetKeyActionsRequest{}, false)
 	key := bodyDecoderOf(t, &corev1.CreateOrgKeyRequest{}, true)
+	siteRes := bodyDecoderOf(t, &corev1.CreateSiteResourceRequest{}, false)
 	for _, c := range []struct {
 		name string
 		d    bodyTarget
@@ -55,6 +56,10 @@ func TestDecodeBody(t *testing.T) {
 			&corev1.CreateSiteRequest{Name: "café \U0001F600 \U0001F600 \uFFFD \uFFFD", Type: "local"}, ""},
 		{"empty list", actions, `{"actionIds":[]}`, &corev1.SetKeyActionsRequest{}, ""},
 		{"list", actions, `{"actionIds":["getOrg","listSites"]}`, &corev1.SetKeyActionsRequest{ActionIds: []string{"getOrg", "listSites"}}, ""},
+		{"a path parameter the body may repeat is ignored", siteRes, `{"name":"w","siteId":99}`,
+			&corev1.CreateSiteResourceRequest{Name: "w"}, ""},
+		{"repeated twice it is a duplicate", siteRes, `{"name":"w","siteId":1,"siteId":1}`, nil, "Duplicate key 'siteId'"},
+		{"other path parameters stay unknown", siteRes, `{"name":"w","orgId":"x"}`, nil, "Unrecognized key(s) in object: 'orgId'"},
 		{"lenient: unknown keys ignored", key, `{"x":{"y":[1,{"z":null}]},"name":"ci","w":"v"}`, &corev1.CreateOrgKeyRequest{Name: "ci"}, ""},
 
 		// Names match exactly; only BODY fields are keys of the body.

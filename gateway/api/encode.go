@@ -157,3 +157,15 @@ func (f *fieldEncoder) appendValue(b []byte, v protoreflect.Value) []byte {
 		return f.message.append(b, v.Message(), nil)
 	}
 }
+
+// appendData writes the field's value of m on its own (a route's
+// data_field): a list as an array, an unset field as null.
+func (f *fieldEncoder) appendData(b []byte, m protoreflect.Message) []byte {
+	switch {
+	case f.fd.IsList():
+		return f.appendList(b, m.Get(f.fd).List())
+	case f.nullable && !m.Has(f.fd):
+		return append(b, "null"...)
+	}
+	return f.appendValue(b, m.Get(f.fd))
+}

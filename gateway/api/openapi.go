@@ -377,6 +377,10 @@ func (s *spec) data(o *operation, shape dataShape) map[string]any {
 	case dataEmpty:
 		return s.empty()
 	case dataMessage:
+		if o.dataField != nil {
+			// data_field: the one field's value is the data (a bare array).
+			return s.field(o.dataField.fd, func(md protoreflect.MessageDescriptor) map[string]any { return s.answerRef(md, nil) })
+		}
 		return s.answerRef(o.resp.Descriptor(), o.total)
 	}
 	s.errs = append(s.errs, fmt.Errorf("%s: the spec has no schema for data shape %d (openapi.go: spec.data)", o.FullMethod, shape))

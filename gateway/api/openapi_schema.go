@@ -256,7 +256,8 @@ func (s *spec) answerExample(schema map[string]any, fd protoreflect.FieldDescrip
 }
 
 // bodyRef refers to the schema of a request's body: its BODY fields
-// (nested messages: all their fields), required ones listed.
+// (nested messages: all their fields), required ones listed, and the path
+// parameters the body may repeat (also_in_body: accepted and ignored).
 func (s *spec) bodyRef(md protoreflect.MessageDescriptor, lenient bool) map[string]any {
 	name := strings.TrimSuffix(string(md.Name()), "Request") + "Body"
 	if _, done := s.schemas[name]; !done {
@@ -264,7 +265,8 @@ func (s *spec) bodyRef(md protoreflect.MessageDescriptor, lenient bool) map[stri
 		var fields []protoreflect.FieldDescriptor
 		top := md.Fields()
 		for i := range top.Len() {
-			if fd := top.Get(i); contract.FieldOf(fd).GetSource() == apiv1.Source_SOURCE_BODY {
+			fd := top.Get(i)
+			if f := contract.FieldOf(fd); f.GetSource() == apiv1.Source_SOURCE_BODY || f.GetAlsoInBody() {
 				fields = append(fields, fd)
 			}
 		}

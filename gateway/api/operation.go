@@ -3,6 +3,7 @@ package api
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 
@@ -38,6 +39,9 @@ type operation struct {
 
 	data    dataShape
 	encoder *encoder
+	// dataField is the response field written as data in place of the
+	// response (Route.data_field), with its encoder; nil for none.
+	dataField *fieldEncoder
 	// status and tail are the success answer's: tail is the envelope after
 	// its data, encoded once.
 	status int
@@ -182,6 +186,16 @@ func (o *operation) planAnswer(encs encoders) error {
 	}
 	if o.page != nil {
 		o.total = md.Fields().ByName("total")
+	}
+	if name := o.Route.GetDataField(); name != "" {
+		i := -1
+		if o.encoder != nil {
+			i = slices.IndexFunc(o.encoder.fields, func(f fieldEncoder) bool { return string(f.fd.Name()) == name })
+		}
+		if i < 0 || o.encoder.fields[i].inline != nil {
+			return fmt.Errorf("data_field %q: no such field in %s", name, md.FullName())
+		}
+		o.dataField = &o.encoder.fields[i]
 	}
 	o.tail = successTail(o.status, o.Route.GetMessage())
 	return nil

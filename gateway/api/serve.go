@@ -143,6 +143,8 @@ func (o *operation) write(c *gin.Context, a answer, resp protoreflect.Message, p
 		b = append(b, "null"...)
 	case a.data == dataEmpty:
 		b = append(b, "{}"...)
+	case o.dataField != nil:
+		b = o.dataField.appendData(b, resp)
 	case o.total != nil:
 		// A list: its items, then pagination in place of total.
 		b = append(b, '{')

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -97,6 +98,51 @@ func TestNoDataAndEmpty(t *testing.T) {
 	}
 	if got := a.core.lastCall(t).req.(*corev1.SetKeyActionsRequest); got.GetApiKeyId() != "k" || len(got.GetActionIds()) != 1 {
 		t.Fatalf("set actions request %v", got)
+	}
+}
+
+// A route's data_field is written as data on its own: here a bare array,
+// [] when empty. The spec says so too.
+func TestDataField(t *testing.T) {
+	a := newTestAPI(t)
+	a.core.reply("GetDNSRecords", &corev1.DnsRecords{Records: []*corev1.DnsRecord{
+		{Id: 1, DomainId: "d", RecordType: "A", BaseDomain: ptr("*.x.io"), Value: "v", Verified: true},
+	}})
+	res := a.do(t, "GET", "/v1/org/acme/domain/d/dns-records", "root", "").want(t, 200, "DNS records retrieved")
+	want := `[{"id":1,"domainId":"d","recordType":"A","baseDomain":"*.x.io","value":"v","verified":true}]`
+	if string(res.env.Data) != want {
+		t.Fatalf("data\n got %s\nwant %s", res.env.Data, want)
+	}
+	a.core.reply("GetDNSRecords", &corev1.DnsRecords{})
+	res = a.do(t, "GET", "/v1/org/acme/domain/d/dns-records", "root", "").want(t, 200, "")
+	if string(res.env.Data) != "[]" {
+		t.Fatalf("empty: data %s", res.env.Data)
+	}
+	spec, err := OpenAPI()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Paths map[string]map[string]struct {
+			Responses map[string]struct {
+				Content map[string]struct {
+					Schema struct {
+						Properties map[string]json.RawMessage `json:"properties"`
+					} `json:"schema"`
+				} `json:"content"`
+			} `json:"responses"`
+		} `json:"paths"`
+	}
+	if err := json.Unmarshal(spec, &doc); err != nil {
+		t.Fatal(err)
+	}
+	var data struct {
+		Type  string            `json:"type"`
+		Items map[string]string `json:"items"`
+	}
+	raw := doc.Paths["/org/{orgId}/domain/{domainId}/dns-records"]["get"].Responses["200"].Content["application/json"].Schema.Properties["data"]
+	if err := json.Unmarshal(raw, &data); err != nil || data.Type != "array" || data.Items["$ref"] != "#/components/schemas/DnsRecord" {
+		t.Fatalf("spec data schema %s (%v)", raw, err)
 	}
 }
 

@@ -92,6 +92,9 @@ func Check() []error {
 				continue
 			}
 			f := FieldOf(fd)
+			if f.GetAlsoInBody() && f.GetSource() != apiv1.Source_SOURCE_PATH {
+				fail("also_in_body: %s is no path field", fd.FullName())
+			}
 			switch f.GetSource() {
 			case apiv1.Source_SOURCE_UNSPECIFIED:
 				fail("request field %s has no source (path, query or body)", fd.FullName())
@@ -103,6 +106,17 @@ func Check() []error {
 		}
 		paged := r.GetPaging() != apiv1.Paging_PAGING_NONE
 		total := op.Method.Output().Fields().ByName("total")
+		if name := r.GetDataField(); name != "" {
+			fd := op.Method.Output().Fields().ByName(protoreflect.Name(name))
+			switch {
+			case fd == nil:
+				fail("data_field %q is no field of %s", name, op.Method.Output().FullName())
+			case paged:
+				fail("data_field: a paged answer's data carries its pagination")
+			case FieldOf(fd).GetInline():
+				fail("data_field %q: an inline field has no value of its own", name)
+			}
+		}
 		if paged != (page != nil) {
 			fail("paged routes, and only they, have a Page field")
 		}

@@ -34,6 +34,28 @@ func TestCheckRefusesAnRPCWithoutAccess(t *testing.T) {
 	}
 }
 
+// The check refuses a data_field that names no field, or one on a paged
+// route.
+func TestCheckRefusesABadDataField(t *testing.T) {
+	for _, op := range load().ops {
+		r := op.Route
+		if r == nil || r.GetPaging() == apiv1.Paging_PAGING_NONE {
+			continue
+		}
+		for _, field := range []string{"no_such_field", "total"} {
+			op.Route = proto.Clone(r).(*apiv1.Route)
+			op.Route.DataField = field
+			errs := Check()
+			op.Route = r
+			if len(errs) == 0 {
+				t.Fatalf("Check accepted data_field %q on %s", field, op.FullMethod)
+			}
+		}
+		return
+	}
+	t.Fatal("no paged route to try")
+}
+
 // The embedded descriptor set (comments for the docs) matches the compiled
 // code: `make proto` writes both, and a forgotten half fails here.
 func TestSourceInfoMatchesCompiledCode(t *testing.T) {

@@ -273,7 +273,11 @@ type Route struct {
 	// (Pangolin does for a few bodies); otherwise they are a 400.
 	LenientBody bool `protobuf:"varint,7,opt,name=lenient_body,json=lenientBody,proto3" json:"lenient_body,omitempty"`
 	// A Pangolin quirk the options cannot say, handled by name in the gateway.
-	Hook          Hook `protobuf:"varint,8,opt,name=hook,proto3,enum=pangolin.api.v1.Hook" json:"hook,omitempty"`
+	Hook Hook `protobuf:"varint,8,opt,name=hook,proto3,enum=pangolin.api.v1.Hook" json:"hook,omitempty"`
+	// Write the value of this response field (its proto name) as the
+	// envelope's data, instead of the response object: for answers whose data
+	// is a bare array (Pangolin's resource-names, dns-records).
+	DataField     string `protobuf:"bytes,9,opt,name=data_field,json=dataField,proto3" json:"data_field,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -362,6 +366,13 @@ func (x *Route) GetHook() Hook {
 		return x.Hook
 	}
 	return Hook_HOOK_NONE
+}
+
+func (x *Route) GetDataField() string {
+	if x != nil {
+		return x.DataField
+	}
+	return ""
 }
 
 // Alias is another method and path for the same operation.
@@ -507,7 +518,11 @@ type Field struct {
 	// Docs: the values a string field accepts.
 	EnumValues []string `protobuf:"bytes,5,rep,name=enum_values,json=enumValues,proto3" json:"enum_values,omitempty"`
 	// Docs: an example value, as JSON.
-	Example       string `protobuf:"bytes,6,opt,name=example,proto3" json:"example,omitempty"`
+	Example string `protobuf:"bytes,6,opt,name=example,proto3" json:"example,omitempty"`
+	// A PATH field the body may repeat under the same name (Pangolin 1.8
+	// clients send siteId in the body of a path that names the site): the
+	// body's value is accepted and ignored, the path's counts.
+	AlsoInBody    bool `protobuf:"varint,7,opt,name=also_in_body,json=alsoInBody,proto3" json:"also_in_body,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -584,6 +599,13 @@ func (x *Field) GetExample() string {
 	return ""
 }
 
+func (x *Field) GetAlsoInBody() bool {
+	if x != nil {
+		return x.AlsoInBody
+	}
+	return false
+}
+
 var file_pangolin_api_v1_options_proto_extTypes = []protoimpl.ExtensionInfo{
 	{
 		ExtendedType:  (*descriptorpb.ServiceOptions)(nil),
@@ -651,7 +673,7 @@ var File_pangolin_api_v1_options_proto protoreflect.FileDescriptor
 
 const file_pangolin_api_v1_options_proto_rawDesc = "" +
 	"\n" +
-	"\x1dpangolin/api/v1/options.proto\x12\x0fpangolin.api.v1\x1a google/protobuf/descriptor.proto\"\x96\x02\n" +
+	"\x1dpangolin/api/v1/options.proto\x12\x0fpangolin.api.v1\x1a google/protobuf/descriptor.proto\"\xb5\x02\n" +
 	"\x05Route\x12\x16\n" +
 	"\x06method\x18\x01 \x01(\tR\x06method\x12\x12\n" +
 	"\x04path\x18\x02 \x01(\tR\x04path\x120\n" +
@@ -660,7 +682,9 @@ const file_pangolin_api_v1_options_proto_rawDesc = "" +
 	"\amessage\x18\x05 \x01(\tR\amessage\x12/\n" +
 	"\x06paging\x18\x06 \x01(\x0e2\x17.pangolin.api.v1.PagingR\x06paging\x12!\n" +
 	"\flenient_body\x18\a \x01(\bR\vlenientBody\x12)\n" +
-	"\x04hook\x18\b \x01(\x0e2\x15.pangolin.api.v1.HookR\x04hook\"3\n" +
+	"\x04hook\x18\b \x01(\x0e2\x15.pangolin.api.v1.HookR\x04hook\x12\x1d\n" +
+	"\n" +
+	"data_field\x18\t \x01(\tR\tdataField\"3\n" +
 	"\x05Alias\x12\x16\n" +
 	"\x06method\x18\x01 \x01(\tR\x06method\x12\x12\n" +
 	"\x04path\x18\x02 \x01(\tR\x04path\"|\n" +
@@ -668,7 +692,7 @@ const file_pangolin_api_v1_options_proto_rawDesc = "" +
 	"\x05scope\x18\x01 \x01(\x0e2\x16.pangolin.api.v1.ScopeR\x05scope\x12\x16\n" +
 	"\x06action\x18\x02 \x01(\tR\x06action\x12\x16\n" +
 	"\x06object\x18\x03 \x01(\tR\x06object\x12\x14\n" +
-	"\x05field\x18\x04 \x01(\tR\x05field\"\xc6\x01\n" +
+	"\x05field\x18\x04 \x01(\tR\x05field\"\xe8\x01\n" +
 	"\x05Field\x12/\n" +
 	"\x06source\x18\x01 \x01(\x0e2\x17.pangolin.api.v1.SourceR\x06source\x12\x1a\n" +
 	"\brequired\x18\x02 \x01(\bR\brequired\x12\x16\n" +
@@ -677,7 +701,9 @@ const file_pangolin_api_v1_options_proto_rawDesc = "" +
 	"omit_unset\x18\x04 \x01(\bR\tomitUnset\x12\x1f\n" +
 	"\venum_values\x18\x05 \x03(\tR\n" +
 	"enumValues\x12\x18\n" +
-	"\aexample\x18\x06 \x01(\tR\aexample*,\n" +
+	"\aexample\x18\x06 \x01(\tR\aexample\x12 \n" +
+	"\falso_in_body\x18\a \x01(\bR\n" +
+	"alsoInBody*,\n" +
 	"\x06Paging\x12\x0f\n" +
 	"\vPAGING_NONE\x10\x00\x12\x11\n" +
 	"\rPAGING_OFFSET\x10\x01*=\n" +

@@ -1,0 +1,23 @@
+package rpc
+
+import (
+	"maps"
+	"slices"
+
+	"pangolin-gateway/config"
+	"pangolin-gateway/core"
+)
+
+// Settings reads what the core takes from the config file besides its
+// transport (see core.Service.Configure): the raw resources switch and the
+// server domains, in key order.
+func Settings(cfg config.Config) core.Settings {
+	s := core.Settings{AllowRawResources: cfg.Flags.AllowRawResources}
+	for _, key := range slices.Sorted(maps.Keys(cfg.Domains)) {
+		d := cfg.Domains[key]
+		s.Domains = append(s.Domains, core.ConfigDomain{
+			Key: key, BaseDomain: d.BaseDomain, CertResolver: d.CertResolver, PreferWildcardCert: d.PreferWildcardCert,
+		})
+	}
+	return s
+}
