@@ -341,7 +341,13 @@ func badBodies(t *testing.T, r route, valid map[string]any, send func(any) reply
 				want = name // ignored, so the field is missing
 			}
 			send(upper).want(t, http.StatusBadRequest, want)
-			send(withField(valid, name, nil)).want(t, http.StatusBadRequest, `Required at "`+name+`"`)
+			absent := maps.Clone(valid)
+			delete(absent, name)
+			send(absent).want(t, http.StatusBadRequest, `Required at "`+name+`"`)
+			// A nullable field takes null as a value (it unsets the field).
+			if !contract.FieldOf(fd).GetNullable() {
+				send(withField(valid, name, nil)).want(t, http.StatusBadRequest, `Required at "`+name+`"`)
+			}
 		}
 		// A duplicate key is refused, whatever its value.
 		v := "null"

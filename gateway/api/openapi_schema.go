@@ -161,12 +161,27 @@ func (s *spec) bodyRef(md protoreflect.MessageDescriptor) map[string]any {
 
 func (s *spec) bodyProperty(fd protoreflect.FieldDescriptor, props map[string]any, required *[]string) {
 	schema := s.field(fd, s.nestedBodyRef)
-	if contract.FieldOf(fd).GetRequired() {
+	f := contract.FieldOf(fd)
+	switch {
+	case f.GetRequired() && f.GetNullable():
 		*required = append(*required, fd.JSONName())
-	} else if fd.Kind() != protoreflect.MessageKind || fd.IsList() {
+		schema = nullableRef(schema) // present, but null leaves it unset
+	case f.GetRequired():
+		*required = append(*required, fd.JSONName())
+	case fd.Kind() != protoreflect.MessageKind || fd.IsList():
 		schema["x-nullable"] = true // null leaves the field unset
 	}
 	props[fd.JSONName()] = schema
+}
+
+// nullableRef marks a schema nullable; Swagger 2.0 ignores siblings of
+// $ref, so a reference is wrapped in allOf.
+func nullableRef(schema map[string]any) map[string]any {
+	if _, ok := schema["$ref"]; ok {
+		return map[string]any{"allOf": []any{schema}, "x-nullable": true}
+	}
+	schema["x-nullable"] = true
+	return schema
 }
 
 // nestedBodyRef refers to a message inside a body (all its fields).

@@ -497,7 +497,7 @@ func (x *Access) GetField() string {
 type Field struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	Source Source                 `protobuf:"varint,1,opt,name=source,proto3,enum=pangolin.api.v1.Source" json:"source,omitempty"`
-	// Absent or null is a 400 naming the field.
+	// Absent or null is a 400 naming the field (see nullable).
 	Required bool `protobuf:"varint,2,opt,name=required,proto3" json:"required,omitempty"`
 	// Response: write the fields of this message field in its parent's place
 	// (a created site is a site plus its newt credentials).
@@ -507,7 +507,12 @@ type Field struct {
 	// Docs: the values a string field accepts.
 	EnumValues []string `protobuf:"bytes,5,rep,name=enum_values,json=enumValues,proto3" json:"enum_values,omitempty"`
 	// Docs: an example value, as JSON.
-	Example       string `protobuf:"bytes,6,opt,name=example,proto3" json:"example,omitempty"`
+	Example string `protobuf:"bytes,6,opt,name=example,proto3" json:"example,omitempty"`
+	// Request, with required: the key must be present, but its value may be
+	// null, which leaves the field unset (Pangolin's `.nullable()` without
+	// `.optional()`: `{"password": null}` removes a password, `{}` is a
+	// 400). Only fields that can be unset: optional scalars and messages.
+	Nullable      bool `protobuf:"varint,7,opt,name=nullable,proto3" json:"nullable,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -582,6 +587,13 @@ func (x *Field) GetExample() string {
 		return x.Example
 	}
 	return ""
+}
+
+func (x *Field) GetNullable() bool {
+	if x != nil {
+		return x.Nullable
+	}
+	return false
 }
 
 var file_pangolin_api_v1_options_proto_extTypes = []protoimpl.ExtensionInfo{
@@ -668,7 +680,7 @@ const file_pangolin_api_v1_options_proto_rawDesc = "" +
 	"\x05scope\x18\x01 \x01(\x0e2\x16.pangolin.api.v1.ScopeR\x05scope\x12\x16\n" +
 	"\x06action\x18\x02 \x01(\tR\x06action\x12\x16\n" +
 	"\x06object\x18\x03 \x01(\tR\x06object\x12\x14\n" +
-	"\x05field\x18\x04 \x01(\tR\x05field\"\xc6\x01\n" +
+	"\x05field\x18\x04 \x01(\tR\x05field\"\xe2\x01\n" +
 	"\x05Field\x12/\n" +
 	"\x06source\x18\x01 \x01(\x0e2\x17.pangolin.api.v1.SourceR\x06source\x12\x1a\n" +
 	"\brequired\x18\x02 \x01(\bR\brequired\x12\x16\n" +
@@ -677,7 +689,8 @@ const file_pangolin_api_v1_options_proto_rawDesc = "" +
 	"omit_unset\x18\x04 \x01(\bR\tomitUnset\x12\x1f\n" +
 	"\venum_values\x18\x05 \x03(\tR\n" +
 	"enumValues\x12\x18\n" +
-	"\aexample\x18\x06 \x01(\tR\aexample*,\n" +
+	"\aexample\x18\x06 \x01(\tR\aexample\x12\x1a\n" +
+	"\bnullable\x18\a \x01(\bR\bnullable*,\n" +
 	"\x06Paging\x12\x0f\n" +
 	"\vPAGING_NONE\x10\x00\x12\x11\n" +
 	"\rPAGING_OFFSET\x10\x01*=\n" +
