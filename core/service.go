@@ -15,6 +15,7 @@ type Store interface {
 	OrgStore
 	SiteStore
 	ResourceStore
+	ResourceAuthStore
 	KeyStore
 	// KeyChangesAfter returns up to limit log entries after seq, in order.
 	KeyChangesAfter(ctx context.Context, seq int64, limit int) ([]*corev1.KeyChange, error)
@@ -33,9 +34,11 @@ type Service struct {
 	Orgs      *Orgs
 	Sites     *Sites
 	Resources *Resources
-	Keys      *Keys
-	Health    Health
-	store     Store
+	// ResourceAuth is how visitors authenticate to a resource.
+	ResourceAuth *ResourceAuth
+	Keys         *Keys
+	Health       Health
+	store        Store
 }
 
 // NewService returns the core over store; verifyConcurrency bounds the
@@ -48,8 +51,11 @@ func NewService(store Store, verifyConcurrency int, log *slog.Logger) *Service {
 		Orgs:      &Orgs{store: store},
 		Sites:     &Sites{store: store},
 		Resources: &Resources{store: store},
-		Keys:      newKeys(store, verifyConcurrency, log),
-		store:     store,
+		// Visitor secrets are hashed through hashNow, the one place to
+		// put them under the core's hashing bound.
+		ResourceAuth: &ResourceAuth{store: store, hash: hashNow},
+		Keys:         newKeys(store, verifyConcurrency, log),
+		store:        store,
 	}
 }
 
