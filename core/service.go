@@ -16,6 +16,7 @@ type Store interface {
 	SiteStore
 	ResourceStore
 	ResourceAuthStore
+	ResourceAccessStore
 	KeyStore
 	// KeyChangesAfter returns up to limit log entries after seq, in order.
 	KeyChangesAfter(ctx context.Context, seq int64, limit int) ([]*corev1.KeyChange, error)
@@ -34,11 +35,13 @@ type Service struct {
 	Orgs      *Orgs
 	Sites     *Sites
 	Resources *Resources
-	// ResourceAuth is how visitors authenticate to a resource.
-	ResourceAuth *ResourceAuth
-	Keys         *Keys
-	Health       Health
-	store        Store
+	// ResourceAuth and ResourceAccess are the resource's visitor
+	// authentication and its grants to roles and users.
+	ResourceAuth   *ResourceAuth
+	ResourceAccess *ResourceAccess
+	Keys           *Keys
+	Health         Health
+	store          Store
 }
 
 // NewService returns the core over store; verifyConcurrency bounds the
@@ -53,9 +56,10 @@ func NewService(store Store, verifyConcurrency int, log *slog.Logger) *Service {
 		Resources: &Resources{store: store},
 		// Visitor secrets are hashed through hashNow, the one place to
 		// put them under the core's hashing bound.
-		ResourceAuth: &ResourceAuth{store: store, hash: hashNow},
-		Keys:         newKeys(store, verifyConcurrency, log),
-		store:        store,
+		ResourceAuth:   &ResourceAuth{store: store, hash: hashNow},
+		ResourceAccess: &ResourceAccess{store: store},
+		Keys:           newKeys(store, verifyConcurrency, log),
+		store:          store,
 	}
 }
 

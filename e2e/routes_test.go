@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"pangolin-gateway/core"
+	"pangolin-gateway/core/sqlstore"
 	"pangolin-gateway/proto/contract"
 	apiv1 "pangolin-gateway/proto/pangolin/api/v1"
 	corev1 "pangolin-gateway/proto/pangolin/core/v1"
@@ -67,7 +68,8 @@ func isInteger(fd protoreflect.FieldDescriptor) bool {
 	return false
 }
 
-// fixture is two orgs with a site and an org key each.
+// fixture is two orgs with, each, a site, an org key, a resource and a
+// member (and its role).
 type fixture struct {
 	*stack
 	// params fill path parameters with globex's objects.
@@ -101,6 +103,14 @@ func newFixture(t *testing.T) *fixture {
 			t.Fatal(err)
 		}
 		params["resourceId"] = strconv.FormatInt(res.GetResourceId(), 10)
+		// A member (users have no create route yet) and the role it has.
+		roleID, err := s.svc.Store().(*sqlstore.Store).AddOrgMember(context.Background(), org, &corev1.ResourceUser{
+			UserId: org + "-user", Username: org + "-user", Type: "internal", Email: proto.String(org + "-user@example.com"),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		params["roleId"], params["userId"] = strconv.FormatInt(roleID, 10), org+"-user"
 	}
 	return f
 }

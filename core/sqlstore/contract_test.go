@@ -53,6 +53,8 @@ var contractTests = []struct {
 	{"ResourceAuthSecrets", testResourceAuthSecrets},
 	{"ConcurrentAuthWriters", testConcurrentAuthWriters},
 	{"ResourceWhitelist", testResourceWhitelist},
+	{"ResourceRoles", testResourceRoles},
+	{"ResourceUsers", testResourceUsers},
 	{"ConcurrentWriters", testConcurrentWriters},
 	{"ConcurrentConflicts", testConcurrentConflicts},
 	{"ClosedStore", testClosedStore},
