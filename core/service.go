@@ -17,6 +17,7 @@ type Store interface {
 	ResourceStore
 	ResourceAuthStore
 	ResourceAccessStore
+	AccessTokenStore
 	KeyStore
 	// KeyChangesAfter returns up to limit log entries after seq, in order.
 	KeyChangesAfter(ctx context.Context, seq int64, limit int) ([]*corev1.KeyChange, error)
@@ -39,6 +40,7 @@ type Service struct {
 	// authentication and its grants to roles and users.
 	ResourceAuth   *ResourceAuth
 	ResourceAccess *ResourceAccess
+	AccessTokens   *AccessTokens
 	Keys           *Keys
 	Health         Health
 	store          Store
@@ -58,6 +60,7 @@ func NewService(store Store, verifyConcurrency int, log *slog.Logger) *Service {
 		// put them under the core's hashing bound.
 		ResourceAuth:   &ResourceAuth{store: store, hash: hashNow},
 		ResourceAccess: &ResourceAccess{store: store},
+		AccessTokens:   &AccessTokens{store: store, now: time.Now},
 		Keys:           newKeys(store, verifyConcurrency, log),
 		store:          store,
 	}
@@ -71,8 +74,9 @@ func (s *Service) Store() Store { return s.store }
 // transport refuses to start when the contract names a kind missing here.
 func (s *Service) Objects() map[string]Reach {
 	return map[string]Reach{
-		"site":     s.Sites.Reach,
-		"resource": s.Resources.Reach,
+		"site":         s.Sites.Reach,
+		"resource":     s.Resources.Reach,
+		"access_token": s.AccessTokens.Reach,
 	}
 }
 

@@ -68,8 +68,8 @@ func isInteger(fd protoreflect.FieldDescriptor) bool {
 	return false
 }
 
-// fixture is two orgs with, each, a site, an org key, a resource and a
-// member (and its role).
+// fixture is two orgs with, each, a site, an org key, a resource, a member
+// (and its role) and an access token to the resource.
 type fixture struct {
 	*stack
 	// params fill path parameters with globex's objects.
@@ -111,6 +111,12 @@ func newFixture(t *testing.T) *fixture {
 			t.Fatal(err)
 		}
 		params["roleId"], params["userId"] = strconv.FormatInt(roleID, 10), org+"-user"
+		var tok struct {
+			AccessTokenID string `json:"accessTokenId"`
+		}
+		call(t, "POST", s.url+"/v1/resource/"+params["resourceId"]+"/access-token", s.root, map[string]any{"title": org}).
+			want(t, 200, "").decode(t, &tok)
+		params["accessTokenId"] = tok.AccessTokenID
 	}
 	return f
 }

@@ -44,6 +44,7 @@ func newServer(svc *core.Service, token string, feed *Feed, log *slog.Logger, op
 	corev1.RegisterResourceServiceServer(srv, svc.Resources)
 	corev1.RegisterResourceAuthServiceServer(srv, svc.ResourceAuth)
 	corev1.RegisterResourceAccessServiceServer(srv, svc.ResourceAccess)
+	corev1.RegisterAccessTokenServiceServer(srv, svc.AccessTokens)
 	corev1.RegisterHealthServiceServer(srv, svc.Health)
 	hs := health.NewServer()
 	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)

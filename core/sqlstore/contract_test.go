@@ -55,6 +55,8 @@ var contractTests = []struct {
 	{"ResourceWhitelist", testResourceWhitelist},
 	{"ResourceRoles", testResourceRoles},
 	{"ResourceUsers", testResourceUsers},
+	{"AccessTokens", testAccessTokens},
+	{"AccessTablesMatchSchema", testAccessTablesMatchSchema},
 	{"ConcurrentWriters", testConcurrentWriters},
 	{"ConcurrentConflicts", testConcurrentConflicts},
 	{"ClosedStore", testClosedStore},
