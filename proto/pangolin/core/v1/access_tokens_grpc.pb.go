@@ -48,7 +48,7 @@ type AccessTokenServiceClient interface {
 	ListResourceAccessTokens(ctx context.Context, in *ListResourceAccessTokensRequest, opts ...grpc.CallOption) (*ListAccessTokensResponse, error)
 	// Delete an access token
 	//
-	// Sessions already opened with it are not ended.
+	// Expired tokens too: they are only left out of the lists.
 	DeleteAccessToken(ctx context.Context, in *AccessTokenIdRequest, opts ...grpc.CallOption) (*NoData, error)
 }
 
@@ -123,7 +123,7 @@ type AccessTokenServiceServer interface {
 	ListResourceAccessTokens(context.Context, *ListResourceAccessTokensRequest) (*ListAccessTokensResponse, error)
 	// Delete an access token
 	//
-	// Sessions already opened with it are not ended.
+	// Expired tokens too: they are only left out of the lists.
 	DeleteAccessToken(context.Context, *AccessTokenIdRequest) (*NoData, error)
 	mustEmbedUnimplementedAccessTokenServiceServer()
 }
