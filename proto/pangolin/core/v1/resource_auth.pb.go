@@ -135,8 +135,8 @@ type SetResourceHeaderAuthRequest struct {
 	User *string `protobuf:"bytes,2,opt,name=user,proto3,oneof" json:"user,omitempty"`
 	// 4-100 characters; null removes the header authentication.
 	Password *string `protobuf:"bytes,3,opt,name=password,proto3,oneof" json:"password,omitempty"`
-	// Also accept the credentials the way older clients send them; null
-	// removes the header authentication.
+	// Pangolin's extended compatibility switch of header authentication,
+	// stored with it; null removes the header authentication.
 	ExtendedCompatibility *bool `protobuf:"varint,4,opt,name=extended_compatibility,json=extendedCompatibility,proto3,oneof" json:"extended_compatibility,omitempty"`
 	unknownFields         protoimpl.UnknownFields
 	sizeCache             protoimpl.SizeCache
