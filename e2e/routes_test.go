@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"maps"
@@ -10,12 +11,15 @@ import (
 	"strings"
 	"testing"
 
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"pangolin-gateway/config"
 	"pangolin-gateway/core"
+	"pangolin-gateway/core/sqlstore"
 	"pangolin-gateway/proto/contract"
 	apiv1 "pangolin-gateway/proto/pangolin/api/v1"
+	corev1 "pangolin-gateway/proto/pangolin/core/v1"
 )
 
 // The tables below read the contract's descriptors, as the gateway does:
@@ -66,7 +70,8 @@ func isInteger(fd protoreflect.FieldDescriptor) bool {
 }
 
 // fixture is two orgs with, each, a site, an org key, a domain, an HTTP
-// resource on the site under the domain, a target and a rule.
+// resource on the site under the domain, a target, a rule, a member (and
+// its role) and an access token to the resource.
 type fixture struct {
 	*stack
 	// params fill path parameters with globex's objects.
@@ -103,6 +108,9 @@ func newFixture(t *testing.T, mutate ...func(*config.Config)) *fixture {
 			"name": org + "-web", "siteId": site.SiteID, "http": true, "protocol": "tcp", "domainId": domain.DomainID, "subdomain": "web",
 		}).want(t, 201, "").decode(t, &res)
 		params["resourceId"] = strconv.FormatInt(res.ResourceID, 10)
+		// Whitelist routes refuse a resource whose whitelist is off.
+		call(t, "POST", s.url+"/v1/resource/"+params["resourceId"], s.root, map[string]any{"emailWhitelistEnabled": true}).
+			want(t, 200, "")
 		var target struct {
 			TargetID int64 `json:"targetId"`
 		}
@@ -115,6 +123,20 @@ func newFixture(t *testing.T, mutate ...func(*config.Config)) *fixture {
 		call(t, "PUT", s.url+"/v1/resource/"+params["resourceId"]+"/rule", s.root,
 			map[string]any{"action": "ACCEPT", "match": "IP", "value": "10.1.2.3", "priority": 1}).want(t, 201, "").decode(t, &rule)
 		params["ruleId"] = strconv.FormatInt(rule.RuleID, 10)
+		// A member (users have no create route yet) and the role it has.
+		roleID, err := s.svc.Store().(*sqlstore.Store).AddOrgMember(context.Background(), org, &corev1.ResourceUser{
+			UserId: org + "-user", Username: org + "-user", Type: "internal", Email: proto.String(org + "-user@example.com"),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		params["roleId"], params["userId"] = strconv.FormatInt(roleID, 10), org+"-user"
+		var tok struct {
+			AccessTokenID string `json:"accessTokenId"`
+		}
+		call(t, "POST", s.url+"/v1/resource/"+params["resourceId"]+"/access-token", s.root, map[string]any{"title": org}).
+			want(t, 200, "").decode(t, &tok)
+		params["accessTokenId"] = tok.AccessTokenID
 	}
 	return f
 }
@@ -355,7 +377,13 @@ func badBodies(t *testing.T, r route, valid map[string]any, send func(any) reply
 				want = name // ignored, so the field is missing
 			}
 			send(upper).want(t, http.StatusBadRequest, want)
-			send(withField(valid, name, nil)).want(t, http.StatusBadRequest, `Required at "`+name+`"`)
+			absent := maps.Clone(valid)
+			delete(absent, name)
+			send(absent).want(t, http.StatusBadRequest, `Required at "`+name+`"`)
+			// A nullable field takes null as a value (it unsets the field).
+			if !contract.FieldOf(fd).GetNullable() {
+				send(withField(valid, name, nil)).want(t, http.StatusBadRequest, `Required at "`+name+`"`)
+			}
 		}
 		// A duplicate key is refused, whatever its value.
 		v := "null"

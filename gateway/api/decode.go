@@ -19,8 +19,9 @@ import (
 // the fields' JSON names exactly, an unknown key is a 400 unless the route
 // is lenient, a duplicate key is a 400, every value must have its field's
 // JSON type, integers are integral and in range, strings are UTF-8 without
-// NUL, required fields must be present and not null, and null leaves an
-// optional field unset. Each failure names the field. It reads tokens
+// NUL, required fields must be present and not null (nullable ones may be
+// null), and null leaves an optional field unset. Each failure names the
+// field. It reads tokens
 // (encoding/json's Decoder.Token), not Go structs, so that nothing about a
 // field is guessed: encoding/json's own struct decoding matches names
 // case-insensitively and lets a duplicate key win silently.
@@ -38,6 +39,9 @@ type bodyField struct {
 	name     string
 	index    int // in its decoder's fields
 	required bool
+	// nullable (with required): the key must be present, null leaves the
+	// field unset.
+	nullable bool
 	// message decodes message values (list elements too).
 	message *decoder
 }
@@ -83,7 +87,8 @@ func (ds decoders) fill(d *decoder, md protoreflect.MessageDescriptor, settable 
 		if od := fd.ContainingOneof(); od != nil && !od.IsSynthetic() {
 			return fmt.Errorf("%s: oneof fields cannot be read from a JSON body", fd.FullName())
 		}
-		f := &bodyField{fd: fd, name: fd.JSONName(), index: len(d.fields), required: contract.FieldOf(fd).GetRequired()}
+		opts := contract.FieldOf(fd)
+		f := &bodyField{fd: fd, name: fd.JSONName(), index: len(d.fields), required: opts.GetRequired(), nullable: opts.GetNullable()}
 		if fd.Kind() == protoreflect.MessageKind {
 			sub, err := ds.of(fd.Message())
 			if err != nil {
@@ -199,16 +204,16 @@ func (r *reader) object(d *decoder, m protoreflect.Message, at string) ([]bool, 
 	return seen, nil
 }
 
-// checkRequired refuses a required field that is absent or null (null
-// leaves a field unset, so both are one check for messages and optional
-// fields; seen covers the rest).
+// checkRequired refuses a required field that is absent, or null unless it
+// is nullable (null leaves a field unset, so both are one check for
+// messages and optional fields; seen covers the rest).
 func (d *decoder) checkRequired(m protoreflect.Message, seen []bool, at string) error {
 	for i, f := range d.fields {
 		if !f.required {
 			continue
 		}
 		present := seen != nil && seen[i]
-		if present && (f.fd.HasPresence() && !f.fd.IsList()) {
+		if present && !f.nullable && f.fd.HasPresence() && !f.fd.IsList() {
 			present = m.Has(f.fd)
 		}
 		if !present {
@@ -227,8 +232,9 @@ func (r *reader) field(f *bodyField, m protoreflect.Message, at string) error {
 	}
 	if tok == nil {
 		// null: unset. A required field refuses it (checkRequired) unless
-		// it is a list or a scalar without presence, checked here.
-		if f.required && (f.fd.IsList() || !f.fd.HasPresence()) {
+		// it is nullable, or a list or a scalar without presence, checked
+		// here (contract.Check allows nullable on neither).
+		if f.required && !f.nullable && (f.fd.IsList() || !f.fd.HasPresence()) {
 			return badRequest(fmt.Sprintf("Validation error: Required at %q", at))
 		}
 		return nil

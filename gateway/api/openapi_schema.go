@@ -285,15 +285,18 @@ func (s *spec) bodyRef(md protoreflect.MessageDescriptor, lenient bool) map[stri
 func toString(v any) string { s, _ := v.(string); return s }
 
 // bodyObject describes fields as the decoder reads them: required ones
-// must be present and not null; any other may be left out or be null
-// (which leaves it unset).
+// must be present and not null, unless nullable (present, and null leaves
+// the field unset); any other may be left out or be null (which leaves it
+// unset).
 func (s *spec) bodyObject(fields []protoreflect.FieldDescriptor, closed bool) map[string]any {
 	props, required := &members{}, []string{}
 	for _, fd := range fields {
 		schema := s.field(fd, s.nestedBodyRef)
-		if contract.FieldOf(fd).GetRequired() {
+		f := contract.FieldOf(fd)
+		if f.GetRequired() {
 			required = append(required, fd.JSONName())
-		} else {
+		}
+		if !f.GetRequired() || f.GetNullable() {
 			schema = nullable(schema, fd)
 		}
 		props.set(fd.JSONName(), schema)

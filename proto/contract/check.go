@@ -103,7 +103,11 @@ func Check() []error {
 					fail("path or query field %s must be a scalar", fd.FullName())
 				}
 			}
+			if f.GetNullable() && f.GetSource() != apiv1.Source_SOURCE_BODY {
+				fail("nullable field %s: only body fields can be sent as null", fd.FullName())
+			}
 		}
+		errs = append(errs, checkNullable(req, op.FullMethod)...)
 		paged := r.GetPaging() != apiv1.Paging_PAGING_NONE
 		total := op.Method.Output().Fields().ByName("total")
 		if name := r.GetDataField(); name != "" {
@@ -137,6 +141,35 @@ func Check() []error {
 			}
 		}
 	}
+	return errs
+}
+
+// checkNullable checks the nullable option on the fields of md and of the
+// messages under it: it means "required key, null allowed", so it needs
+// required, and a field that null can leave unset (one with presence, not
+// a list: a list or a plain scalar has no unset state to tell apart).
+func checkNullable(md protoreflect.MessageDescriptor, method string) []error {
+	var errs []error
+	seen := map[protoreflect.FullName]bool{}
+	var walk func(md protoreflect.MessageDescriptor)
+	walk = func(md protoreflect.MessageDescriptor) {
+		if seen[md.FullName()] {
+			return
+		}
+		seen[md.FullName()] = true
+		fields := md.Fields()
+		for i := range fields.Len() {
+			fd := fields.Get(i)
+			f := FieldOf(fd)
+			if f.GetNullable() && (!f.GetRequired() || fd.IsList() || !fd.HasPresence()) {
+				errs = append(errs, fmt.Errorf("%s: nullable field %s must be required and optional (a proto3 optional scalar or a message, not a list)", method, fd.FullName()))
+			}
+			if fd.Kind() == protoreflect.MessageKind && !fd.IsMap() {
+				walk(fd.Message())
+			}
+		}
+	}
+	walk(md)
 	return errs
 }
 

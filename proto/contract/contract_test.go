@@ -1,6 +1,7 @@
 package contract
 
 import (
+	"strings"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -89,5 +90,49 @@ func TestPathParams(t *testing.T) {
 	got := PathParams("/org/{orgId}/api-key/{apiKeyId}/actions")
 	if len(got) != 2 || got[0] != "orgId" || got[1] != "apiKeyId" {
 		t.Fatal(got)
+	}
+}
+
+// nullable means "required key, null allowed": it needs required and a
+// field null can leave unset.
+func TestCheckNullable(t *testing.T) {
+	opts := func(required, nullable bool) *descriptorpb.FieldOptions {
+		o := &descriptorpb.FieldOptions{}
+		proto.SetExtension(o, apiv1.E_Field, &apiv1.Field{Source: apiv1.Source_SOURCE_BODY, Required: required, Nullable: nullable})
+		return o
+	}
+	optional := descriptorpb.FieldDescriptorProto_LABEL_OPTIONAL
+	repeated := descriptorpb.FieldDescriptorProto_LABEL_REPEATED
+	str := descriptorpb.FieldDescriptorProto_TYPE_STRING
+	field := func(name string, n int32, label descriptorpb.FieldDescriptorProto_Label, o *descriptorpb.FieldOptions, oneof *int32) *descriptorpb.FieldDescriptorProto {
+		return &descriptorpb.FieldDescriptorProto{Name: proto.String(name), Number: proto.Int32(n), Label: &label, Type: &str,
+			Options: o, OneofIndex: oneof, Proto3Optional: proto.Bool(oneof != nil)}
+	}
+	file := &descriptorpb.FileDescriptorProto{
+		Name: proto.String("nullable_check_test.proto"), Package: proto.String("nullablecheck"), Syntax: proto.String("proto3"),
+		MessageType: []*descriptorpb.DescriptorProto{{
+			Name: proto.String("Request"),
+			Field: []*descriptorpb.FieldDescriptorProto{
+				field("good", 1, optional, opts(true, true), proto.Int32(0)),
+				field("not_required", 2, optional, opts(false, true), proto.Int32(1)),
+				field("no_presence", 3, optional, opts(true, true), nil),
+				field("list", 4, repeated, opts(true, true), nil),
+			},
+			OneofDecl: []*descriptorpb.OneofDescriptorProto{{Name: proto.String("_good")}, {Name: proto.String("_not_required")}},
+		}},
+	}
+	fd, err := protodesc.NewFile(file, protoregistry.GlobalFiles)
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := checkNullable(fd.Messages().ByName("Request"), "/test")
+	var got []string
+	for _, err := range errs {
+		got = append(got, err.Error())
+	}
+	joined := strings.Join(got, "\n")
+	if len(errs) != 3 || strings.Contains(joined, "Request.good") || !strings.Contains(joined, "Request.not_required") ||
+		!strings.Contains(joined, "Request.no_presence") || !strings.Contains(joined, "Request.list") {
+		t.Fatalf("checkNullable: %s", joined)
 	}
 }

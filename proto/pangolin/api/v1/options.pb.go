@@ -508,7 +508,7 @@ func (x *Access) GetField() string {
 type Field struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	Source Source                 `protobuf:"varint,1,opt,name=source,proto3,enum=pangolin.api.v1.Source" json:"source,omitempty"`
-	// Absent or null is a 400 naming the field.
+	// Absent or null is a 400 naming the field (see nullable).
 	Required bool `protobuf:"varint,2,opt,name=required,proto3" json:"required,omitempty"`
 	// Response: write the fields of this message field in its parent's place
 	// (a created site is a site plus its newt credentials).
@@ -522,7 +522,12 @@ type Field struct {
 	// A PATH field the body may repeat under the same name (Pangolin 1.8
 	// clients send siteId in the body of a path that names the site): the
 	// body's value is accepted and ignored, the path's counts.
-	AlsoInBody    bool `protobuf:"varint,7,opt,name=also_in_body,json=alsoInBody,proto3" json:"also_in_body,omitempty"`
+	AlsoInBody bool `protobuf:"varint,7,opt,name=also_in_body,json=alsoInBody,proto3" json:"also_in_body,omitempty"`
+	// Request, with required: the key must be present, but its value may be
+	// null, which leaves the field unset (Pangolin's `.nullable()` without
+	// `.optional()`: `{"password": null}` removes a password, `{}` is a
+	// 400). Only fields that can be unset: optional scalars and messages.
+	Nullable      bool `protobuf:"varint,8,opt,name=nullable,proto3" json:"nullable,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -602,6 +607,13 @@ func (x *Field) GetExample() string {
 func (x *Field) GetAlsoInBody() bool {
 	if x != nil {
 		return x.AlsoInBody
+	}
+	return false
+}
+
+func (x *Field) GetNullable() bool {
+	if x != nil {
+		return x.Nullable
 	}
 	return false
 }
@@ -692,7 +704,7 @@ const file_pangolin_api_v1_options_proto_rawDesc = "" +
 	"\x05scope\x18\x01 \x01(\x0e2\x16.pangolin.api.v1.ScopeR\x05scope\x12\x16\n" +
 	"\x06action\x18\x02 \x01(\tR\x06action\x12\x16\n" +
 	"\x06object\x18\x03 \x01(\tR\x06object\x12\x14\n" +
-	"\x05field\x18\x04 \x01(\tR\x05field\"\xe8\x01\n" +
+	"\x05field\x18\x04 \x01(\tR\x05field\"\x84\x02\n" +
 	"\x05Field\x12/\n" +
 	"\x06source\x18\x01 \x01(\x0e2\x17.pangolin.api.v1.SourceR\x06source\x12\x1a\n" +
 	"\brequired\x18\x02 \x01(\bR\brequired\x12\x16\n" +
@@ -703,7 +715,8 @@ const file_pangolin_api_v1_options_proto_rawDesc = "" +
 	"enumValues\x12\x18\n" +
 	"\aexample\x18\x06 \x01(\tR\aexample\x12 \n" +
 	"\falso_in_body\x18\a \x01(\bR\n" +
-	"alsoInBody*,\n" +
+	"alsoInBody\x12\x1a\n" +
+	"\bnullable\x18\b \x01(\bR\bnullable*,\n" +
 	"\x06Paging\x12\x0f\n" +
 	"\vPAGING_NONE\x10\x00\x12\x11\n" +
 	"\rPAGING_OFFSET\x10\x01*=\n" +
