@@ -37,6 +37,7 @@ type Config struct {
 	Redis    Redis    `koanf:"redis"`
 	Cache    Cache    `koanf:"cache"`
 	Log      Log      `koanf:"log"`
+	Metrics  Metrics  `koanf:"metrics"`
 }
 
 // Server is the gateway's HTTP listener.
@@ -88,6 +89,10 @@ type Core struct {
 	// VerifyConcurrency bounds concurrent argon2id verifications in the
 	// core; 0 means the number of CPUs.
 	VerifyConcurrency int `koanf:"verify_concurrency"`
+	// MetricsAddress is where pangolin-core serves Prometheus metrics
+	// (/metrics), host:port; empty means no metrics listener. Keep it off
+	// the public network.
+	MetricsAddress string `koanf:"metrics_address"`
 	// ChangePollInterval is how often the core reads the key change log for
 	// changes written by others (other core replicas, the admin commands).
 	// On PostgreSQL the core also LISTENs for them and wakes at once; the
@@ -177,6 +182,19 @@ type Cache struct {
 type Log struct {
 	Level  string `koanf:"level"`
 	Format string `koanf:"format"`
+}
+
+// Metrics are the operators' view of a running process, served on a
+// listener of its own (not the API's port).
+type Metrics struct {
+	// ListenAddress is where pangolin-gateway (and the embedded default)
+	// serves Prometheus metrics (/metrics), host:port; empty means no
+	// metrics listener. The core's is core.metrics_address.
+	ListenAddress string `koanf:"listen_address"`
+	// Pprof also serves net/http/pprof (/debug/pprof/) on the metrics
+	// listener of either binary (nothing without one). Profiles show
+	// internals: keep the listener private.
+	Pprof bool `koanf:"pprof"`
 }
 
 // Default returns the configuration used for keys that are not set.
@@ -334,6 +352,7 @@ func (c Config) ValidateGateway() error {
 	if c.Core.Token == "" {
 		errs = append(errs, errors.New("core.token: must be set (the shared token of the gateway-core link)"))
 	}
+	errs = append(errs, validateListenAddress("metrics.listen_address", c.Metrics.ListenAddress)...)
 	errs = append(errs, c.validateCommon()...)
 	return errors.Join(errs...)
 }
@@ -361,8 +380,21 @@ func (c Config) ValidateCore() error {
 	if c.Database.URL == "" && c.Database.DataDir == "" {
 		errs = append(errs, errors.New("database.data_dir: must be set when database.url is empty"))
 	}
+	errs = append(errs, validateListenAddress("core.metrics_address", c.Core.MetricsAddress)...)
 	errs = append(errs, c.validateCommon()...)
 	return errors.Join(errs...)
+}
+
+// validateListenAddress checks an optional host:port listen address.
+func validateListenAddress(key, addr string) []error {
+	if addr == "" {
+		return nil
+	}
+	_, port, err := net.SplitHostPort(addr)
+	if n, perr := strconv.Atoi(port); err != nil || perr != nil || n < 0 || n > 65535 {
+		return []error{fmt.Errorf("%s: %q is not host:port (e.g. 127.0.0.1:9090 or :9090)", key, addr)}
+	}
+	return nil
 }
 
 // ValidateAdmin checks what the core's admin subcommands need.
