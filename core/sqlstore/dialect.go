@@ -102,7 +102,10 @@ func openSQLite(path string) (dialect, *sql.DB, *sql.DB, error) {
 		writer.Close()
 		return 0, nil, nil, fmt.Errorf("sqlstore: open sqlite: %w", err)
 	}
+	// All kept open, as on PostgreSQL: a new SQLite connection re-applies
+	// the pragmas and re-prepares every statement.
 	reader.SetMaxOpenConns(max(4, runtime.NumCPU()))
+	reader.SetMaxIdleConns(max(4, runtime.NumCPU()))
 	return dialectSQLite, writer, reader, nil
 }
 
