@@ -6,11 +6,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -27,6 +29,7 @@ var (
 	loadDuration = flag.Duration("load.duration", 2*time.Second, "BenchmarkLoad: measured time of each system and route, per round")
 	loadRounds   = flag.Int("load.rounds", 2, "BenchmarkLoad: rounds over every system and route (they alternate, so drift on a shared machine hits all alike)")
 	loadClients  = flag.Int("load.clients", 16, "BenchmarkLoad: concurrent clients")
+	loadSystems  = flag.String("load.systems", "gin,embedded,production", "BenchmarkLoad: the systems to run, comma-separated")
 	loadProfile  = flag.String("load.profile", "", "BenchmarkLoad: directory to write CPU, block and mutex profiles and a trace of each process into, taken during the last round (turns pprof on in the processes)")
 )
 
@@ -63,28 +66,38 @@ func BenchmarkLoad(b *testing.B) {
 		}
 		return
 	}
-	databaseURL := testenv.PostgresURL(b)
-	redisURL := testenv.RedisURL(b)
 	l := load{clients: *loadClients, warmup: 300 * time.Millisecond, measure: *loadDuration}
 	client := loadClient(l.clients)
 	b.Cleanup(client.CloseIdleConnections)
 
-	systems := []loadSystem{
-		{name: "gin", url: bareGin(b)},
-		embeddedSystem(b),
-		productionSystem(b, databaseURL, redisURL),
+	var systems []loadSystem
+	for _, name := range strings.Split(*loadSystems, ",") {
+		switch name {
+		case "gin":
+			systems = append(systems, loadSystem{name: "gin", url: bareGin(b)})
+		case "embedded":
+			systems = append(systems, embeddedSystem(b))
+		case "production":
+			systems = append(systems, productionSystem(b, testenv.PostgresURL(b), testenv.RedisURL(b)))
+		default:
+			b.Fatalf("-load.systems: no system %q (gin, embedded, production)", name)
+		}
 	}
 	routes := []struct{ name, path string }{
 		{"get org", "/v1/org/acme"},
 		{"list 20 sites", "/v1/org/acme/sites"},
 	}
-	for _, s := range systems[1:] {
-		seedLoadOrg(b, s.url, s.key)
+	for _, s := range systems {
+		if s.key != "" {
+			seedLoadOrg(b, s.url, s.key)
+		}
 	}
 
 	results := make([][]loadResult, len(systems))
+	cpu := make([][]cellCPU, len(systems))
 	for i := range results {
 		results[i] = make([]loadResult, len(routes))
+		cpu[i] = make([]cellCPU, len(routes))
 	}
 	b.ResetTimer()
 	for round := range *loadRounds {
@@ -98,7 +111,11 @@ func BenchmarkLoad(b *testing.B) {
 				if *loadProfile != "" && round == *loadRounds-1 {
 					profiled = profile(b, s, r.name, l.warmup, l.measure)
 				}
+				groups := append([]cpuGroup{{"bench", func() []int { return []int{os.Getpid()} }}}, s.procs...)
+				groups = append(groups, cpuGroup{"postgres", pidsNamed("postgres")}, cpuGroup{"redis", pidsNamed("redis-server")})
+				before := snapshotCPU(groups)
 				res := l.run(client, s.url+r.path, auth)
+				cpu[i][j].add(before, snapshotCPU(groups), l.warmup, l.measure)
 				if profiled != nil {
 					profiled()
 				}
@@ -111,43 +128,74 @@ func BenchmarkLoad(b *testing.B) {
 	}
 	b.StopTimer()
 
-	fmt.Printf("\nBenchmarkLoad: %d clients, %d rounds of %s per system and route, GOMAXPROCS %s\n",
-		l.clients, *loadRounds, l.measure, os.Getenv("GOMAXPROCS"))
-	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "system\troute\treq/s\t×gin\tp50\t×gin\tp99\t×gin\t")
+	idx := map[string]int{}
 	for i, s := range systems {
+		idx[s.name] = i
+	}
+	// rate and pct read a cell by system name; NaN when it did not run.
+	rate := func(system string, route int) float64 {
+		if i, ok := idx[system]; ok {
+			return results[i][route].rate()
+		}
+		return math.NaN()
+	}
+	pct := func(system string, route int, q float64) float64 {
+		if i, ok := idx[system]; ok {
+			return float64(results[i][route].percentile(q)) / 1e6
+		}
+		return math.NaN()
+	}
+
+	fmt.Printf("\nBenchmarkLoad: %d clients, %d rounds of %s per system and route, GOMAXPROCS %d\n",
+		l.clients, *loadRounds, l.measure, runtime.GOMAXPROCS(0))
+	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "system\troute\treq/s\t×gin\tp50 ms\t×gin\tp99 ms\t×gin\t")
+	for _, s := range systems {
 		for j, r := range routes {
-			res, gin := results[i][j], results[0][j]
-			fmt.Fprintf(tw, "%s\t%s\t%.0f\t%.2f\t%s\t%.1f\t%s\t%.1f\t\n", s.name, r.name,
-				res.rate(), res.rate()/gin.rate(),
-				ms(res.percentile(0.5)), ratio(res.percentile(0.5), gin.percentile(0.5)),
-				ms(res.percentile(0.99)), ratio(res.percentile(0.99), gin.percentile(0.99)))
+			fmt.Fprintf(tw, "%s\t%s\t%.0f\t%.2f\t%.2f\t%.1f\t%.2f\t%.1f\t\n", s.name, r.name,
+				rate(s.name, j), rate(s.name, j)/rate("gin", j),
+				pct(s.name, j, 0.5), pct(s.name, j, 0.5)/pct("gin", j, 0.5),
+				pct(s.name, j, 0.99), pct(s.name, j, 0.99)/pct("gin", j, 0.99))
 		}
 	}
 	tw.Flush()
-	emb, prod := results[1], results[2]
-	fmt.Printf("targets: embedded/gin %.2f (≥ 0.33) · production/embedded %.2f, %.2f (≥ 0.7) · production p99 %s, %s (≤ 20 ms) · list/get embedded %.2f, production %.2f (≥ 0.5)\n\n",
-		emb[0].rate()/results[0][0].rate(),
-		prod[0].rate()/emb[0].rate(), prod[1].rate()/emb[1].rate(),
-		ms(prod[0].percentile(0.99)), ms(prod[1].percentile(0.99)),
-		emb[1].rate()/emb[0].rate(), prod[1].rate()/prod[0].rate())
-	loadMetrics = map[string]float64{
-		"embedded/gin":        emb[0].rate() / results[0][0].rate(),
-		"production/embedded": prod[0].rate() / emb[0].rate(),
-		"production-p99-ms":   float64(prod[0].percentile(0.99)) / 1e6,
+	fmt.Println("\nCPU per request in µs (each process's user+system time over the run / requests served;\nbench is this process: the load generator, and bare Gin on its rows), and how busy the machine was:")
+	tw = tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	cols := []string{"bench", "pangolin", "gateway", "core", "postgres", "redis"}
+	fmt.Fprintln(tw, "system\troute\t"+strings.Join(cols, "\t")+"\tmachine busy\t")
+	for i, s := range systems {
+		for j, r := range routes {
+			per, busy := cpu[i][j].perRequest(results[i][j].requests)
+			fmt.Fprintf(tw, "%s\t%s\t", s.name, r.name)
+			for _, c := range cols {
+				if v, ok := per[c]; ok && (v >= 0.5 || c != "postgres" && c != "redis") {
+					fmt.Fprintf(tw, "%.0f\t", v)
+				} else {
+					fmt.Fprint(tw, "-\t")
+				}
+			}
+			fmt.Fprintf(tw, "%.0f%%\t\n", busy*100)
+		}
+	}
+	tw.Flush()
+	fmt.Printf("\ntargets: embedded/gin %.2f (≥ 0.33) · production/embedded get %.2f, list %.2f (≥ 0.7) · production p99 get %.2f ms, list %.2f ms (≤ 20) · list/get embedded %.2f, production %.2f (≥ 0.5)\n\n",
+		rate("embedded", 0)/rate("gin", 0),
+		rate("production", 0)/rate("embedded", 0), rate("production", 1)/rate("embedded", 1),
+		pct("production", 0, 0.99), pct("production", 1, 0.99),
+		rate("embedded", 1)/rate("embedded", 0), rate("production", 1)/rate("production", 0))
+	loadMetrics = map[string]float64{}
+	for unit, v := range map[string]float64{
+		"embedded/gin":        rate("embedded", 0) / rate("gin", 0),
+		"production/embedded": rate("production", 0) / rate("embedded", 0),
+		"production-p99-ms":   pct("production", 0, 0.99),
+	} {
+		if !math.IsNaN(v) {
+			loadMetrics[unit] = v
+		}
 	}
 	for unit, v := range loadMetrics {
 		b.ReportMetric(v, unit)
 	}
-}
-
-func ms(d time.Duration) string { return strconv.FormatFloat(float64(d)/1e6, 'f', 2, 64) + " ms" }
-
-func ratio(a, b time.Duration) float64 {
-	if b == 0 {
-		return 0
-	}
-	return float64(a) / float64(b)
 }
 
 // bareGin serves a small JSON body on the benchmark's paths, in this
@@ -192,6 +240,7 @@ func embeddedSystem(b *testing.B) loadSystem {
 		env = append(env, "PGW_METRICS__LISTEN_ADDRESS="+s.pprof["pangolin"], "PGW_METRICS__PPROF=true")
 	}
 	p := start(b, "pangolin", bin.embedded, env)
+	s.procs = []cpuGroup{{"pangolin", pidOf(p)}}
 	url := "http://127.0.0.1:" + port
 	waitFor(b, p, "the embedded default's root key and API", func() bool {
 		if !embeddedKeyLine.MatchString(p.out.String()) {
@@ -225,7 +274,9 @@ func productionSystem(b *testing.B, databaseURL, redisURL string) loadSystem {
 	}
 	core := startCore(b, databaseURL, coreEnv...)
 	s.key = core.createRootKey(b, "load-root")
-	s.url = startGateway(b, core.addr, redisURL, gatewayEnv...).url
+	g := startGateway(b, core.addr, redisURL, gatewayEnv...)
+	s.url = g.url
+	s.procs = []cpuGroup{{"gateway", pidOf(g.proc)}, {"core", pidOf(core.proc)}}
 	return s
 }
 
@@ -234,6 +285,41 @@ func productionSystem(b *testing.B, databaseURL, redisURL string) loadSystem {
 type loadSystem struct {
 	name, url, key string
 	pprof          map[string]string
+	procs          []cpuGroup
+}
+
+// cellCPU sums the CPU used over the measured part of a cell's runs.
+type cellCPU struct {
+	ticks              map[string]float64
+	busy, machineTotal uint64
+}
+
+// add counts the CPU between two snapshots taken around a run, scaled to
+// its measured part (the warm-up is not counted in its requests).
+func (c *cellCPU) add(before, after cpuSnapshot, warmup, measure time.Duration) {
+	if c.ticks == nil {
+		c.ticks = map[string]float64{}
+	}
+	share := float64(measure) / float64(warmup+measure)
+	for name := range after.groups {
+		c.ticks[name] += float64(used(before, after, name)) * share
+	}
+	c.busy += after.busy - before.busy
+	c.machineTotal += after.machineTotal - before.machineTotal
+}
+
+func (c cellCPU) perRequest(requests int) (map[string]float64, float64) {
+	out := map[string]float64{}
+	for name, t := range c.ticks {
+		if requests > 0 {
+			out[name] = t / cpuTicksPerSecond * 1e6 / float64(requests)
+		}
+	}
+	busy := 0.0
+	if c.machineTotal > 0 {
+		busy = float64(c.busy) / float64(c.machineTotal)
+	}
+	return out, busy
 }
 
 // profile starts taking the profiles of s's processes over the measured
