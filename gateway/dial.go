@@ -33,6 +33,7 @@ func DialCore(cfg config.Core) (*grpc.ClientConn, error) {
 		grpc.WithPerRPCCredentials(linkToken{token: cfg.Token, tls: cfg.TLS.Enabled()}),
 		grpc.WithDefaultServiceConfig(`{"loadBalancingConfig":[{"round_robin":{}}]}`),
 		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 30 * time.Second, Timeout: 10 * time.Second, PermitWithoutStream: true}),
+		grpc.WithChainUnaryInterceptor(observeCoreCalls),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("core.address: %w", err)

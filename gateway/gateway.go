@@ -162,7 +162,7 @@ func newHandler(cfg config.Config, log *slog.Logger, conn grpc.ClientConnInterfa
 	if err := e.SetTrustedProxies(cfg.Server.TrustProxy); err != nil {
 		return nil, fmt.Errorf("server.trust_proxy: %w", err)
 	}
-	e.Use(recoverEnvelope(log), accessLog(log), headers, clientAddress)
+	e.Use(observeRequests, recoverEnvelope(log), accessLog(log), headers, clientAddress)
 	e.NoRoute(api.NotFound)
 
 	v1 := e.Group("/v1")

@@ -34,7 +34,7 @@ func newServer(svc *core.Service, token string, feed *Feed, log *slog.Logger, op
 	}
 	link := linkToken{token: token, log: log}
 	opts = append(opts,
-		grpc.ChainUnaryInterceptor(link.unary, acc.unary),
+		grpc.ChainUnaryInterceptor(observeCalls, link.unary, acc.unary),
 		grpc.ChainStreamInterceptor(link.stream, acc.stream),
 	)
 	srv := grpc.NewServer(opts...)
