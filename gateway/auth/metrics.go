@@ -24,11 +24,11 @@ var (
 		Name: "pangolin_gateway_auth_total",
 		Help: "Authentications by outcome: l1_hit, l2_hit and core_verify authenticated from the in-process cache, Redis or a core Verify; rejected is a 401 (malformed, unknown, wrong secret), limited a 429 (wrong-secret budget spent), unavailable a 503.",
 	}, []string{"outcome"})
-	authL1         = authTotal.WithLabelValues("l1_hit")
-	authL2         = authTotal.WithLabelValues("l2_hit")
-	authCore       = authTotal.WithLabelValues("core_verify")
-	authRejected   = authTotal.WithLabelValues("rejected")
-	authLimited    = authTotal.WithLabelValues("limited")
+	authL1          = authTotal.WithLabelValues("l1_hit")
+	authL2          = authTotal.WithLabelValues("l2_hit")
+	authCore        = authTotal.WithLabelValues("core_verify")
+	authRejected    = authTotal.WithLabelValues("rejected")
+	authLimited     = authTotal.WithLabelValues("limited")
 	authUnavailable = authTotal.WithLabelValues("unavailable")
 
 	verifyQueue = promauto.NewGauge(prometheus.GaugeOpts{
