@@ -20,9 +20,11 @@ run:
 test:
 	$(GO) test -race -count=1 -timeout 45m ./...
 
-## bench: the benchmarks (auth cold / L2 hit / L1 hit, …), side by side in one run
+## bench: the benchmarks (auth cold / L2 hit / L1 hit, …), side by side in one run, then
+## the load table (bare Gin, embedded, production shape; BENCH_LOAD_ARGS="-load.duration 5s")
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./...
+	$(GO) test -run '^$$' -bench . -skip '^BenchmarkLoad$$' -benchmem -benchtime 2s ./...
+	$(GO) test -run '^$$' -bench '^BenchmarkLoad$$' -benchtime 1x ./e2e/ $(if $(BENCH_LOAD_ARGS),-args $(BENCH_LOAD_ARGS))
 
 ## build: the binaries into bin/
 build:

@@ -43,6 +43,9 @@ type Config struct {
 	// the core keeps them as config-managed domains, linked to every org,
 	// which the API cannot delete. The key is the domain's id.
 	Domains map[string]Domain `koanf:"domains"`
+	// Metrics is the gateway's (and the embedded default's) Prometheus
+	// listener.
+	Metrics Metrics `koanf:"metrics"`
 }
 
 // Domain is a server domain of the config file.
@@ -110,6 +113,10 @@ type Core struct {
 	// VerifyConcurrency bounds concurrent argon2id verifications in the
 	// core; 0 means the number of CPUs.
 	VerifyConcurrency int `koanf:"verify_concurrency"`
+	// MetricsAddress is where pangolin-core serves Prometheus metrics
+	// (/metrics), host:port; empty means no metrics listener. Keep it off
+	// the public network.
+	MetricsAddress string `koanf:"metrics_address"`
 	// ChangePollInterval is how often the core reads the key change log for
 	// changes written by others (other core replicas, the admin commands).
 	// On PostgreSQL the core also LISTENs for them and wakes at once; the
@@ -199,6 +206,19 @@ type Cache struct {
 type Log struct {
 	Level  string `koanf:"level"`
 	Format string `koanf:"format"`
+}
+
+// Metrics are the operators' view of a running process, served on a
+// listener of its own (not the API's port).
+type Metrics struct {
+	// ListenAddress is where pangolin-gateway (and the embedded default)
+	// serves Prometheus metrics (/metrics), host:port; empty means no
+	// metrics listener. The core's is core.metrics_address.
+	ListenAddress string `koanf:"listen_address"`
+	// Pprof also serves net/http/pprof (/debug/pprof/) on the metrics
+	// listener of either binary (nothing without one). Profiles show
+	// internals: keep the listener private.
+	Pprof bool `koanf:"pprof"`
 }
 
 // Default returns the configuration used for keys that are not set.
@@ -380,6 +400,7 @@ func (c Config) ValidateGateway() error {
 	if c.Core.Token == "" {
 		errs = append(errs, errors.New("core.token: must be set (the shared token of the gateway-core link)"))
 	}
+	errs = append(errs, validateListenAddress("metrics.listen_address", c.Metrics.ListenAddress)...)
 	errs = append(errs, c.validateCommon()...)
 	return errors.Join(errs...)
 }
@@ -407,8 +428,21 @@ func (c Config) ValidateCore() error {
 	if c.Database.URL == "" && c.Database.DataDir == "" {
 		errs = append(errs, errors.New("database.data_dir: must be set when database.url is empty"))
 	}
+	errs = append(errs, validateListenAddress("core.metrics_address", c.Core.MetricsAddress)...)
 	errs = append(errs, c.validateCommon()...)
 	return errors.Join(errs...)
+}
+
+// validateListenAddress checks an optional host:port listen address.
+func validateListenAddress(key, addr string) []error {
+	if addr == "" {
+		return nil
+	}
+	_, port, err := net.SplitHostPort(addr)
+	if n, perr := strconv.Atoi(port); err != nil || perr != nil || n < 0 || n > 65535 {
+		return []error{fmt.Errorf("%s: %q is not host:port (e.g. 127.0.0.1:9090 or :9090)", key, addr)}
+	}
+	return nil
 }
 
 // ValidateAdmin checks what the core's admin subcommands need.

@@ -228,3 +228,37 @@ func TestDomains(t *testing.T) {
 		}
 	}
 }
+
+// The metrics listeners are off by default, set from the file or the
+// environment, and an address that is not host:port names its key.
+func TestMetricsKeys(t *testing.T) {
+	if d := Default(); d.Metrics.ListenAddress != "" || d.Core.MetricsAddress != "" || d.Metrics.Pprof {
+		t.Fatalf("metrics on by default: %+v %q", d.Metrics, d.Core.MetricsAddress)
+	}
+	c, err := loadYAML(t, "metrics:\n  listen_address: 127.0.0.1:9090\n",
+		"PGW_CORE__METRICS_ADDRESS=:9091", "PGW_METRICS__PPROF=true")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Metrics.ListenAddress != "127.0.0.1:9090" || c.Core.MetricsAddress != ":9091" || !c.Metrics.Pprof {
+		t.Fatalf("got %+v, core.metrics_address %q", c.Metrics, c.Core.MetricsAddress)
+	}
+	g := gatewayConfig()
+	g.Metrics = c.Metrics
+	if err := g.ValidateGateway(); err != nil {
+		t.Fatalf("gateway: %v", err)
+	}
+	core := gatewayConfig()
+	core.Core.MetricsAddress = c.Core.MetricsAddress
+	if err := core.ValidateCore(); err != nil {
+		t.Fatalf("core: %v", err)
+	}
+	g.Metrics.ListenAddress = "9090"
+	if err := g.ValidateGateway(); err == nil || !strings.Contains(err.Error(), "metrics.listen_address") {
+		t.Fatalf("gateway with metrics.listen_address 9090: %v", err)
+	}
+	core.Core.MetricsAddress = "localhost:http"
+	if err := core.ValidateCore(); err == nil || !strings.Contains(err.Error(), "core.metrics_address") {
+		t.Fatalf("core with core.metrics_address localhost:http: %v", err)
+	}
+}

@@ -26,6 +26,7 @@ import (
 	"pangolin-gateway/core"
 	"pangolin-gateway/core/rpc"
 	"pangolin-gateway/core/sqlstore"
+	"pangolin-gateway/internal/metrics"
 )
 
 func main() {
@@ -71,6 +72,11 @@ func serve(cfg config.Config) error {
 	lis, err := net.Listen("tcp", cfg.Core.ListenAddress)
 	if err != nil {
 		return fmt.Errorf("core.listen_address: %w", err)
+	}
+	mctx, stopMetrics := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopMetrics()
+	if err := metrics.Start(mctx, "core.metrics_address", cfg.Core.MetricsAddress, cfg.Metrics.Pprof, log); err != nil {
+		return err
 	}
 	svc := core.NewService(store, cfg.Core.VerifyConcurrency, log)
 	if err := svc.Configure(ctx, rpc.Settings(cfg)); err != nil {

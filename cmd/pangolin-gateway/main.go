@@ -18,6 +18,7 @@ import (
 
 	"pangolin-gateway/config"
 	"pangolin-gateway/gateway"
+	"pangolin-gateway/internal/metrics"
 )
 
 func main() {
@@ -54,6 +55,12 @@ func run(args []string) error {
 	defer g.Close()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	// Metrics outlive the drain: the listener closes when run returns.
+	mctx, stopMetrics := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopMetrics()
+	if err := metrics.Start(mctx, "metrics.listen_address", cfg.Metrics.ListenAddress, cfg.Metrics.Pprof, log); err != nil {
+		return err
+	}
 	// The first signal starts the graceful drain; a second one kills.
 	context.AfterFunc(ctx, stop)
 	return g.Run(ctx)

@@ -24,6 +24,7 @@ import (
 	"pangolin-gateway/core/rpc"
 	"pangolin-gateway/core/sqlstore"
 	"pangolin-gateway/gateway"
+	"pangolin-gateway/internal/metrics"
 )
 
 // The server domain of the embedded default when the config declares none.
@@ -88,6 +89,18 @@ func run(args []string) error {
 	cfg.Core.Address = coreLis.Addr().String()
 	if err := cfg.ValidateGateway(); err != nil {
 		return err
+	}
+	// One process, one registry: core and gateway series on each address
+	// set (either key works).
+	mctx, stopMetrics := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopMetrics()
+	if err := metrics.Start(mctx, "metrics.listen_address", cfg.Metrics.ListenAddress, cfg.Metrics.Pprof, log); err != nil {
+		return err
+	}
+	if a := cfg.Core.MetricsAddress; a != cfg.Metrics.ListenAddress {
+		if err := metrics.Start(mctx, "core.metrics_address", a, cfg.Metrics.Pprof, log); err != nil {
+			return err
+		}
 	}
 	coreDone := make(chan error, 1)
 	go func() { coreDone <- rpc.Serve(ctx, coreLis, svc, cfg.Core, 5*time.Second, log) }()

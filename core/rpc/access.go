@@ -8,7 +8,6 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -99,8 +98,7 @@ func (a *access) authorize(ctx context.Context, method string, req proto.Message
 	case apiv1.Scope_SCOPE_PUBLIC, apiv1.Scope_SCOPE_INTERNAL:
 		return ctx, nil
 	}
-	md, _ := metadata.FromIncomingContext(ctx)
-	keyID := first(md, corev1.MetadataKeyID)
+	keyID := firstIncoming(ctx, corev1.MetadataKeyID)
 	if keyID == "" {
 		return ctx, core.Errorf(core.CodeUnauthenticated, "API key required")
 	}

@@ -34,7 +34,7 @@ func newServer(svc *core.Service, token string, feed *Feed, log *slog.Logger, op
 	}
 	link := linkToken{token: token, log: log}
 	opts = append(opts,
-		grpc.ChainUnaryInterceptor(link.unary, acc.unary),
+		grpc.ChainUnaryInterceptor(observeCalls, link.unary, acc.unary),
 		grpc.ChainStreamInterceptor(link.stream, acc.stream),
 	)
 	srv := grpc.NewServer(opts...)
@@ -81,8 +81,7 @@ func (l linkToken) check(ctx context.Context, method string) error {
 	if strings.HasPrefix(method, grpcHealth) {
 		return nil
 	}
-	md, _ := metadata.FromIncomingContext(ctx)
-	got := strings.TrimPrefix(first(md, corev1.MetadataToken), "Bearer ")
+	got := strings.TrimPrefix(firstIncoming(ctx, corev1.MetadataToken), "Bearer ")
 	if subtle.ConstantTimeCompare([]byte(got), []byte(l.token)) != 1 {
 		l.log.Warn("core: call with a bad link token refused", "method", method)
 		return status.Error(codes.Unauthenticated, "bad core token")
@@ -104,8 +103,11 @@ func (l linkToken) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServer
 	return next(srv, ss)
 }
 
-func first(md metadata.MD, key string) string {
-	if v := md.Get(key); len(v) > 0 {
+// firstIncoming is the call's first metadata value under key. It reads
+// the one key: metadata.FromIncomingContext copies the whole map, twice a
+// call (the link token, then the key id).
+func firstIncoming(ctx context.Context, key string) string {
+	if v := metadata.ValueFromIncomingContext(ctx, key); len(v) > 0 {
 		return v[0]
 	}
 	return ""

@@ -35,7 +35,7 @@ type Store struct {
 	// writer runs every write transaction; reader serves reads outside
 	// transactions. They are the same pool on PostgreSQL (see openDB).
 	writer *sql.DB
-	reader *sql.DB
+	reader *reads
 	// url is kept on PostgreSQL for the LISTEN connection (see listen.go).
 	url string
 	// principal is prepared once: the core reads a key's scope on every
@@ -60,7 +60,7 @@ func Open(ctx context.Context, url string, dataDir string) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{dialect: d, writer: writer, reader: reader}
+	s := &Store{dialect: d, writer: writer, reader: newReads(reader, d)}
 	if d == dialectPostgres {
 		s.url = url
 	}
@@ -90,7 +90,7 @@ func (s *Store) Close() error {
 		err = s.principal.Close()
 	}
 	err = errors.Join(err, s.writer.Close())
-	if s.reader != s.writer {
+	if s.reader.DB != s.writer {
 		err = errors.Join(err, s.reader.Close())
 	}
 	return err
@@ -183,6 +183,7 @@ type tx struct {
 // returns nil; a committed key change is announced to this process's
 // listeners.
 func (s *Store) write(ctx context.Context, fn func(tx *tx) error) error {
+	defer observeWrite(time.Now())
 	sqlTx, err := s.writer.BeginTx(ctx, nil)
 	if err != nil {
 		return err

@@ -90,21 +90,37 @@ func (t *table) selection(md protoreflect.MessageDescriptor) *selection {
 	return s
 }
 
-// scanInto returns the scan destinations of msg's fields in sel.
-func scanInto(msg proto.Message, sel *selection) []any {
-	m := msg.ProtoReflect()
-	dest := make([]any, len(sel.fields))
+// rowScanner holds the scan destinations of a selection's fields, made
+// once per query and pointed at each row's message in turn: a list of 20
+// sites otherwise allocated one destination per column and row.
+type rowScanner struct {
+	fields []fieldScanner
+	dest   []any
+}
+
+func newRowScanner(sel *selection) *rowScanner {
+	r := &rowScanner{fields: make([]fieldScanner, len(sel.fields)), dest: make([]any, len(sel.fields))}
 	for i, fd := range sel.fields {
-		dest[i] = fieldScanner{m, fd}
+		r.fields[i].fd = fd
+		r.dest[i] = &r.fields[i]
 	}
-	return dest
+	return r
+}
+
+// into returns the destinations, filling msg.
+func (r *rowScanner) into(msg proto.Message) []any {
+	m := msg.ProtoReflect()
+	for i := range r.fields {
+		r.fields[i].m = m
+	}
+	return r.dest
 }
 
 // getRow reads the first row of the table's SELECT followed by tail
 // (joins, WHERE, ORDER BY) into msg; sql.ErrNoRows when there is none.
 func getRow(ctx context.Context, q querier, t *table, msg proto.Message, tail string, args ...any) error {
 	sel := t.selection(msg.ProtoReflect().Descriptor())
-	return q.QueryRowContext(ctx, sel.sql+" "+tail, args...).Scan(scanInto(msg, sel)...)
+	return q.QueryRowContext(ctx, sel.sql+" "+tail, args...).Scan(newRowScanner(sel).into(msg)...)
 }
 
 // message is a proto message type M whose zero value T can be allocated.
@@ -123,9 +139,10 @@ func getRows[T any, M message[T]](ctx context.Context, q querier, t *table, tail
 	}
 	defer rows.Close()
 	out := []M{}
+	scan := newRowScanner(sel)
 	for rows.Next() {
 		m := M(new(T))
-		if err := rows.Scan(scanInto(m, sel)...); err != nil {
+		if err := rows.Scan(scan.into(m)...); err != nil {
 			return nil, err
 		}
 		out = append(out, m)

@@ -226,20 +226,28 @@ func New(opts Options) *Authenticator {
 // ErrUnavailable (503) or ErrBusy (429). It never returns a principal with
 // an error, nor succeeds without a verified key.
 func (a *Authenticator) Authenticate(ctx context.Context, authorization string) (*Principal, error) {
+	p, from, err := a.authenticate(ctx, authorization)
+	countAuth(from, err)
+	return p, err
+}
+
+// authenticate is Authenticate, also saying where the answer came from.
+func (a *Authenticator) authenticate(ctx context.Context, authorization string) (*Principal, source, error) {
 	keyID, secret, err := ParseBearer(authorization)
 	if err != nil {
-		return nil, err
+		return nil, fromNone, err
 	}
 	d := a.digest(secret)
 	if e, ok := a.l1.Get(keyID); ok && time.Now().Before(e.expires) {
 		a.l1Hits.Add(1)
-		return e.check(d)
+		p, err := e.check(d)
+		return p, fromL1, err
 	}
 	if exists, err := a.mayExist(ctx, keyID); err != nil {
-		return nil, err
+		return nil, fromNone, err
 	} else if !exists {
 		a.unknown.Add(1)
-		return nil, ErrInvalidKey
+		return nil, fromNone, ErrInvalidKey
 	}
 
 	st := a.stripe(keyID)
@@ -250,10 +258,12 @@ func (a *Authenticator) Authenticate(ctx context.Context, authorization string) 
 		}
 		a.l2Hits.Add(1)
 		a.fill(ctx, st, gen, keyID, e, false)
-		return e.check(d)
+		p, err := e.check(d)
+		return p, fromL2, err
 	}
 	a.misses.Add(1)
-	return a.verify(ctx, st, gen, keyID, secret, d)
+	p, err := a.verify(ctx, st, gen, keyID, secret, d)
+	return p, fromCore, err
 }
 
 // verify asks the Verifier, once for all concurrent requests with the same
@@ -274,7 +284,9 @@ func (a *Authenticator) verify(ctx context.Context, st *stripe, gen uint64, keyI
 		vctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.verifyTimeout)
 		defer cancel()
 		start := time.Now()
+		verifyQueue.Inc()
 		p, err := a.verifier.Verify(vctx, keyID, secret)
+		verifyQueue.Dec()
 		if err != nil {
 			err = normalizeVerifyError(err)
 			if !errors.Is(err, ErrInvalidKey) {

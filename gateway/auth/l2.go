@@ -248,6 +248,7 @@ func (h *redisHealth) usable() bool {
 }
 
 func (h *redisHealth) failed(op string, err error) {
+	redisErrors.WithLabelValues(op).Inc()
 	h.retryAt.Store(time.Now().Add(redisRetryAfter).UnixNano())
 	if !h.down.Swap(true) {
 		h.log.Warn("auth: redis unavailable; serving from the in-process cache and the core", "op", op, "err", err)
