@@ -85,9 +85,14 @@ type Core struct {
 	TLS TLS `koanf:"tls"`
 	// Timeout bounds each call from the gateway.
 	Timeout time.Duration `koanf:"timeout"`
-	// VerifyConcurrency bounds concurrent argon2id verifications in the
-	// core; 0 means the number of CPUs.
-	VerifyConcurrency int `koanf:"verify_concurrency"`
+	// HashConcurrency bounds the argon2id hashes the core computes at once,
+	// all of them together (key verification and creation, newt secrets,
+	// …): each holds 19 MiB and a CPU while it runs. 0 means half the CPUs,
+	// between 1 and 4.
+	HashConcurrency int `koanf:"hash_concurrency"`
+	// HashWait is how long a request waits for a hashing slot before it is
+	// answered 429; keep it below Timeout.
+	HashWait time.Duration `koanf:"hash_wait"`
 	// ChangePollInterval is how often the core reads the key change log for
 	// changes written by others (other core replicas, the admin commands).
 	// On PostgreSQL the core also LISTENs for them and wakes at once; the
@@ -193,6 +198,7 @@ func Default() Config {
 			Address:            "127.0.0.1:3004",
 			ListenAddress:      ":3004",
 			Timeout:            10 * time.Second,
+			HashWait:           5 * time.Second,
 			ChangePollInterval: 200 * time.Millisecond,
 		},
 		Database: Database{DataDir: "./data"},
@@ -298,11 +304,21 @@ func walkKeys(t reflect.Type, prefix string, visit func(string, reflect.Type)) {
 
 func checkKnown(keys []string, known map[string]any, source string) error {
 	for _, key := range keys {
+		if to, ok := renamed[key]; ok {
+			return fmt.Errorf("config: key %q in %s was renamed: set %s (%s) instead", key, source, to, EnvName(to))
+		}
 		if _, ok := known[key]; !ok {
 			return fmt.Errorf("config: unknown key %q in %s (known keys: %s)", key, source, strings.Join(Keys(), ", "))
 		}
 	}
 	return nil
+}
+
+// renamed maps keys that no longer exist to their new name, so that a file
+// still using one is refused with a message that says what to write.
+var renamed = map[string]string{
+	// It bounded key verification only; the bound now covers every hash.
+	"core.verify_concurrency": "core.hash_concurrency",
 }
 
 // ValidateGateway checks what the gateway needs; errors name the key.
@@ -349,8 +365,13 @@ func (c Config) ValidateCore() error {
 	} else if len(c.Core.Token) < 32 {
 		errs = append(errs, errors.New("core.token: must be at least 32 characters"))
 	}
-	if c.Core.VerifyConcurrency < 0 {
-		errs = append(errs, errors.New("core.verify_concurrency: must not be negative"))
+	if c.Core.HashConcurrency < 0 {
+		errs = append(errs, errors.New("core.hash_concurrency: must not be negative"))
+	}
+	if c.Core.HashWait <= 0 {
+		errs = append(errs, errors.New("core.hash_wait: must be positive"))
+	} else if c.Core.HashWait >= c.Core.Timeout {
+		errs = append(errs, fmt.Errorf("core.hash_wait: %v must be below core.timeout (%v), so that a busy core answers 429 before the gateway gives up on the call", c.Core.HashWait, c.Core.Timeout))
 	}
 	if c.Core.ChangePollInterval <= 0 {
 		errs = append(errs, errors.New("core.change_poll_interval: must be positive"))

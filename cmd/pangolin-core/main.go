@@ -72,7 +72,7 @@ func serve(cfg config.Config) error {
 	if err != nil {
 		return fmt.Errorf("core.listen_address: %w", err)
 	}
-	svc := core.NewService(store, cfg.Core.VerifyConcurrency, log)
+	svc := core.NewService(store, cfg.Core.HashConcurrency, log, core.WithHashWait(cfg.Core.HashWait))
 	return rpc.Serve(ctx, lis, svc, cfg.Core, 20*time.Second, log)
 }
 

@@ -58,7 +58,7 @@ func run(args []string) error {
 		return err
 	}
 	defer store.Close()
-	svc := core.NewService(store, cfg.Core.VerifyConcurrency, log)
+	svc := core.NewService(store, cfg.Core.HashConcurrency, log, core.WithHashWait(cfg.Core.HashWait))
 	if key, created, err := svc.EnsureRootKey(ctx, "root"); err != nil {
 		return err
 	} else if created {
