@@ -3,11 +3,15 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -61,6 +65,7 @@ func openDB(url, dataDir string) (d dialect, writer, reader *sql.DB, err error) 
 		// Bounded so that a few core replicas together stay under the
 		// server's max_connections (100 by default).
 		db.SetMaxOpenConns(20)
+		db.SetMaxIdleConns(dialectPostgres.maxIdleConns())
 		db.SetConnMaxIdleTime(5 * time.Minute)
 		return dialectPostgres, db, db, nil
 	case url == "":
@@ -194,4 +199,52 @@ func foreignKeyViolation(err error) bool {
 	}
 	var liteErr *sqlite.Error
 	return errors.As(err, &liteErr) && liteErr.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
+}
+
+// maxIdleConns is how many idle connections a PostgreSQL pool keeps: all it
+// may open (database/sql keeps 2 by default, and opening a connection
+// starts a server process). SQLite sets its own pools (openSQLite).
+func (d dialect) maxIdleConns() int {
+	if d == dialectPostgres {
+		return 20
+	}
+	return 2
+}
+
+// connLost reports whether err says the connection a statement ran on is
+// gone: the server terminated its backend (pg_terminate_backend, a restart,
+// a failover: SQLSTATE 57P01-57P03), a connection exception (class 08), the
+// socket broke, or the driver found the connection closed. A transaction
+// whose statement failed so never committed, unless that statement was its
+// COMMIT (see Store.write). SQLite has no connection to lose.
+func (d dialect) connLost(err error) bool {
+	if d != dialectPostgres || err == nil {
+		return false
+	}
+	// A call that ran out of time or was cancelled is not run again (its
+	// caller has gone), even when the driver dropped the connection for it.
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || pgconn.Timeout(err) {
+		return false
+	}
+	if errors.Is(err, driver.ErrBadConn) || pgconn.SafeToRetry(err) {
+		return true
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return strings.HasPrefix(pgErr.Code, "08") || slices.Contains([]string{"57P01", "57P02", "57P03"}, pgErr.Code)
+	}
+	var netErr net.Error
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.As(err, &netErr) && !netErr.Timeout()
+}
+
+// txID returns the id of the transaction on PostgreSQL if it wrote
+// anything (0 otherwise, and always on SQLite), so that the outcome of a
+// COMMIT cut off by a dropped connection can be asked (txid_status).
+func (d dialect) txID(ctx context.Context, tx *sql.Tx) (int64, error) {
+	if d != dialectPostgres {
+		return 0, nil
+	}
+	var xid sql.NullInt64
+	err := tx.QueryRowContext(ctx, `SELECT txid_current_if_assigned()`).Scan(&xid)
+	return xid.Int64, err
 }
