@@ -63,11 +63,12 @@ type HashLimits struct {
 	Wait time.Duration
 	// PerParty bounds the places one party holds in line, and Waiting the
 	// places of all parties together; past either, a request is refused at
-	// once (a waiting request holds a goroutine and its message). The
-	// defaults, 128 and 512 per slot, are more than a slot serves in the
-	// default Wait (a hash takes about 35 ms on one CPU), so a burst from
-	// one client waits rather than being refused, and one party fills at
-	// most a quarter of the line.
+	// once (a waiting request holds a goroutine and its message), where
+	// waiting longer would only end in the 429 after Wait. The defaults,
+	// 128 and 512 per slot, are about what a slot serves in the default
+	// Wait (a hash takes about 35 ms on one CPU) and four times that: a
+	// burst from one client waits rather than being refused, and one party
+	// fills at most a quarter of the line.
 	PerParty, Waiting int
 }
 
