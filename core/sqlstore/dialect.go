@@ -16,8 +16,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
 	"modernc.org/sqlite"
@@ -58,14 +59,17 @@ const sqlitePragmas = "_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)" +
 func openDB(url, dataDir string) (d dialect, writer, reader *sql.DB, err error) {
 	switch {
 	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
-		db, err := sql.Open("pgx", url)
+		cfg, err := pgx.ParseConfig(url)
 		if err != nil {
 			return 0, nil, nil, fmt.Errorf("sqlstore: open postgres: %w", err)
 		}
+		db := stdlib.OpenDB(*cfg, stdlib.OptionShouldPing(shouldPing))
 		// Bounded so that a few core replicas together stay under the
-		// server's max_connections (100 by default).
+		// server's max_connections (100 by default); as many kept idle,
+		// since opening a connection starts a server process
+		// (database/sql keeps 2).
 		db.SetMaxOpenConns(20)
-		db.SetMaxIdleConns(dialectPostgres.maxIdleConns())
+		db.SetMaxIdleConns(20)
 		db.SetConnMaxIdleTime(5 * time.Minute)
 		return dialectPostgres, db, db, nil
 	case url == "":
@@ -201,14 +205,20 @@ func foreignKeyViolation(err error) bool {
 	return errors.As(err, &liteErr) && liteErr.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
 }
 
-// maxIdleConns is how many idle connections a PostgreSQL pool keeps: all it
-// may open (database/sql keeps 2 by default, and opening a connection
-// starts a server process). SQLite sets its own pools (openSQLite).
-func (d dialect) maxIdleConns() int {
-	if d == dialectPostgres {
-		return 20
-	}
-	return 2
+type checkConnKey struct{}
+
+// checkConn marks ctx so that the PostgreSQL pool pings a connection
+// before handing it out for a call under ctx (see shouldPing): a retry
+// after a dropped connection gets a live one. A dead one fails the ping and
+// is discarded, and database/sql takes another, then opens a new one.
+func checkConn(ctx context.Context) context.Context {
+	return context.WithValue(ctx, checkConnKey{}, true)
+}
+
+// shouldPing decides when the pool pings a connection before use: after
+// pgx's default second of idleness, and for every call marked by checkConn.
+func shouldPing(ctx context.Context, p stdlib.ShouldPingParams) bool {
+	return p.IdleDuration > time.Second || ctx.Value(checkConnKey{}) != nil
 }
 
 // connLost reports whether err says the connection a statement ran on is

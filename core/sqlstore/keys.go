@@ -106,7 +106,7 @@ const principalQuery = `SELECT k.is_root, 'org', o.org_id FROM api_keys k
 // Principal returns what the key may do: root flag, orgs and actions
 // (both sorted).
 func (s *Store) Principal(ctx context.Context, id string) (p *corev1.Principal, err error) {
-	err = s.reader.retry(ctx, func() (err error) {
+	err = s.reader.retry(ctx, func(ctx context.Context) (err error) {
 		p, err = s.readPrincipal(ctx, id)
 		return err
 	})

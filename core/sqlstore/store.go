@@ -190,7 +190,7 @@ type tx struct {
 // the last run sets last, but must not act outside the transaction.
 func (s *Store) write(ctx context.Context, fn func(tx *tx) error) error {
 	var t *tx
-	err := s.writer.retry(ctx, func() (err error) {
+	err := s.writer.retry(ctx, func(ctx context.Context) (err error) {
 		t, err = s.writeOnce(ctx, fn)
 		return err
 	})
@@ -292,27 +292,23 @@ type pool struct {
 
 // retry runs attempt until it succeeds, fails otherwise than on a dropped
 // connection (dialect.connLost), or has been run again maxRetries times.
-func (p *pool) retry(ctx context.Context, attempt func() error) error {
+// Attempts after the first run under a context that makes the pool check
+// a connection before handing it out (see checkConn): the server has
+// usually dropped more connections than one (a restart, a failover, an
+// operator terminating them), and the retry must not take another dead
+// one from the pool.
+func (p *pool) retry(ctx context.Context, attempt func(ctx context.Context) error) error {
 	for i := 0; ; i++ {
-		err := attempt()
+		err := attempt(ctx)
 		if err == nil || i == maxRetries || ctx.Err() != nil || !p.dialect.connLost(err) {
 			return err
 		}
-		// The server likely dropped the connections idle in the pool
-		// too (a restart, a failover, an operator terminating them):
-		// close them rather than try each on the way to a live one.
-		p.dropIdle()
 		p.retried.Add(1)
 		if !sleep(ctx, retryBackoff<<i) {
 			return err
 		}
+		ctx = checkConn(ctx)
 	}
-}
-
-// dropIdle closes the idle connections of the pool.
-func (p *pool) dropIdle() {
-	p.SetMaxIdleConns(0)
-	p.SetMaxIdleConns(p.dialect.maxIdleConns())
 }
 
 // QueryContext runs a query, again if the connection drops before its
@@ -320,7 +316,7 @@ func (p *pool) dropIdle() {
 // be covered until the last one.
 func (p *pool) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
 	var rows *sql.Rows
-	err := p.retry(ctx, func() (err error) {
+	err := p.retry(ctx, func(ctx context.Context) (err error) {
 		rows, err = p.DB.QueryContext(ctx, query, args...)
 		return err
 	})
@@ -331,7 +327,7 @@ func (p *pool) QueryContext(ctx context.Context, query string, args ...any) (*sq
 // row arrives.
 func (p *pool) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
 	var row *sql.Row
-	p.retry(ctx, func() error {
+	p.retry(ctx, func(ctx context.Context) error {
 		row = p.DB.QueryRowContext(ctx, query, args...)
 		return row.Err()
 	})
@@ -342,11 +338,11 @@ func (p *pool) QueryRowContext(ctx context.Context, query string, args ...any) *
 // transaction), again if the connection drops at any point of the read,
 // rows already scanned included; read must start its result afresh. In a
 // transaction, write's retry covers it.
-func reading(ctx context.Context, q querier, read func(q querier) error) error {
+func reading(ctx context.Context, q querier, read func(ctx context.Context, q querier) error) error {
 	if p, ok := q.(*pool); ok {
-		return p.retry(ctx, func() error { return read(p.DB) })
+		return p.retry(ctx, func(ctx context.Context) error { return read(ctx, p.DB) })
 	}
-	return read(q)
+	return read(ctx, q)
 }
 
 // sleep waits d, or less if ctx ends first; it reports whether ctx is
@@ -421,7 +417,7 @@ func limitOffset(p *corev1.Page) (limit, offset int64) {
 
 // queryStrings returns the single text column of every row.
 func queryStrings(ctx context.Context, q querier, query string, args ...any) (out []string, err error) {
-	err = reading(ctx, q, func(q querier) error {
+	err = reading(ctx, q, func(ctx context.Context, q querier) error {
 		rows, err := q.QueryContext(ctx, query, args...)
 		if err != nil {
 			return err
@@ -445,7 +441,7 @@ func queryStrings(ctx context.Context, q querier, query string, args ...any) (ou
 
 // exists reports whether query returns a row.
 func exists(ctx context.Context, q querier, query string, args ...any) (found bool, err error) {
-	err = reading(ctx, q, func(q querier) error {
+	err = reading(ctx, q, func(ctx context.Context, q querier) error {
 		var one int
 		err := q.QueryRowContext(ctx, query, args...).Scan(&one)
 		found = err == nil
@@ -458,7 +454,7 @@ func exists(ctx context.Context, q querier, query string, args ...any) (found bo
 }
 
 func count(ctx context.Context, q querier, query string, args ...any) (n int32, err error) {
-	err = reading(ctx, q, func(q querier) error {
+	err = reading(ctx, q, func(ctx context.Context, q querier) error {
 		return q.QueryRowContext(ctx, query, args...).Scan(&n)
 	})
 	return n, err

@@ -100,7 +100,7 @@ func scanInto(msg proto.Message, sel *selection) []any {
 // (joins, WHERE, ORDER BY) into msg; sql.ErrNoRows when there is none.
 func getRow(ctx context.Context, q querier, t *table, msg proto.Message, tail string, args ...any) error {
 	sel := t.selection(msg.ProtoReflect().Descriptor())
-	return reading(ctx, q, func(q querier) error {
+	return reading(ctx, q, func(ctx context.Context, q querier) error {
 		return q.QueryRowContext(ctx, sel.sql+" "+tail, args...).Scan(scanInto(msg, sel)...)
 	})
 }
@@ -115,7 +115,7 @@ type message[T any] interface {
 // messages of type M; an empty result is an empty, non-nil slice.
 func getRows[T any, M message[T]](ctx context.Context, q querier, t *table, tail string, args ...any) (out []M, err error) {
 	sel := t.selection(M(new(T)).ProtoReflect().Descriptor())
-	err = reading(ctx, q, func(q querier) error {
+	err = reading(ctx, q, func(ctx context.Context, q querier) error {
 		rows, err := q.QueryContext(ctx, sel.sql+" "+tail, args...)
 		if err != nil {
 			return err
