@@ -110,9 +110,14 @@ type Core struct {
 	TLS TLS `koanf:"tls"`
 	// Timeout bounds each call from the gateway.
 	Timeout time.Duration `koanf:"timeout"`
-	// VerifyConcurrency bounds concurrent argon2id verifications in the
-	// core; 0 means the number of CPUs.
-	VerifyConcurrency int `koanf:"verify_concurrency"`
+	// HashConcurrency bounds the argon2id hashes the core computes at once,
+	// all of them together (key verification and creation, newt secrets,
+	// visitor passwords, …): each holds 19 MiB and a CPU while it runs. 0
+	// means half the CPUs, between 1 and 4.
+	HashConcurrency int `koanf:"hash_concurrency"`
+	// HashWait is how long a request waits for a hashing slot before it is
+	// answered 429; keep it below Timeout.
+	HashWait time.Duration `koanf:"hash_wait"`
 	// MetricsAddress is where pangolin-core serves Prometheus metrics
 	// (/metrics), host:port; empty means no metrics listener. Keep it off
 	// the public network.
@@ -235,6 +240,7 @@ func Default() Config {
 			Address:            "127.0.0.1:3004",
 			ListenAddress:      ":3004",
 			Timeout:            10 * time.Second,
+			HashWait:           5 * time.Second,
 			ChangePollInterval: 200 * time.Millisecond,
 		},
 		Database: Database{DataDir: "./data"},
@@ -356,6 +362,9 @@ func walkKeys(t reflect.Type, prefix string, visit func(string, reflect.Type)) {
 
 func checkKnown(keys []string, known map[string]any, source string) error {
 	for _, key := range keys {
+		if to, ok := renamed[key]; ok {
+			return fmt.Errorf("config: key %q in %s was renamed: set %s (%s) instead", key, source, to, EnvName(to))
+		}
 		if rest, ok := strings.CutPrefix(key, "domains."); ok {
 			// domains.<key>.<field>: the keys are the operator's.
 			name, field, _ := strings.Cut(rest, ".")
@@ -369,6 +378,13 @@ func checkKnown(keys []string, known map[string]any, source string) error {
 		}
 	}
 	return nil
+}
+
+// renamed maps keys that no longer exist to their new name, so that a file
+// still using one is refused with a message that says what to write.
+var renamed = map[string]string{
+	// It bounded key verification only; the bound now covers every hash.
+	"core.verify_concurrency": "core.hash_concurrency",
 }
 
 // ValidateGateway checks what the gateway needs; errors name the key.
@@ -416,8 +432,13 @@ func (c Config) ValidateCore() error {
 	} else if len(c.Core.Token) < 32 {
 		errs = append(errs, errors.New("core.token: must be at least 32 characters"))
 	}
-	if c.Core.VerifyConcurrency < 0 {
-		errs = append(errs, errors.New("core.verify_concurrency: must not be negative"))
+	if c.Core.HashConcurrency < 0 {
+		errs = append(errs, errors.New("core.hash_concurrency: must not be negative"))
+	}
+	if c.Core.HashWait <= 0 {
+		errs = append(errs, errors.New("core.hash_wait: must be positive"))
+	} else if c.Core.HashWait >= c.Core.Timeout {
+		errs = append(errs, fmt.Errorf("core.hash_wait: %v must be below core.timeout (%v), so that a busy core answers 429 before the gateway gives up on the call", c.Core.HashWait, c.Core.Timeout))
 	}
 	if c.Core.ChangePollInterval <= 0 {
 		errs = append(errs, errors.New("core.change_poll_interval: must be positive"))

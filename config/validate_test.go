@@ -262,3 +262,45 @@ func TestMetricsKeys(t *testing.T) {
 		t.Fatalf("core with core.metrics_address localhost:http: %v", err)
 	}
 }
+
+// core.verify_concurrency bounded key verification only; its successor
+// core.hash_concurrency bounds every hash. A file or environment still
+// using the old name is refused with the new one.
+func TestHashKeys(t *testing.T) {
+	for _, tc := range []struct{ doc, env string }{
+		{doc: "core:\n  verify_concurrency: 2\n"},
+		{env: "PGW_CORE__VERIFY_CONCURRENCY=2"},
+	} {
+		_, err := loadYAML(t, tc.doc, tc.env)
+		if err == nil || !strings.Contains(err.Error(), "core.hash_concurrency (PGW_CORE__HASH_CONCURRENCY)") {
+			t.Fatalf("%q %q: %v; want the new key named", tc.doc, tc.env, err)
+		}
+	}
+	c, err := loadYAML(t, "core:\n  hash_concurrency: 3\n  hash_wait: 2s\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Core.HashConcurrency != 3 || c.Core.HashWait != 2*time.Second {
+		t.Fatalf("loaded %+v", c.Core)
+	}
+	core := func(mutate func(*Config)) error {
+		c := Default()
+		c.Core.Token = strings.Repeat("t", 40)
+		mutate(&c)
+		return c.ValidateCore()
+	}
+	if err := core(func(*Config) {}); err != nil {
+		t.Fatalf("defaults: %v", err)
+	}
+	for want, mutate := range map[string]func(*Config){
+		"core.hash_concurrency: must not be negative": func(c *Config) { c.Core.HashConcurrency = -1 },
+		"core.hash_wait: must be positive":            func(c *Config) { c.Core.HashWait = 0 },
+		"core.hash_wait: 10s must be below core.timeout (10s)": func(c *Config) {
+			c.Core.HashWait = c.Core.Timeout
+		},
+	} {
+		if err := core(mutate); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("got %v, want %q", err, want)
+		}
+	}
+}

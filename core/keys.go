@@ -3,7 +3,6 @@ package core
 import (
 	"context"
 	"log/slog"
-	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -37,24 +36,9 @@ type KeyStore interface {
 // change stream, which the transport serves from the change log.
 type Keys struct {
 	corev1.UnimplementedApiKeyServiceServer
-	store KeyStore
-	log   *slog.Logger
-	// slots bounds concurrent argon2id verifications so that a flood of bad
-	// keys cannot take every CPU; queue bounds how many wait.
-	slots chan struct{}
-	queue chan struct{}
-}
-
-func newKeys(store KeyStore, concurrency int, log *slog.Logger) *Keys {
-	if concurrency <= 0 {
-		concurrency = runtime.GOMAXPROCS(0)
-	}
-	return &Keys{
-		store: store,
-		log:   log,
-		slots: make(chan struct{}, concurrency),
-		queue: make(chan struct{}, concurrency*64),
-	}
+	store  KeyStore
+	hasher *Hasher
+	log    *slog.Logger
 }
 
 // CreatedKey is a new key with its secret, which is never stored or shown
@@ -67,9 +51,11 @@ func (k CreatedKey) Token() string { return k.GetApiKeyId() + "." + k.GetApiKey(
 // Verify checks a key's secret and returns what the key may do. Unknown
 // key and wrong secret give the same Unauthenticated error.
 //
-// An id that does not exist is refused before the verification queue and
+// An id that does not exist is refused before the Hasher's line and
 // without computing a hash, so a flood of made-up ids costs one indexed
-// read each and cannot starve real keys of verification slots. Its answer
+// read each and cannot starve real keys of hashing slots. The hash counts
+// against the key being verified (there is no caller yet), so wrong secrets
+// for one key wait behind each other, not in front of other keys. Its answer
 // comes sooner than a wrong secret's, which tells a caller whether a key id
 // exists: ids are not secrets, the 40-character secret is what protects a
 // key (README, "How a request is authenticated").
@@ -86,12 +72,14 @@ func (k *Keys) Verify(ctx context.Context, req *corev1.VerifyRequest) (*corev1.P
 	if err != nil {
 		return nil, err
 	}
-	release, err := k.acquireVerifySlot(ctx)
+	ok, err := k.hasher.Check(withHashParty(ctx, id), hash, secret)
+	if ErrorCode(err) == CodeExhausted {
+		return nil, Errorf(CodeExhausted, "Too many authentication attempts, retry later")
+	}
 	if err != nil {
 		return nil, err
 	}
-	defer release()
-	if !CheckSecret(hash, secret) {
+	if !ok {
 		return nil, invalid
 	}
 	p, err := k.store.Principal(ctx, id)
@@ -99,21 +87,6 @@ func (k *Keys) Verify(ctx context.Context, req *corev1.VerifyRequest) (*corev1.P
 		return nil, invalid // deleted meanwhile
 	}
 	return p, err
-}
-
-func (k *Keys) acquireVerifySlot(ctx context.Context) (release func(), err error) {
-	select {
-	case k.queue <- struct{}{}:
-	default:
-		return nil, Errorf(CodeExhausted, "Too many authentication attempts, retry later")
-	}
-	defer func() { <-k.queue }()
-	select {
-	case k.slots <- struct{}{}:
-		return func() { <-k.slots }, nil
-	case <-ctx.Done():
-		return nil, Errorf(CodeUnavailable, "Request cancelled")
-	}
 }
 
 // CreateOrgKey creates a key scoped to one org, with no actions.
@@ -133,6 +106,10 @@ func (k *Keys) create(ctx context.Context, name, orgID string, actionIDs []strin
 		return CreatedKey{}, err
 	}
 	secret := NewKeySecret()
+	hash, err := k.hasher.Hash(ctx, secret)
+	if err != nil {
+		return CreatedKey{}, err
+	}
 	key := &corev1.CreatedApiKey{
 		ApiKeyId:  RandomID(15),
 		ApiKey:    secret,
@@ -140,7 +117,7 @@ func (k *Keys) create(ctx context.Context, name, orgID string, actionIDs []strin
 		LastChars: secret[len(secret)-4:],
 		CreatedAt: Timestamp(time.Now()),
 	}
-	if err := k.store.CreateKey(ctx, key, HashSecret(secret), orgID, uniq(actionIDs)); err != nil {
+	if err := k.store.CreateKey(ctx, key, hash, orgID, uniq(actionIDs)); err != nil {
 		return CreatedKey{}, err
 	}
 	k.log.InfoContext(ctx, "core: API key created", "api_key_id", key.ApiKeyId, "org_id", orgID, "by", CallerOf(ctx).GetApiKeyId())

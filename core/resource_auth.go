@@ -71,10 +71,6 @@ type ResourceAuth struct {
 	hash func(ctx context.Context, secret string) (string, error)
 }
 
-// hashNow hashes at once, unbounded: the hashing entry point until the
-// core bounds every hash it computes.
-func hashNow(_ context.Context, secret string) (string, error) { return HashSecret(secret), nil }
-
 // SetResourcePassword sets the password (4-100 characters) or, for null,
 // removes it.
 func (s *ResourceAuth) SetResourcePassword(ctx context.Context, req *corev1.SetResourcePasswordRequest) (*corev1.Empty, error) {

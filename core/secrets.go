@@ -21,6 +21,9 @@ const (
 	argonThreads   = 1
 	argonKeyLen    = 32
 	argonSaltLen   = 16
+
+	// maxArgonMemoryKiB bounds the memory parameter a stored hash may ask.
+	maxArgonMemoryKiB = 64 << 10
 )
 
 const idAlphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
@@ -50,8 +53,9 @@ func NewKeySecret() string {
 	return strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b))
 }
 
-// HashSecret returns the argon2id PHC string of secret.
-func HashSecret(secret string) string {
+// hashSecret returns the argon2id PHC string of secret. It is unbounded:
+// the core calls it only through a Hasher, which bounds how many run.
+func hashSecret(secret string) string {
 	salt := make([]byte, argonSaltLen)
 	rand.Read(salt)
 	sum := argon2.IDKey([]byte(secret), salt, argonTime, argonMemoryKiB, argonThreads, argonKeyLen)
@@ -60,10 +64,11 @@ func HashSecret(secret string) string {
 		argon2.Version, argonMemoryKiB, argonTime, argonThreads, b64.EncodeToString(salt), b64.EncodeToString(sum))
 }
 
-// CheckSecret reports whether secret matches the PHC string, in constant
+// checkSecret reports whether secret matches the PHC string, in constant
 // time. It honours the parameters stored in the hash, so keys hashed by
-// Pangolin itself verify too.
-func CheckSecret(phc, secret string) bool {
+// Pangolin itself verify too. Like hashSecret, it runs only through a
+// Hasher.
+func checkSecret(phc, secret string) bool {
 	parts := strings.Split(phc, "$")
 	if len(parts) != 6 || parts[1] != "argon2id" {
 		return false
@@ -77,8 +82,11 @@ func CheckSecret(phc, secret string) bool {
 	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &memory, &iterations, &threads); err != nil {
 		return false
 	}
-	// Refuse absurd parameters from a tampered row rather than allocate them.
-	if memory == 0 || memory > 1<<20 || iterations == 0 || iterations > 16 || threads == 0 {
+	// Refuse absurd parameters from a tampered row rather than allocate
+	// them: the Hasher's memory bound counts on each hash holding about
+	// argonMemoryKiB, so accept at most maxArgonMemoryKiB (OWASP's largest
+	// argon2id profile, 46 MiB, fits).
+	if memory == 0 || memory > maxArgonMemoryKiB || iterations == 0 || iterations > 16 || threads == 0 {
 		return false
 	}
 	b64 := base64.RawStdEncoding

@@ -49,28 +49,48 @@ type Service struct {
 	AccessTokens   *AccessTokens
 	Keys           *Keys
 	Health         Health
-	store          Store
+	// Hasher computes every argon2id hash of the core, under one bound (see
+	// Hasher). A service that stores or checks a secret gets this one in
+	// NewService; none builds its own.
+	Hasher *Hasher
+	store  Store
 }
 
-// NewService returns the core over store; verifyConcurrency bounds the
-// argon2id verifications that run at once (0: one per CPU).
-func NewService(store Store, verifyConcurrency int, log *slog.Logger) *Service {
+// Option tunes NewService.
+type Option func(*HashLimits)
+
+// WithHashWait sets how long a hash waits for a slot before its caller is
+// told to retry later (HashLimits.Wait).
+func WithHashWait(d time.Duration) Option {
+	return func(l *HashLimits) { l.Wait = d }
+}
+
+// NewService returns the core over store. hashConcurrency bounds the
+// argon2id hashes (key verification and creation, newt secrets, …) that
+// run at once, all services together; 0 picks DefaultHashConcurrency.
+func NewService(store Store, hashConcurrency int, log *slog.Logger, opts ...Option) *Service {
 	if log == nil {
 		log = slog.Default()
 	}
+	limits := HashLimits{Concurrency: hashConcurrency}
+	for _, o := range opts {
+		o(&limits)
+	}
+	hasher := NewHasher(limits)
 	return &Service{
 		Orgs:      &Orgs{store: store},
-		Sites:     &Sites{store: store},
+		Sites:     &Sites{store: store, hasher: hasher},
 		Resources: &Resources{store: store},
 		Domains:   &Domains{store: store},
 		Targets:   &Targets{store: store},
 		Rules:     &Rules{store: store},
-		// Visitor secrets are hashed through hashNow, the one place to
-		// put them under the core's hashing bound.
-		ResourceAuth:   &ResourceAuth{store: store, hash: hashNow},
+		// Visitor secrets (passwords, PINs, header auth) are hashed under
+		// the core's one bound, like keys and newt secrets.
+		ResourceAuth:   &ResourceAuth{store: store, hash: hasher.Hash},
 		ResourceAccess: &ResourceAccess{store: store},
 		AccessTokens:   &AccessTokens{store: store, now: time.Now},
-		Keys:           newKeys(store, verifyConcurrency, log),
+		Keys:           &Keys{store: store, hasher: hasher, log: log},
+		Hasher:         hasher,
 		store:          store,
 	}
 }

@@ -75,15 +75,25 @@ func TestKeyFormat(t *testing.T) {
 	if !regexp.MustCompile(`^[a-z2-7]{40}$`).MatchString(secret) {
 		t.Fatalf("secret = %q", secret)
 	}
-	hash := core.HashSecret(secret)
-	if !strings.HasPrefix(hash, "$argon2id$v=19$m=19456,t=2,p=1$") {
-		t.Fatalf("hash = %q", hash)
+	h := core.NewHasher(core.HashLimits{Concurrency: 1})
+	ctx := context.Background()
+	hash, err := h.Hash(ctx, secret)
+	if err != nil || !strings.HasPrefix(hash, "$argon2id$v=19$m=19456,t=2,p=1$") {
+		t.Fatalf("hash = %q, %v", hash, err)
 	}
-	if !core.CheckSecret(hash, secret) || core.CheckSecret(hash, secret+"x") || core.CheckSecret("garbage", secret) {
-		t.Fatal("CheckSecret disagrees with HashSecret")
+	check := func(hash, secret string) bool {
+		t.Helper()
+		ok, err := h.Check(ctx, hash, secret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	if !check(hash, secret) || check(hash, secret+"x") || check("garbage", secret) {
+		t.Fatal("Check disagrees with Hash")
 	}
 	// A hash with absurd parameters is refused, not computed.
-	if core.CheckSecret("$argon2id$v=19$m=99999999,t=2,p=1$c2FsdHNhbHQ$aGFzaA", secret) {
+	if check("$argon2id$v=19$m=99999999,t=2,p=1$c2FsdHNhbHQ$aGFzaA", secret) {
 		t.Fatal("absurd parameters accepted")
 	}
 }

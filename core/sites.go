@@ -69,7 +69,8 @@ func SiteNotFound(id int64) error {
 // Sites is the SiteService.
 type Sites struct {
 	corev1.UnimplementedSiteServiceServer
-	store SiteStore
+	store  SiteStore
+	hasher *Hasher
 }
 
 // Reach resolves a site id (access scope OBJECT, object "site"): a site in
@@ -155,7 +156,7 @@ func (s *Sites) CreateSite(ctx context.Context, in *corev1.CreateSiteRequest) (*
 				return nil, Errorf(CodeInvalid, "Validation error: secret must be 8-128 characters")
 			}
 		}
-		newt = &Newt{ID: id, SecretHash: HashSecret(secret)}
+		newt = &Newt{ID: id}
 		created.NewtId, created.Secret = &id, &secret
 	}
 
@@ -163,6 +164,16 @@ func (s *Sites) CreateSite(ctx context.Context, in *corev1.CreateSiteRequest) (*
 		if err := checkNiceID(in.GetNiceId()); err != nil {
 			return nil, err
 		}
+	}
+	// Hashed last, once the request is known to be valid: a refused
+	// request costs no hashing slot.
+	if newt != nil {
+		if newt.SecretHash, err = s.hasher.Hash(ctx, created.GetSecret()); err != nil {
+			return nil, err
+		}
+	}
+
+	if in.NiceId != nil {
 		site.NiceId = in.GetNiceId()
 		created.Site, err = s.store.CreateSite(ctx, site, newt)
 		return created, err

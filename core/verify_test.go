@@ -13,11 +13,11 @@ import (
 )
 
 // A verification of a key id that does not exist computes no hash and
-// takes no place in the bounded verification queue: while wrong secrets for
-// a real key keep the queue full (others are refused with 429), unknown ids
+// takes no place in the Hasher's line: while wrong secrets for a real key
+// keep that key's line full (others are refused with 429), unknown ids
 // still get the 401 at once.
 func TestVerifyUnknownKeyTakesNoSlot(t *testing.T) {
-	svc := newService(t) // 2 verification slots
+	svc := newService(t) // 2 hashing slots
 	ctx := context.Background()
 	key, err := svc.CreateRootKey(ctx, "real", nil)
 	if err != nil {
@@ -40,7 +40,7 @@ func TestVerifyUnknownKeyTakesNoSlot(t *testing.T) {
 	deadline := time.Now().Add(30 * time.Second)
 	for refused.Load() == 0 {
 		if time.Now().After(deadline) {
-			t.Fatal("the wrong secrets never filled the verification queue")
+			t.Fatal("the wrong secrets never filled the key's line")
 		}
 		time.Sleep(5 * time.Millisecond)
 	}

@@ -78,7 +78,7 @@ func serve(cfg config.Config) error {
 	if err := metrics.Start(mctx, "core.metrics_address", cfg.Core.MetricsAddress, cfg.Metrics.Pprof, log); err != nil {
 		return err
 	}
-	svc := core.NewService(store, cfg.Core.VerifyConcurrency, log)
+	svc := core.NewService(store, cfg.Core.HashConcurrency, log, core.WithHashWait(cfg.Core.HashWait))
 	if err := svc.Configure(ctx, rpc.Settings(cfg)); err != nil {
 		return err
 	}

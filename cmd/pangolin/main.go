@@ -72,7 +72,7 @@ func run(args []string) error {
 		return err
 	}
 	defer store.Close()
-	svc := core.NewService(store, cfg.Core.VerifyConcurrency, log)
+	svc := core.NewService(store, cfg.Core.HashConcurrency, log, core.WithHashWait(cfg.Core.HashWait))
 	if err := svc.Configure(ctx, rpc.Settings(cfg)); err != nil {
 		return err
 	}

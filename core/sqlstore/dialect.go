@@ -3,17 +3,22 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
 	"modernc.org/sqlite"
@@ -54,18 +59,16 @@ const sqlitePragmas = "_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)" +
 func openDB(url, dataDir string) (d dialect, writer, reader *sql.DB, err error) {
 	switch {
 	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
-		db, err := sql.Open("pgx", url)
+		cfg, err := pgx.ParseConfig(url)
 		if err != nil {
 			return 0, nil, nil, fmt.Errorf("sqlstore: open postgres: %w", err)
 		}
+		db := stdlib.OpenDB(*cfg, stdlib.OptionShouldPing(shouldPing))
 		// Bounded so that a few core replicas together stay under the
-		// server's max_connections (100 by default).
+		// server's max_connections (100 by default); as many kept idle,
+		// since opening a connection starts a server process
+		// (database/sql keeps 2).
 		db.SetMaxOpenConns(20)
-		// Keep them all once open. database/sql keeps 2 idle by default:
-		// under concurrent calls every other query then closed its
-		// connection on release and the next one dialled PostgreSQL again
-		// (a backend fork, authentication, cold catalog caches), which
-		// was half of the core's time on a call and most of its p99.
 		db.SetMaxIdleConns(20)
 		db.SetConnMaxIdleTime(5 * time.Minute)
 		return dialectPostgres, db, db, nil
@@ -203,4 +206,58 @@ func foreignKeyViolation(err error) bool {
 	}
 	var liteErr *sqlite.Error
 	return errors.As(err, &liteErr) && liteErr.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
+}
+
+type checkConnKey struct{}
+
+// checkConn marks ctx so that the PostgreSQL pool pings a connection
+// before handing it out for a call under ctx (see shouldPing): a retry
+// after a dropped connection gets a live one. A dead one fails the ping and
+// is discarded, and database/sql takes another, then opens a new one.
+func checkConn(ctx context.Context) context.Context {
+	return context.WithValue(ctx, checkConnKey{}, true)
+}
+
+// shouldPing decides when the pool pings a connection before use: after
+// pgx's default second of idleness, and for every call marked by checkConn.
+func shouldPing(ctx context.Context, p stdlib.ShouldPingParams) bool {
+	return p.IdleDuration > time.Second || ctx.Value(checkConnKey{}) != nil
+}
+
+// connLost reports whether err says the connection a statement ran on is
+// gone: the server terminated its backend (pg_terminate_backend, a restart,
+// a failover: SQLSTATE 57P01-57P03), a connection exception (class 08), the
+// socket broke, or the driver found the connection closed. A transaction
+// whose statement failed so never committed, unless that statement was its
+// COMMIT (see Store.write). SQLite has no connection to lose.
+func (d dialect) connLost(err error) bool {
+	if d != dialectPostgres || err == nil {
+		return false
+	}
+	// A call that ran out of time or was cancelled is not run again (its
+	// caller has gone), even when the driver dropped the connection for it.
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || pgconn.Timeout(err) {
+		return false
+	}
+	if errors.Is(err, driver.ErrBadConn) || pgconn.SafeToRetry(err) {
+		return true
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return strings.HasPrefix(pgErr.Code, "08") || slices.Contains([]string{"57P01", "57P02", "57P03"}, pgErr.Code)
+	}
+	var netErr net.Error
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.As(err, &netErr) && !netErr.Timeout()
+}
+
+// txID returns the id of the transaction on PostgreSQL if it wrote
+// anything (0 otherwise, and always on SQLite), so that the outcome of a
+// COMMIT cut off by a dropped connection can be asked (txid_status).
+func (d dialect) txID(ctx context.Context, tx *sql.Tx) (int64, error) {
+	if d != dialectPostgres {
+		return 0, nil
+	}
+	var xid sql.NullInt64
+	err := tx.QueryRowContext(ctx, `SELECT txid_current_if_assigned()`).Scan(&xid)
+	return xid.Int64, err
 }

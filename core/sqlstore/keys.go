@@ -105,10 +105,25 @@ const principalQuery = `SELECT k.is_root, 'org', o.org_id FROM api_keys k
 
 // Principal returns what the key may do: root flag, orgs and actions
 // (both sorted).
-func (s *Store) Principal(ctx context.Context, id string) (*corev1.Principal, error) {
-	rows, err := s.principal.QueryContext(ctx, id)
+func (s *Store) Principal(ctx context.Context, id string) (p *corev1.Principal, err error) {
+	err = s.reader.retry(ctx, func(ctx context.Context) (err error) {
+		p, err = s.readPrincipal(ctx, id)
+		return err
+	})
 	if err != nil {
 		return nil, internal("get api key scope", err)
+	}
+	if p == nil {
+		return nil, errKeyNotFound()
+	}
+	return p, nil
+}
+
+// readPrincipal is Principal, once: nil when the key does not exist.
+func (s *Store) readPrincipal(ctx context.Context, id string) (*corev1.Principal, error) {
+	rows, err := s.principal.QueryContext(ctx, id)
+	if err != nil {
+		return nil, err
 	}
 	defer rows.Close()
 	var p *corev1.Principal
@@ -117,7 +132,7 @@ func (s *Store) Principal(ctx context.Context, id string) (*corev1.Principal, er
 		var kind string
 		var value sql.NullString
 		if err := rows.Scan(&root, &kind, &value); err != nil {
-			return nil, internal("get api key scope", err)
+			return nil, err
 		}
 		if p == nil {
 			p = &corev1.Principal{ApiKeyId: id, IsRoot: root, OrgIds: []string{}, ActionIds: []string{}}
@@ -130,13 +145,7 @@ func (s *Store) Principal(ctx context.Context, id string) (*corev1.Principal, er
 			p.ActionIds = append(p.ActionIds, value.String)
 		}
 	}
-	if err := rows.Err(); err != nil {
-		return nil, internal("get api key scope", err)
-	}
-	if p == nil {
-		return nil, errKeyNotFound()
-	}
-	return p, nil
+	return p, rows.Err()
 }
 
 // ListKeys returns every key, root and org, ordered by creation time then

@@ -55,7 +55,7 @@ func TestOpenSQLiteLocations(t *testing.T) {
 func TestSQLitePragmas(t *testing.T) {
 	ctx := context.Background()
 	s := openStore(t, sqliteBackend)
-	for name, db := range map[string]*sql.DB{"writer": s.writer, "reader": s.reader.DB} {
+	for name, db := range map[string]*sql.DB{"writer": s.writer.DB, "reader": s.reader.DB} {
 		conns := 1
 		if db == s.reader.DB {
 			conns = 3

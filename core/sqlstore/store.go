@@ -15,6 +15,7 @@ import (
 	"math"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pressly/goose/v3"
@@ -34,8 +35,9 @@ type Store struct {
 	dialect dialect
 	// writer runs every write transaction; reader serves reads outside
 	// transactions. They are the same pool on PostgreSQL (see openDB).
-	writer *sql.DB
-	reader *reads
+	// Both retry what a dropped connection failed (see pool).
+	writer *pool
+	reader *pool
 	// url is kept on PostgreSQL for the LISTEN connection (see listen.go).
 	url string
 	// principal is prepared once: the core reads a key's scope on every
@@ -60,7 +62,11 @@ func Open(ctx context.Context, url string, dataDir string) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{dialect: d, writer: writer, reader: newReads(reader, d)}
+	// Reads outside transactions go through reads (timed; prepared once
+	// on SQLite), writes straight to the pool; both retry on a dropped
+	// connection.
+	s := &Store{dialect: d, writer: &pool{DB: writer, run: writer, dialect: d}}
+	s.reader = &pool{DB: reader, run: newReads(reader, d), dialect: d}
 	if d == dialectPostgres {
 		s.url = url
 	}
@@ -90,8 +96,9 @@ func (s *Store) Close() error {
 		err = s.principal.Close()
 	}
 	err = errors.Join(err, s.writer.Close())
-	if s.reader.DB != s.writer {
-		err = errors.Join(err, s.reader.Close())
+	if s.reader.DB != s.writer.DB {
+		// The reader's own pool (SQLite), with its prepared statements.
+		err = errors.Join(err, s.reader.run.(*reads).Close())
 	}
 	return err
 }
@@ -105,7 +112,7 @@ func (s *Store) migrate(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("sqlstore: migrations: %w", err)
 	}
-	provider, err := goose.NewProvider(s.dialect.gooseDialect(), s.writer, fsys, opts...)
+	provider, err := goose.NewProvider(s.dialect.gooseDialect(), s.writer.DB, fsys, opts...)
 	if err != nil {
 		return fmt.Errorf("sqlstore: migrations: %w", err)
 	}
@@ -182,24 +189,184 @@ type tx struct {
 // write runs fn in a transaction on the writer pool, committing if fn
 // returns nil; a committed key change is announced to this process's
 // listeners.
+//
+// When the connection drops (the server terminated its backend, restarted,
+// failed over; the network broke), the transaction is run again as a
+// whole, up to maxRetries times, if it certainly did not commit: it failed
+// before COMMIT was sent, or the server says it aborted. fn must therefore
+// be safe to run more than once: it may set variables of its caller, which
+// the last run sets last, but must not act outside the transaction.
 func (s *Store) write(ctx context.Context, fn func(tx *tx) error) error {
 	defer observeWrite(time.Now())
-	sqlTx, err := s.writer.BeginTx(ctx, nil)
+	var t *tx
+	err := s.writer.retry(ctx, func(ctx context.Context) (err error) {
+		t, err = s.writeOnce(ctx, fn)
+		return err
+	})
 	if err != nil {
-		return err
-	}
-	t := &tx{Tx: sqlTx}
-	if err := fn(t); err != nil {
-		t.Rollback()
-		return err
-	}
-	if err := t.Commit(); err != nil {
 		return err
 	}
 	if t.keysChanged {
 		s.local.announce()
 	}
 	return nil
+}
+
+// writeOnce runs fn in one transaction. An error it returns passes
+// dialect.connLost only when the transaction certainly did not commit.
+func (s *Store) writeOnce(ctx context.Context, fn func(tx *tx) error) (*tx, error) {
+	sqlTx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	t := &tx{Tx: sqlTx}
+	if err := fn(t); err != nil {
+		t.Rollback()
+		return nil, err
+	}
+	// The transaction's id, to learn its fate if the connection drops
+	// while COMMIT is under way; 0 when it wrote nothing.
+	xid, err := s.dialect.txID(ctx, t.Tx)
+	if err != nil {
+		t.Rollback()
+		return nil, err
+	}
+	err = t.Commit()
+	if err == nil || !s.dialect.connLost(err) || xid == 0 {
+		return t, err // a transaction that wrote nothing can run again
+	}
+	// The connection dropped around COMMIT: it may or may not have
+	// committed. Ask the server on another connection. (The driver's own
+	// "never sent" verdict is not trusted here: pgx can give it for a
+	// COMMIT the server received.)
+	switch s.txFate(ctx, xid) {
+	case txCommitted:
+		s.writer.committed.Add(1)
+		return t, nil
+	case txAborted:
+		return nil, err // connLost: run it again
+	}
+	return nil, fmt.Errorf("commit of transaction %d: outcome unknown after the connection dropped: %v", xid, err)
+}
+
+type txOutcome int
+
+const (
+	txUnknown txOutcome = iota
+	txCommitted
+	txAborted
+)
+
+// txFate asks the server whether transaction xid committed. A backend
+// terminated during COMMIT may not have finished aborting when asked
+// first: "in progress" is asked again, a few times.
+func (s *Store) txFate(ctx context.Context, xid int64) txOutcome {
+	for i := range 5 {
+		var status sql.NullString
+		err := s.writer.QueryRowContext(ctx, `SELECT txid_status($1)`, xid).Scan(&status)
+		switch {
+		case err != nil:
+			return txUnknown
+		case status.String == "committed":
+			return txCommitted
+		case status.String == "aborted":
+			return txAborted
+		}
+		if !sleep(ctx, 10*time.Millisecond<<i) {
+			return txUnknown
+		}
+	}
+	return txUnknown
+}
+
+// maxRetries is how many times a call is run again after a dropped
+// connection; retryBackoff the first pause, which doubles each time.
+const (
+	maxRetries   = 2
+	retryBackoff = 5 * time.Millisecond
+)
+
+// pool is a database/sql pool whose queries outside transactions are run
+// again, up to maxRetries times, when they fail on a dropped connection:
+// reads are idempotent. Writes go through Store.write, which retries a
+// transaction as a whole when it certainly did not commit; ExecContext is
+// not retried here.
+type pool struct {
+	*sql.DB
+	// run is what the pool's queries go through: the DB itself, or reads.
+	run     querier
+	dialect dialect
+	// retried counts the attempts run again, committed the transactions
+	// found committed after their COMMIT was cut off (for tests).
+	retried, committed atomic.Int64
+}
+
+// retry runs attempt until it succeeds, fails otherwise than on a dropped
+// connection (dialect.connLost), or has been run again maxRetries times.
+// Attempts after the first run under a context that makes the pool check
+// a connection before handing it out (see checkConn): the server has
+// usually dropped more connections than one (a restart, a failover, an
+// operator terminating them), and the retry must not take another dead
+// one from the pool.
+func (p *pool) retry(ctx context.Context, attempt func(ctx context.Context) error) error {
+	for i := 0; ; i++ {
+		err := attempt(ctx)
+		if err == nil || i == maxRetries || ctx.Err() != nil || !p.dialect.connLost(err) {
+			return err
+		}
+		p.retried.Add(1)
+		if !sleep(ctx, retryBackoff<<i) {
+			return err
+		}
+		ctx = checkConn(ctx)
+	}
+}
+
+// QueryContext runs a query, again if the connection drops before its
+// first row arrives. Callers that read many rows use reading instead, to
+// be covered until the last one.
+func (p *pool) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	var rows *sql.Rows
+	err := p.retry(ctx, func(ctx context.Context) (err error) {
+		rows, err = p.run.QueryContext(ctx, query, args...)
+		return err
+	})
+	return rows, err
+}
+
+// QueryRowContext runs a query, again if the connection drops before its
+// row arrives.
+func (p *pool) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	var row *sql.Row
+	p.retry(ctx, func(ctx context.Context) error {
+		row = p.run.QueryRowContext(ctx, query, args...)
+		return row.Err()
+	})
+	return row
+}
+
+// reading runs read, which reads through q: when q is a pool (outside a
+// transaction), again if the connection drops at any point of the read,
+// rows already scanned included; read must start its result afresh. In a
+// transaction, write's retry covers it.
+func reading(ctx context.Context, q querier, read func(ctx context.Context, q querier) error) error {
+	if p, ok := q.(*pool); ok {
+		return p.retry(ctx, func(ctx context.Context) error { return read(ctx, p.run) })
+	}
+	return read(ctx, q)
+}
+
+// sleep waits d, or less if ctx ends first; it reports whether ctx is
+// still live.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
 
 // announcer calls its listeners after a commit.
@@ -260,35 +427,46 @@ func limitOffset(p *corev1.Page) (limit, offset int64) {
 }
 
 // queryStrings returns the single text column of every row.
-func queryStrings(ctx context.Context, q querier, query string, args ...any) ([]string, error) {
-	rows, err := q.QueryContext(ctx, query, args...)
+func queryStrings(ctx context.Context, q querier, query string, args ...any) (out []string, err error) {
+	err = reading(ctx, q, func(ctx context.Context, q querier) error {
+		rows, err := q.QueryContext(ctx, query, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		out = []string{}
+		for rows.Next() {
+			var v string
+			if err := rows.Scan(&v); err != nil {
+				return err
+			}
+			out = append(out, v)
+		}
+		return rows.Err()
+	})
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	out := []string{}
-	for rows.Next() {
-		var v string
-		if err := rows.Scan(&v); err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // exists reports whether query returns a row.
-func exists(ctx context.Context, q querier, query string, args ...any) (bool, error) {
-	var one int
-	err := q.QueryRowContext(ctx, query, args...).Scan(&one)
-	if errors.Is(err, sql.ErrNoRows) {
-		return false, nil
-	}
-	return err == nil, err
+func exists(ctx context.Context, q querier, query string, args ...any) (found bool, err error) {
+	err = reading(ctx, q, func(ctx context.Context, q querier) error {
+		var one int
+		err := q.QueryRowContext(ctx, query, args...).Scan(&one)
+		found = err == nil
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		return err
+	})
+	return found && err == nil, err
 }
 
-func count(ctx context.Context, q querier, query string, args ...any) (int32, error) {
-	var n int32
-	err := q.QueryRowContext(ctx, query, args...).Scan(&n)
+func count(ctx context.Context, q querier, query string, args ...any) (n int32, err error) {
+	err = reading(ctx, q, func(ctx context.Context, q querier) error {
+		return q.QueryRowContext(ctx, query, args...).Scan(&n)
+	})
 	return n, err
 }

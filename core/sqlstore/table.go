@@ -120,7 +120,9 @@ func (r *rowScanner) into(msg proto.Message) []any {
 // (joins, WHERE, ORDER BY) into msg; sql.ErrNoRows when there is none.
 func getRow(ctx context.Context, q querier, t *table, msg proto.Message, tail string, args ...any) error {
 	sel := t.selection(msg.ProtoReflect().Descriptor())
-	return q.QueryRowContext(ctx, sel.sql+" "+tail, args...).Scan(newRowScanner(sel).into(msg)...)
+	return reading(ctx, q, func(ctx context.Context, q querier) error {
+		return q.QueryRowContext(ctx, sel.sql+" "+tail, args...).Scan(newRowScanner(sel).into(msg)...)
+	})
 }
 
 // message is a proto message type M whose zero value T can be allocated.
@@ -131,23 +133,29 @@ type message[T any] interface {
 
 // getRows reads every row of the table's SELECT followed by tail, as
 // messages of type M; an empty result is an empty, non-nil slice.
-func getRows[T any, M message[T]](ctx context.Context, q querier, t *table, tail string, args ...any) ([]M, error) {
+func getRows[T any, M message[T]](ctx context.Context, q querier, t *table, tail string, args ...any) (out []M, err error) {
 	sel := t.selection(M(new(T)).ProtoReflect().Descriptor())
-	rows, err := q.QueryContext(ctx, sel.sql+" "+tail, args...)
+	err = reading(ctx, q, func(ctx context.Context, q querier) error {
+		rows, err := q.QueryContext(ctx, sel.sql+" "+tail, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		out = []M{}
+		scan := newRowScanner(sel)
+		for rows.Next() {
+			m := M(new(T))
+			if err := rows.Scan(scan.into(m)...); err != nil {
+				return err
+			}
+			out = append(out, m)
+		}
+		return rows.Err()
+	})
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	out := []M{}
-	scan := newRowScanner(sel)
-	for rows.Next() {
-		m := M(new(T))
-		if err := rows.Scan(scan.into(m)...); err != nil {
-			return nil, err
-		}
-		out = append(out, m)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // column is a value written beside a message's fields: one the message
