@@ -31,6 +31,7 @@ var contractTests = []struct {
 	{"DeleteOrgCascade", testDeleteOrgCascade},
 	{"CreateKeyAndPrincipal", testCreateKeyAndPrincipal},
 	{"CreateKeyRefused", testCreateKeyRefused},
+	{"KeyExpiry", testKeyExpiry},
 	{"ListKeys", testListKeys},
 	{"ListOrgKeys", testListOrgKeys},
 	{"DeleteKey", testDeleteKey},
@@ -530,6 +531,43 @@ func testCreateKeyRefused(t *testing.T, b backend) {
 	}
 	if got := loggedKeys(t, s, seq); len(got) != 0 {
 		t.Fatalf("refused creates logged key changes %v", got)
+	}
+}
+
+// testKeyExpiry: a key's expiry is stored in UTC and read back, exactly
+// as written, by every read of the key: Principal (what the core checks on
+// each call), Key, ListKeys and ListOrgKeys. No expiry reads as unset.
+func testKeyExpiry(t *testing.T, b backend) {
+	ctx := context.Background()
+	s := openStore(t, b)
+	mkOrg(t, s, "acme")
+	const created, expires = "2025-08-01T12:34:56.789Z", "2031-02-03T04:05:06.789Z"
+	must(t, s.CreateKey(ctx, &corev1.CreatedApiKey{ApiKeyId: "brief", Name: "brief", LastChars: "abcd",
+		CreatedAt: created, ExpiresAt: ptr(expires)}, "h", "acme", []string{"getOrg"}))
+	must(t, s.CreateKey(ctx, &corev1.CreatedApiKey{ApiKeyId: "forever", Name: "forever", LastChars: "efgh",
+		CreatedAt: created}, "h", "", nil))
+
+	wantMsg(t, "expiring key", principal(t, s, "brief"), &corev1.Principal{
+		ApiKeyId: "brief", OrgIds: []string{"acme"}, ActionIds: []string{"getOrg"}, ExpiresAt: ptr(expires)})
+	wantMsg(t, "key without expiry", principal(t, s, "forever"), &corev1.Principal{
+		ApiKeyId: "forever", IsRoot: true, OrgIds: []string{}, ActionIds: []string{}})
+
+	key, err := s.Key(ctx, "brief")
+	must(t, err)
+	wantMsg(t, "Key", key, &corev1.ApiKey{ApiKeyId: "brief", Name: "brief", LastChars: "abcd",
+		CreatedAt: created, ExpiresAt: ptr(expires)})
+	_, err = s.Key(ctx, "nope")
+	wantErr(t, err, core.CodeNotFound, "API key not found")
+
+	keys, err := s.ListKeys(ctx)
+	must(t, err)
+	if len(keys) != 2 || keys[0].GetExpiresAt() != expires || keys[1].ExpiresAt != nil {
+		t.Fatalf("ListKeys: %v, want brief expiring at %s and forever without expiry", keys, expires)
+	}
+	orgKeys, _, err := s.ListOrgKeys(ctx, "acme", page(10, 0))
+	must(t, err)
+	if len(orgKeys) != 1 || orgKeys[0].GetExpiresAt() != expires {
+		t.Fatalf("ListOrgKeys: %v, want brief expiring at %s", orgKeys, expires)
 	}
 }
 

@@ -15,7 +15,7 @@ import (
 // column: only the hash is stored, beside it.
 var apiKeys = &table{
 	name: "api_keys", alias: "k",
-	columns: []string{"api_key_id", "name", "last_chars", "created_at"},
+	columns: []string{"api_key_id", "name", "last_chars", "created_at", "expires_at"},
 }
 
 // keyActions are the grants, read as corev1.KeyAction.
@@ -93,18 +93,18 @@ func (s *Store) KeyHash(ctx context.Context, id string) (string, error) {
 	return hash, internal("get api key hash", err)
 }
 
-// principalQuery reads a key's root flag, orgs and actions in one round
-// trip: one row per org (at least one, org NULL, when it has none) and one
-// per action.
-const principalQuery = `SELECT k.is_root, 'org', o.org_id FROM api_keys k
+// principalQuery reads a key's root flag, expiry, orgs and actions in one
+// round trip: one row per org (at least one, org NULL, when it has none)
+// and one per action.
+const principalQuery = `SELECT k.is_root, k.expires_at, 'org', o.org_id FROM api_keys k
 	LEFT JOIN api_key_orgs o ON o.api_key_id = k.api_key_id WHERE k.api_key_id = $1
 	UNION ALL
-	SELECT k.is_root, 'action', a.action_id FROM api_keys k
+	SELECT k.is_root, k.expires_at, 'action', a.action_id FROM api_keys k
 	JOIN api_key_actions a ON a.api_key_id = k.api_key_id WHERE k.api_key_id = $1
-	ORDER BY 2, 3`
+	ORDER BY 3, 4`
 
-// Principal returns what the key may do: root flag, orgs and actions
-// (both sorted).
+// Principal returns what the key may do: root flag, expiry, orgs and
+// actions (both sorted).
 func (s *Store) Principal(ctx context.Context, id string) (p *corev1.Principal, err error) {
 	err = s.reader.retry(ctx, func(ctx context.Context) (err error) {
 		p, err = s.readPrincipal(ctx, id)
@@ -126,17 +126,18 @@ func (s *Store) readPrincipal(ctx context.Context, id string) (*corev1.Principal
 		return nil, err
 	}
 	defer rows.Close()
-	var p *corev1.Principal
+	p := &corev1.Principal{ApiKeyId: id, OrgIds: []string{}, ActionIds: []string{}}
+	// The expiry is text on SQLite and timestamptz on PostgreSQL: read it
+	// as a table column is, into the message field.
+	expires := fieldScanner{m: p.ProtoReflect(), fd: p.ProtoReflect().Descriptor().Fields().ByName("expires_at")}
+	found := false
 	for rows.Next() {
-		var root bool
 		var kind string
 		var value sql.NullString
-		if err := rows.Scan(&root, &kind, &value); err != nil {
+		if err := rows.Scan(&p.IsRoot, expires, &kind, &value); err != nil {
 			return nil, err
 		}
-		if p == nil {
-			p = &corev1.Principal{ApiKeyId: id, IsRoot: root, OrgIds: []string{}, ActionIds: []string{}}
-		}
+		found = true
 		switch {
 		case !value.Valid:
 		case kind == "org":
@@ -145,7 +146,24 @@ func (s *Store) readPrincipal(ctx context.Context, id string) (*corev1.Principal
 			p.ActionIds = append(p.ActionIds, value.String)
 		}
 	}
+	if !found {
+		return nil, rows.Err()
+	}
 	return p, rows.Err()
+}
+
+// Key returns one key, root or org, without its hash; org_id is left
+// empty, as in ListKeys.
+func (s *Store) Key(ctx context.Context, id string) (*corev1.ApiKey, error) {
+	key := &corev1.ApiKey{}
+	err := getRow(ctx, s.reader, apiKeys, key, `WHERE k.api_key_id = $1`, id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, errKeyNotFound()
+	}
+	if err != nil {
+		return nil, internal("get api key", err)
+	}
+	return key, nil
 }
 
 // ListKeys returns every key, root and org, ordered by creation time then

@@ -24,11 +24,13 @@ const (
 
 // Principal is what a verified key may do.
 type Principal struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	ApiKeyId      string                 `protobuf:"bytes,1,opt,name=api_key_id,json=apiKeyId,proto3" json:"api_key_id,omitempty"`
-	IsRoot        bool                   `protobuf:"varint,2,opt,name=is_root,json=isRoot,proto3" json:"is_root,omitempty"`
-	OrgIds        []string               `protobuf:"bytes,3,rep,name=org_ids,json=orgIds,proto3" json:"org_ids,omitempty"`
-	ActionIds     []string               `protobuf:"bytes,4,rep,name=action_ids,json=actionIds,proto3" json:"action_ids,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	ApiKeyId  string                 `protobuf:"bytes,1,opt,name=api_key_id,json=apiKeyId,proto3" json:"api_key_id,omitempty"`
+	IsRoot    bool                   `protobuf:"varint,2,opt,name=is_root,json=isRoot,proto3" json:"is_root,omitempty"`
+	OrgIds    []string               `protobuf:"bytes,3,rep,name=org_ids,json=orgIds,proto3" json:"org_ids,omitempty"`
+	ActionIds []string               `protobuf:"bytes,4,rep,name=action_ids,json=actionIds,proto3" json:"action_ids,omitempty"`
+	// When the key stops working (core.TimeFormat, UTC); unset: never.
+	ExpiresAt     *string `protobuf:"bytes,5,opt,name=expires_at,json=expiresAt,proto3,oneof" json:"expires_at,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -91,6 +93,13 @@ func (x *Principal) GetActionIds() []string {
 	return nil
 }
 
+func (x *Principal) GetExpiresAt() string {
+	if x != nil && x.ExpiresAt != nil {
+		return *x.ExpiresAt
+	}
+	return ""
+}
+
 type VerifyRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	ApiKeyId      string                 `protobuf:"bytes,1,opt,name=api_key_id,json=apiKeyId,proto3" json:"api_key_id,omitempty"`
@@ -147,7 +156,11 @@ type CreateOrgKeyRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	OrgId string                 `protobuf:"bytes,1,opt,name=org_id,json=orgId,proto3" json:"org_id,omitempty"`
 	// 1-255 characters.
-	Name          string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Name string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	// When the key stops working: an RFC 3339 time in the future, stored in
+	// UTC. Past it every request with the key gets 401 "API key expired".
+	// Absent or null: the key never expires.
+	ExpiresAt     *string `protobuf:"bytes,3,opt,name=expires_at,json=expiresAt,proto3,oneof" json:"expires_at,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -196,15 +209,24 @@ func (x *CreateOrgKeyRequest) GetName() string {
 	return ""
 }
 
+func (x *CreateOrgKeyRequest) GetExpiresAt() string {
+	if x != nil && x.ExpiresAt != nil {
+		return *x.ExpiresAt
+	}
+	return ""
+}
+
 // CreatedApiKey carries the secret: the only time it ever leaves the core.
 type CreatedApiKey struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	ApiKeyId string                 `protobuf:"bytes,1,opt,name=api_key_id,json=apiKeyId,proto3" json:"api_key_id,omitempty"`
 	// The secret, shown this once: the bearer token is `<apiKeyId>.<apiKey>`.
-	ApiKey        string `protobuf:"bytes,2,opt,name=api_key,json=apiKey,proto3" json:"api_key,omitempty"`
-	Name          string `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
-	LastChars     string `protobuf:"bytes,4,opt,name=last_chars,json=lastChars,proto3" json:"last_chars,omitempty"`
-	CreatedAt     string `protobuf:"bytes,5,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	ApiKey    string `protobuf:"bytes,2,opt,name=api_key,json=apiKey,proto3" json:"api_key,omitempty"`
+	Name      string `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
+	LastChars string `protobuf:"bytes,4,opt,name=last_chars,json=lastChars,proto3" json:"last_chars,omitempty"`
+	CreatedAt string `protobuf:"bytes,5,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	// When the key stops working (UTC); null: never.
+	ExpiresAt     *string `protobuf:"bytes,6,opt,name=expires_at,json=expiresAt,proto3,oneof" json:"expires_at,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -274,14 +296,23 @@ func (x *CreatedApiKey) GetCreatedAt() string {
 	return ""
 }
 
+func (x *CreatedApiKey) GetExpiresAt() string {
+	if x != nil && x.ExpiresAt != nil {
+		return *x.ExpiresAt
+	}
+	return ""
+}
+
 // ApiKey is a key in a list: never its hash or secret.
 type ApiKey struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	ApiKeyId      string                 `protobuf:"bytes,1,opt,name=api_key_id,json=apiKeyId,proto3" json:"api_key_id,omitempty"`
-	OrgId         string                 `protobuf:"bytes,2,opt,name=org_id,json=orgId,proto3" json:"org_id,omitempty"`
-	LastChars     string                 `protobuf:"bytes,3,opt,name=last_chars,json=lastChars,proto3" json:"last_chars,omitempty"`
-	CreatedAt     string                 `protobuf:"bytes,4,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
-	Name          string                 `protobuf:"bytes,5,opt,name=name,proto3" json:"name,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	ApiKeyId  string                 `protobuf:"bytes,1,opt,name=api_key_id,json=apiKeyId,proto3" json:"api_key_id,omitempty"`
+	OrgId     string                 `protobuf:"bytes,2,opt,name=org_id,json=orgId,proto3" json:"org_id,omitempty"`
+	LastChars string                 `protobuf:"bytes,3,opt,name=last_chars,json=lastChars,proto3" json:"last_chars,omitempty"`
+	CreatedAt string                 `protobuf:"bytes,4,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	Name      string                 `protobuf:"bytes,5,opt,name=name,proto3" json:"name,omitempty"`
+	// When the key stops working (UTC); null: never.
+	ExpiresAt     *string `protobuf:"bytes,6,opt,name=expires_at,json=expiresAt,proto3,oneof" json:"expires_at,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -351,6 +382,144 @@ func (x *ApiKey) GetName() string {
 	return ""
 }
 
+func (x *ApiKey) GetExpiresAt() string {
+	if x != nil && x.ExpiresAt != nil {
+		return *x.ExpiresAt
+	}
+	return ""
+}
+
+type GetCallerKeyRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCallerKeyRequest) Reset() {
+	*x = GetCallerKeyRequest{}
+	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCallerKeyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCallerKeyRequest) ProtoMessage() {}
+
+func (x *GetCallerKeyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCallerKeyRequest.ProtoReflect.Descriptor instead.
+func (*GetCallerKeyRequest) Descriptor() ([]byte, []int) {
+	return file_pangolin_core_v1_apikeys_proto_rawDescGZIP(), []int{5}
+}
+
+// CallerKey is the key that made the request, as it sees itself.
+type CallerKey struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	ApiKeyId string                 `protobuf:"bytes,1,opt,name=api_key_id,json=apiKeyId,proto3" json:"api_key_id,omitempty"`
+	Name     string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	// Root keys reach every org; an org key only its orgIds.
+	IsRoot    bool     `protobuf:"varint,3,opt,name=is_root,json=isRoot,proto3" json:"is_root,omitempty"`
+	OrgIds    []string `protobuf:"bytes,4,rep,name=org_ids,json=orgIds,proto3" json:"org_ids,omitempty"`
+	ActionIds []string `protobuf:"bytes,5,rep,name=action_ids,json=actionIds,proto3" json:"action_ids,omitempty"`
+	// When the key stops working (UTC); null: never.
+	ExpiresAt     *string `protobuf:"bytes,6,opt,name=expires_at,json=expiresAt,proto3,oneof" json:"expires_at,omitempty"`
+	CreatedAt     string  `protobuf:"bytes,7,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CallerKey) Reset() {
+	*x = CallerKey{}
+	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CallerKey) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CallerKey) ProtoMessage() {}
+
+func (x *CallerKey) ProtoReflect() protoreflect.Message {
+	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CallerKey.ProtoReflect.Descriptor instead.
+func (*CallerKey) Descriptor() ([]byte, []int) {
+	return file_pangolin_core_v1_apikeys_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *CallerKey) GetApiKeyId() string {
+	if x != nil {
+		return x.ApiKeyId
+	}
+	return ""
+}
+
+func (x *CallerKey) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *CallerKey) GetIsRoot() bool {
+	if x != nil {
+		return x.IsRoot
+	}
+	return false
+}
+
+func (x *CallerKey) GetOrgIds() []string {
+	if x != nil {
+		return x.OrgIds
+	}
+	return nil
+}
+
+func (x *CallerKey) GetActionIds() []string {
+	if x != nil {
+		return x.ActionIds
+	}
+	return nil
+}
+
+func (x *CallerKey) GetExpiresAt() string {
+	if x != nil && x.ExpiresAt != nil {
+		return *x.ExpiresAt
+	}
+	return ""
+}
+
+func (x *CallerKey) GetCreatedAt() string {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return ""
+}
+
 type ListOrgKeysRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	OrgId         string                 `protobuf:"bytes,1,opt,name=org_id,json=orgId,proto3" json:"org_id,omitempty"`
@@ -361,7 +530,7 @@ type ListOrgKeysRequest struct {
 
 func (x *ListOrgKeysRequest) Reset() {
 	*x = ListOrgKeysRequest{}
-	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[5]
+	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -373,7 +542,7 @@ func (x *ListOrgKeysRequest) String() string {
 func (*ListOrgKeysRequest) ProtoMessage() {}
 
 func (x *ListOrgKeysRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[5]
+	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -386,7 +555,7 @@ func (x *ListOrgKeysRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListOrgKeysRequest.ProtoReflect.Descriptor instead.
 func (*ListOrgKeysRequest) Descriptor() ([]byte, []int) {
-	return file_pangolin_core_v1_apikeys_proto_rawDescGZIP(), []int{5}
+	return file_pangolin_core_v1_apikeys_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ListOrgKeysRequest) GetOrgId() string {
@@ -413,7 +582,7 @@ type ListOrgKeysResponse struct {
 
 func (x *ListOrgKeysResponse) Reset() {
 	*x = ListOrgKeysResponse{}
-	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[6]
+	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -425,7 +594,7 @@ func (x *ListOrgKeysResponse) String() string {
 func (*ListOrgKeysResponse) ProtoMessage() {}
 
 func (x *ListOrgKeysResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[6]
+	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -438,7 +607,7 @@ func (x *ListOrgKeysResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListOrgKeysResponse.ProtoReflect.Descriptor instead.
 func (*ListOrgKeysResponse) Descriptor() ([]byte, []int) {
-	return file_pangolin_core_v1_apikeys_proto_rawDescGZIP(), []int{6}
+	return file_pangolin_core_v1_apikeys_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ListOrgKeysResponse) GetApiKeys() []*ApiKey {
@@ -465,7 +634,7 @@ type OrgKeyRequest struct {
 
 func (x *OrgKeyRequest) Reset() {
 	*x = OrgKeyRequest{}
-	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[7]
+	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -477,7 +646,7 @@ func (x *OrgKeyRequest) String() string {
 func (*OrgKeyRequest) ProtoMessage() {}
 
 func (x *OrgKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[7]
+	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -490,7 +659,7 @@ func (x *OrgKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OrgKeyRequest.ProtoReflect.Descriptor instead.
 func (*OrgKeyRequest) Descriptor() ([]byte, []int) {
-	return file_pangolin_core_v1_apikeys_proto_rawDescGZIP(), []int{7}
+	return file_pangolin_core_v1_apikeys_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *OrgKeyRequest) GetOrgId() string {
@@ -519,7 +688,7 @@ type SetKeyActionsRequest struct {
 
 func (x *SetKeyActionsRequest) Reset() {
 	*x = SetKeyActionsRequest{}
-	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[8]
+	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -531,7 +700,7 @@ func (x *SetKeyActionsRequest) String() string {
 func (*SetKeyActionsRequest) ProtoMessage() {}
 
 func (x *SetKeyActionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[8]
+	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -544,7 +713,7 @@ func (x *SetKeyActionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetKeyActionsRequest.ProtoReflect.Descriptor instead.
 func (*SetKeyActionsRequest) Descriptor() ([]byte, []int) {
-	return file_pangolin_core_v1_apikeys_proto_rawDescGZIP(), []int{8}
+	return file_pangolin_core_v1_apikeys_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *SetKeyActionsRequest) GetOrgId() string {
@@ -579,7 +748,7 @@ type ListKeyActionsRequest struct {
 
 func (x *ListKeyActionsRequest) Reset() {
 	*x = ListKeyActionsRequest{}
-	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[9]
+	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -591,7 +760,7 @@ func (x *ListKeyActionsRequest) String() string {
 func (*ListKeyActionsRequest) ProtoMessage() {}
 
 func (x *ListKeyActionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[9]
+	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -604,7 +773,7 @@ func (x *ListKeyActionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListKeyActionsRequest.ProtoReflect.Descriptor instead.
 func (*ListKeyActionsRequest) Descriptor() ([]byte, []int) {
-	return file_pangolin_core_v1_apikeys_proto_rawDescGZIP(), []int{9}
+	return file_pangolin_core_v1_apikeys_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ListKeyActionsRequest) GetOrgId() string {
@@ -638,7 +807,7 @@ type KeyAction struct {
 
 func (x *KeyAction) Reset() {
 	*x = KeyAction{}
-	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[10]
+	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -650,7 +819,7 @@ func (x *KeyAction) String() string {
 func (*KeyAction) ProtoMessage() {}
 
 func (x *KeyAction) ProtoReflect() protoreflect.Message {
-	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[10]
+	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -663,7 +832,7 @@ func (x *KeyAction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyAction.ProtoReflect.Descriptor instead.
 func (*KeyAction) Descriptor() ([]byte, []int) {
-	return file_pangolin_core_v1_apikeys_proto_rawDescGZIP(), []int{10}
+	return file_pangolin_core_v1_apikeys_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *KeyAction) GetActionId() string {
@@ -683,7 +852,7 @@ type ListKeyActionsResponse struct {
 
 func (x *ListKeyActionsResponse) Reset() {
 	*x = ListKeyActionsResponse{}
-	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[11]
+	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -695,7 +864,7 @@ func (x *ListKeyActionsResponse) String() string {
 func (*ListKeyActionsResponse) ProtoMessage() {}
 
 func (x *ListKeyActionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[11]
+	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -708,7 +877,7 @@ func (x *ListKeyActionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListKeyActionsResponse.ProtoReflect.Descriptor instead.
 func (*ListKeyActionsResponse) Descriptor() ([]byte, []int) {
-	return file_pangolin_core_v1_apikeys_proto_rawDescGZIP(), []int{11}
+	return file_pangolin_core_v1_apikeys_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ListKeyActionsResponse) GetActions() []*KeyAction {
@@ -738,7 +907,7 @@ type WatchKeyChangesRequest struct {
 
 func (x *WatchKeyChangesRequest) Reset() {
 	*x = WatchKeyChangesRequest{}
-	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[12]
+	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -750,7 +919,7 @@ func (x *WatchKeyChangesRequest) String() string {
 func (*WatchKeyChangesRequest) ProtoMessage() {}
 
 func (x *WatchKeyChangesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[12]
+	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -763,7 +932,7 @@ func (x *WatchKeyChangesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchKeyChangesRequest.ProtoReflect.Descriptor instead.
 func (*WatchKeyChangesRequest) Descriptor() ([]byte, []int) {
-	return file_pangolin_core_v1_apikeys_proto_rawDescGZIP(), []int{12}
+	return file_pangolin_core_v1_apikeys_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *WatchKeyChangesRequest) GetAfterSeq() int64 {
@@ -794,7 +963,7 @@ type KeyChange struct {
 
 func (x *KeyChange) Reset() {
 	*x = KeyChange{}
-	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[13]
+	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -806,7 +975,7 @@ func (x *KeyChange) String() string {
 func (*KeyChange) ProtoMessage() {}
 
 func (x *KeyChange) ProtoReflect() protoreflect.Message {
-	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[13]
+	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -819,7 +988,7 @@ func (x *KeyChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyChange.ProtoReflect.Descriptor instead.
 func (*KeyChange) Descriptor() ([]byte, []int) {
-	return file_pangolin_core_v1_apikeys_proto_rawDescGZIP(), []int{13}
+	return file_pangolin_core_v1_apikeys_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *KeyChange) GetSeq() int64 {
@@ -851,7 +1020,7 @@ type ListKeyIdsRequest struct {
 
 func (x *ListKeyIdsRequest) Reset() {
 	*x = ListKeyIdsRequest{}
-	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[14]
+	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -863,7 +1032,7 @@ func (x *ListKeyIdsRequest) String() string {
 func (*ListKeyIdsRequest) ProtoMessage() {}
 
 func (x *ListKeyIdsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[14]
+	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -876,7 +1045,7 @@ func (x *ListKeyIdsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListKeyIdsRequest.ProtoReflect.Descriptor instead.
 func (*ListKeyIdsRequest) Descriptor() ([]byte, []int) {
-	return file_pangolin_core_v1_apikeys_proto_rawDescGZIP(), []int{14}
+	return file_pangolin_core_v1_apikeys_proto_rawDescGZIP(), []int{16}
 }
 
 type ListKeyIdsResponse struct {
@@ -888,7 +1057,7 @@ type ListKeyIdsResponse struct {
 
 func (x *ListKeyIdsResponse) Reset() {
 	*x = ListKeyIdsResponse{}
-	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[15]
+	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -900,7 +1069,7 @@ func (x *ListKeyIdsResponse) String() string {
 func (*ListKeyIdsResponse) ProtoMessage() {}
 
 func (x *ListKeyIdsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[15]
+	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -913,7 +1082,7 @@ func (x *ListKeyIdsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListKeyIdsResponse.ProtoReflect.Descriptor instead.
 func (*ListKeyIdsResponse) Descriptor() ([]byte, []int) {
-	return file_pangolin_core_v1_apikeys_proto_rawDescGZIP(), []int{15}
+	return file_pangolin_core_v1_apikeys_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ListKeyIdsResponse) GetApiKeyIds() []string {
@@ -931,7 +1100,7 @@ type KeyChangePositionRequest struct {
 
 func (x *KeyChangePositionRequest) Reset() {
 	*x = KeyChangePositionRequest{}
-	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[16]
+	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -943,7 +1112,7 @@ func (x *KeyChangePositionRequest) String() string {
 func (*KeyChangePositionRequest) ProtoMessage() {}
 
 func (x *KeyChangePositionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[16]
+	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -956,7 +1125,7 @@ func (x *KeyChangePositionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyChangePositionRequest.ProtoReflect.Descriptor instead.
 func (*KeyChangePositionRequest) Descriptor() ([]byte, []int) {
-	return file_pangolin_core_v1_apikeys_proto_rawDescGZIP(), []int{16}
+	return file_pangolin_core_v1_apikeys_proto_rawDescGZIP(), []int{18}
 }
 
 type KeyChangePositionResponse struct {
@@ -968,7 +1137,7 @@ type KeyChangePositionResponse struct {
 
 func (x *KeyChangePositionResponse) Reset() {
 	*x = KeyChangePositionResponse{}
-	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[17]
+	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -980,7 +1149,7 @@ func (x *KeyChangePositionResponse) String() string {
 func (*KeyChangePositionResponse) ProtoMessage() {}
 
 func (x *KeyChangePositionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[17]
+	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -993,7 +1162,7 @@ func (x *KeyChangePositionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyChangePositionResponse.ProtoReflect.Descriptor instead.
 func (*KeyChangePositionResponse) Descriptor() ([]byte, []int) {
-	return file_pangolin_core_v1_apikeys_proto_rawDescGZIP(), []int{17}
+	return file_pangolin_core_v1_apikeys_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *KeyChangePositionResponse) GetSeq() int64 {
@@ -1007,22 +1176,28 @@ var File_pangolin_core_v1_apikeys_proto protoreflect.FileDescriptor
 
 const file_pangolin_core_v1_apikeys_proto_rawDesc = "" +
 	"\n" +
-	"\x1epangolin/core/v1/apikeys.proto\x12\x10pangolin.core.v1\x1a\x1dpangolin/api/v1/options.proto\x1a\x1dpangolin/core/v1/common.proto\"z\n" +
+	"\x1epangolin/core/v1/apikeys.proto\x12\x10pangolin.core.v1\x1a\x1dpangolin/api/v1/options.proto\x1a\x1dpangolin/core/v1/common.proto\"\xad\x01\n" +
 	"\tPrincipal\x12\x1c\n" +
 	"\n" +
 	"api_key_id\x18\x01 \x01(\tR\bapiKeyId\x12\x17\n" +
 	"\ais_root\x18\x02 \x01(\bR\x06isRoot\x12\x17\n" +
 	"\aorg_ids\x18\x03 \x03(\tR\x06orgIds\x12\x1d\n" +
 	"\n" +
-	"action_ids\x18\x04 \x03(\tR\tactionIds\"E\n" +
+	"action_ids\x18\x04 \x03(\tR\tactionIds\x12\"\n" +
+	"\n" +
+	"expires_at\x18\x05 \x01(\tH\x00R\texpiresAt\x88\x01\x01B\r\n" +
+	"\v_expires_at\"E\n" +
 	"\rVerifyRequest\x12\x1c\n" +
 	"\n" +
 	"api_key_id\x18\x01 \x01(\tR\bapiKeyId\x12\x16\n" +
-	"\x06secret\x18\x02 \x01(\tR\x06secret\"X\n" +
+	"\x06secret\x18\x02 \x01(\tR\x06secret\"\xab\x01\n" +
 	"\x13CreateOrgKeyRequest\x12\x1d\n" +
 	"\x06org_id\x18\x01 \x01(\tB\x06\xc2\xf3\x18\x02\b\x01R\x05orgId\x12\"\n" +
 	"\x04name\x18\x02 \x01(\tB\x0e\xc2\xf3\x18\n" +
-	"\b\x03\x10\x012\x04\"ci\"R\x04name\"\x98\x01\n" +
+	"\b\x03\x10\x012\x04\"ci\"R\x04name\x12B\n" +
+	"\n" +
+	"expires_at\x18\x03 \x01(\tB\x1e\xc2\xf3\x18\x1a\b\x032\x16\"2030-01-01T00:00:00Z\"H\x00R\texpiresAt\x88\x01\x01B\r\n" +
+	"\v_expires_at\"\xcb\x01\n" +
 	"\rCreatedApiKey\x12\x1c\n" +
 	"\n" +
 	"api_key_id\x18\x01 \x01(\tR\bapiKeyId\x12\x17\n" +
@@ -1031,7 +1206,10 @@ const file_pangolin_core_v1_apikeys_proto_rawDesc = "" +
 	"\n" +
 	"last_chars\x18\x04 \x01(\tR\tlastChars\x12\x1d\n" +
 	"\n" +
-	"created_at\x18\x05 \x01(\tR\tcreatedAt\"\x8f\x01\n" +
+	"created_at\x18\x05 \x01(\tR\tcreatedAt\x12\"\n" +
+	"\n" +
+	"expires_at\x18\x06 \x01(\tH\x00R\texpiresAt\x88\x01\x01B\r\n" +
+	"\v_expires_at\"\xc2\x01\n" +
 	"\x06ApiKey\x12\x1c\n" +
 	"\n" +
 	"api_key_id\x18\x01 \x01(\tR\bapiKeyId\x12\x15\n" +
@@ -1040,7 +1218,24 @@ const file_pangolin_core_v1_apikeys_proto_rawDesc = "" +
 	"last_chars\x18\x03 \x01(\tR\tlastChars\x12\x1d\n" +
 	"\n" +
 	"created_at\x18\x04 \x01(\tR\tcreatedAt\x12\x12\n" +
-	"\x04name\x18\x05 \x01(\tR\x04name\"_\n" +
+	"\x04name\x18\x05 \x01(\tR\x04name\x12\"\n" +
+	"\n" +
+	"expires_at\x18\x06 \x01(\tH\x00R\texpiresAt\x88\x01\x01B\r\n" +
+	"\v_expires_at\"\x15\n" +
+	"\x13GetCallerKeyRequest\"\xe0\x01\n" +
+	"\tCallerKey\x12\x1c\n" +
+	"\n" +
+	"api_key_id\x18\x01 \x01(\tR\bapiKeyId\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x17\n" +
+	"\ais_root\x18\x03 \x01(\bR\x06isRoot\x12\x17\n" +
+	"\aorg_ids\x18\x04 \x03(\tR\x06orgIds\x12\x1d\n" +
+	"\n" +
+	"action_ids\x18\x05 \x03(\tR\tactionIds\x12\"\n" +
+	"\n" +
+	"expires_at\x18\x06 \x01(\tH\x00R\texpiresAt\x88\x01\x01\x12\x1d\n" +
+	"\n" +
+	"created_at\x18\a \x01(\tR\tcreatedAtB\r\n" +
+	"\v_expires_at\"_\n" +
 	"\x12ListOrgKeysRequest\x12\x1d\n" +
 	"\x06org_id\x18\x01 \x01(\tB\x06\xc2\xf3\x18\x02\b\x01R\x05orgId\x12*\n" +
 	"\x04page\x18\x02 \x01(\v2\x16.pangolin.core.v1.PageR\x04page\"`\n" +
@@ -1080,8 +1275,7 @@ const file_pangolin_core_v1_apikeys_proto_rawDesc = "" +
 	"\vapi_key_ids\x18\x01 \x03(\tR\tapiKeyIds\"\x1a\n" +
 	"\x18KeyChangePositionRequest\"-\n" +
 	"\x19KeyChangePositionResponse\x12\x10\n" +
-	"\x03seq\x18\x01 \x01(\x03R\x03seq2\xd5\n" +
-	"\n" +
+	"\x03seq\x18\x01 \x01(\x03R\x03seq2\xeb\v\n" +
 	"\rApiKeyService\x12N\n" +
 	"\x06Verify\x12\x1f.pangolin.core.v1.VerifyRequest\x1a\x1b.pangolin.core.v1.Principal\"\x06\xca\xf3\x18\x02\b\x06\x12b\n" +
 	"\x0fWatchKeyChanges\x12(.pangolin.core.v1.WatchKeyChangesRequest\x1a\x1b.pangolin.core.v1.KeyChange\"\x06\xca\xf3\x18\x02\b\x060\x01\x12_\n" +
@@ -1089,7 +1283,9 @@ const file_pangolin_core_v1_apikeys_proto_rawDesc = "" +
 	"ListKeyIds\x12#.pangolin.core.v1.ListKeyIdsRequest\x1a$.pangolin.core.v1.ListKeyIdsResponse\"\x06\xca\xf3\x18\x02\b\x06\x12t\n" +
 	"\x11KeyChangePosition\x12*.pangolin.core.v1.KeyChangePositionRequest\x1a+.pangolin.core.v1.KeyChangePositionResponse\"\x06\xca\xf3\x18\x02\b\x06\x12\xa1\x01\n" +
 	"\fCreateOrgKey\x12%.pangolin.core.v1.CreateOrgKeyRequest\x1a\x1f.pangolin.core.v1.CreatedApiKey\"I\xc2\xf3\x181\n" +
-	"\x03PUT\x12\x14/org/{orgId}/api-key \xc9\x01*\x0fAPI key created8\x01\xca\xf3\x18\x10\b\x03\x12\fcreateApiKey\x12\xb5\x01\n" +
+	"\x03PUT\x12\x14/org/{orgId}/api-key \xc9\x01*\x0fAPI key created8\x01\xca\xf3\x18\x10\b\x03\x12\fcreateApiKey\x12\x93\x01\n" +
+	"\fGetCallerKey\x12%.pangolin.core.v1.GetCallerKeyRequest\x1a\x1b.pangolin.core.v1.CallerKey\"?\xc2\xf3\x185\n" +
+	"\x03GET\x12\v/api-key/me \xc8\x01*\x1eAPI key retrieved successfully\xca\xf3\x18\x02\b\x02\x12\xb5\x01\n" +
 	"\vListOrgKeys\x12$.pangolin.core.v1.ListOrgKeysRequest\x1a%.pangolin.core.v1.ListOrgKeysResponse\"Y\xc2\xf3\x18B\n" +
 	"\x03GET\x12\x15/org/{orgId}/api-keys \xc8\x01*\x1fAPI keys retrieved successfully0\x01\xca\xf3\x18\x0f\b\x03\x12\vlistApiKeys\x12\xad\x01\n" +
 	"\fDeleteOrgKey\x12\x1f.pangolin.core.v1.OrgKeyRequest\x1a\x18.pangolin.core.v1.NoData\"b\xc2\xf3\x18J\n" +
@@ -1111,55 +1307,59 @@ func file_pangolin_core_v1_apikeys_proto_rawDescGZIP() []byte {
 	return file_pangolin_core_v1_apikeys_proto_rawDescData
 }
 
-var file_pangolin_core_v1_apikeys_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_pangolin_core_v1_apikeys_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_pangolin_core_v1_apikeys_proto_goTypes = []any{
 	(*Principal)(nil),                 // 0: pangolin.core.v1.Principal
 	(*VerifyRequest)(nil),             // 1: pangolin.core.v1.VerifyRequest
 	(*CreateOrgKeyRequest)(nil),       // 2: pangolin.core.v1.CreateOrgKeyRequest
 	(*CreatedApiKey)(nil),             // 3: pangolin.core.v1.CreatedApiKey
 	(*ApiKey)(nil),                    // 4: pangolin.core.v1.ApiKey
-	(*ListOrgKeysRequest)(nil),        // 5: pangolin.core.v1.ListOrgKeysRequest
-	(*ListOrgKeysResponse)(nil),       // 6: pangolin.core.v1.ListOrgKeysResponse
-	(*OrgKeyRequest)(nil),             // 7: pangolin.core.v1.OrgKeyRequest
-	(*SetKeyActionsRequest)(nil),      // 8: pangolin.core.v1.SetKeyActionsRequest
-	(*ListKeyActionsRequest)(nil),     // 9: pangolin.core.v1.ListKeyActionsRequest
-	(*KeyAction)(nil),                 // 10: pangolin.core.v1.KeyAction
-	(*ListKeyActionsResponse)(nil),    // 11: pangolin.core.v1.ListKeyActionsResponse
-	(*WatchKeyChangesRequest)(nil),    // 12: pangolin.core.v1.WatchKeyChangesRequest
-	(*KeyChange)(nil),                 // 13: pangolin.core.v1.KeyChange
-	(*ListKeyIdsRequest)(nil),         // 14: pangolin.core.v1.ListKeyIdsRequest
-	(*ListKeyIdsResponse)(nil),        // 15: pangolin.core.v1.ListKeyIdsResponse
-	(*KeyChangePositionRequest)(nil),  // 16: pangolin.core.v1.KeyChangePositionRequest
-	(*KeyChangePositionResponse)(nil), // 17: pangolin.core.v1.KeyChangePositionResponse
-	(*Page)(nil),                      // 18: pangolin.core.v1.Page
-	(*NoData)(nil),                    // 19: pangolin.core.v1.NoData
-	(*Empty)(nil),                     // 20: pangolin.core.v1.Empty
+	(*GetCallerKeyRequest)(nil),       // 5: pangolin.core.v1.GetCallerKeyRequest
+	(*CallerKey)(nil),                 // 6: pangolin.core.v1.CallerKey
+	(*ListOrgKeysRequest)(nil),        // 7: pangolin.core.v1.ListOrgKeysRequest
+	(*ListOrgKeysResponse)(nil),       // 8: pangolin.core.v1.ListOrgKeysResponse
+	(*OrgKeyRequest)(nil),             // 9: pangolin.core.v1.OrgKeyRequest
+	(*SetKeyActionsRequest)(nil),      // 10: pangolin.core.v1.SetKeyActionsRequest
+	(*ListKeyActionsRequest)(nil),     // 11: pangolin.core.v1.ListKeyActionsRequest
+	(*KeyAction)(nil),                 // 12: pangolin.core.v1.KeyAction
+	(*ListKeyActionsResponse)(nil),    // 13: pangolin.core.v1.ListKeyActionsResponse
+	(*WatchKeyChangesRequest)(nil),    // 14: pangolin.core.v1.WatchKeyChangesRequest
+	(*KeyChange)(nil),                 // 15: pangolin.core.v1.KeyChange
+	(*ListKeyIdsRequest)(nil),         // 16: pangolin.core.v1.ListKeyIdsRequest
+	(*ListKeyIdsResponse)(nil),        // 17: pangolin.core.v1.ListKeyIdsResponse
+	(*KeyChangePositionRequest)(nil),  // 18: pangolin.core.v1.KeyChangePositionRequest
+	(*KeyChangePositionResponse)(nil), // 19: pangolin.core.v1.KeyChangePositionResponse
+	(*Page)(nil),                      // 20: pangolin.core.v1.Page
+	(*NoData)(nil),                    // 21: pangolin.core.v1.NoData
+	(*Empty)(nil),                     // 22: pangolin.core.v1.Empty
 }
 var file_pangolin_core_v1_apikeys_proto_depIdxs = []int32{
-	18, // 0: pangolin.core.v1.ListOrgKeysRequest.page:type_name -> pangolin.core.v1.Page
+	20, // 0: pangolin.core.v1.ListOrgKeysRequest.page:type_name -> pangolin.core.v1.Page
 	4,  // 1: pangolin.core.v1.ListOrgKeysResponse.api_keys:type_name -> pangolin.core.v1.ApiKey
-	18, // 2: pangolin.core.v1.ListKeyActionsRequest.page:type_name -> pangolin.core.v1.Page
-	10, // 3: pangolin.core.v1.ListKeyActionsResponse.actions:type_name -> pangolin.core.v1.KeyAction
+	20, // 2: pangolin.core.v1.ListKeyActionsRequest.page:type_name -> pangolin.core.v1.Page
+	12, // 3: pangolin.core.v1.ListKeyActionsResponse.actions:type_name -> pangolin.core.v1.KeyAction
 	1,  // 4: pangolin.core.v1.ApiKeyService.Verify:input_type -> pangolin.core.v1.VerifyRequest
-	12, // 5: pangolin.core.v1.ApiKeyService.WatchKeyChanges:input_type -> pangolin.core.v1.WatchKeyChangesRequest
-	14, // 6: pangolin.core.v1.ApiKeyService.ListKeyIds:input_type -> pangolin.core.v1.ListKeyIdsRequest
-	16, // 7: pangolin.core.v1.ApiKeyService.KeyChangePosition:input_type -> pangolin.core.v1.KeyChangePositionRequest
+	14, // 5: pangolin.core.v1.ApiKeyService.WatchKeyChanges:input_type -> pangolin.core.v1.WatchKeyChangesRequest
+	16, // 6: pangolin.core.v1.ApiKeyService.ListKeyIds:input_type -> pangolin.core.v1.ListKeyIdsRequest
+	18, // 7: pangolin.core.v1.ApiKeyService.KeyChangePosition:input_type -> pangolin.core.v1.KeyChangePositionRequest
 	2,  // 8: pangolin.core.v1.ApiKeyService.CreateOrgKey:input_type -> pangolin.core.v1.CreateOrgKeyRequest
-	5,  // 9: pangolin.core.v1.ApiKeyService.ListOrgKeys:input_type -> pangolin.core.v1.ListOrgKeysRequest
-	7,  // 10: pangolin.core.v1.ApiKeyService.DeleteOrgKey:input_type -> pangolin.core.v1.OrgKeyRequest
-	8,  // 11: pangolin.core.v1.ApiKeyService.SetKeyActions:input_type -> pangolin.core.v1.SetKeyActionsRequest
-	9,  // 12: pangolin.core.v1.ApiKeyService.ListKeyActions:input_type -> pangolin.core.v1.ListKeyActionsRequest
-	0,  // 13: pangolin.core.v1.ApiKeyService.Verify:output_type -> pangolin.core.v1.Principal
-	13, // 14: pangolin.core.v1.ApiKeyService.WatchKeyChanges:output_type -> pangolin.core.v1.KeyChange
-	15, // 15: pangolin.core.v1.ApiKeyService.ListKeyIds:output_type -> pangolin.core.v1.ListKeyIdsResponse
-	17, // 16: pangolin.core.v1.ApiKeyService.KeyChangePosition:output_type -> pangolin.core.v1.KeyChangePositionResponse
-	3,  // 17: pangolin.core.v1.ApiKeyService.CreateOrgKey:output_type -> pangolin.core.v1.CreatedApiKey
-	6,  // 18: pangolin.core.v1.ApiKeyService.ListOrgKeys:output_type -> pangolin.core.v1.ListOrgKeysResponse
-	19, // 19: pangolin.core.v1.ApiKeyService.DeleteOrgKey:output_type -> pangolin.core.v1.NoData
-	20, // 20: pangolin.core.v1.ApiKeyService.SetKeyActions:output_type -> pangolin.core.v1.Empty
-	11, // 21: pangolin.core.v1.ApiKeyService.ListKeyActions:output_type -> pangolin.core.v1.ListKeyActionsResponse
-	13, // [13:22] is the sub-list for method output_type
-	4,  // [4:13] is the sub-list for method input_type
+	5,  // 9: pangolin.core.v1.ApiKeyService.GetCallerKey:input_type -> pangolin.core.v1.GetCallerKeyRequest
+	7,  // 10: pangolin.core.v1.ApiKeyService.ListOrgKeys:input_type -> pangolin.core.v1.ListOrgKeysRequest
+	9,  // 11: pangolin.core.v1.ApiKeyService.DeleteOrgKey:input_type -> pangolin.core.v1.OrgKeyRequest
+	10, // 12: pangolin.core.v1.ApiKeyService.SetKeyActions:input_type -> pangolin.core.v1.SetKeyActionsRequest
+	11, // 13: pangolin.core.v1.ApiKeyService.ListKeyActions:input_type -> pangolin.core.v1.ListKeyActionsRequest
+	0,  // 14: pangolin.core.v1.ApiKeyService.Verify:output_type -> pangolin.core.v1.Principal
+	15, // 15: pangolin.core.v1.ApiKeyService.WatchKeyChanges:output_type -> pangolin.core.v1.KeyChange
+	17, // 16: pangolin.core.v1.ApiKeyService.ListKeyIds:output_type -> pangolin.core.v1.ListKeyIdsResponse
+	19, // 17: pangolin.core.v1.ApiKeyService.KeyChangePosition:output_type -> pangolin.core.v1.KeyChangePositionResponse
+	3,  // 18: pangolin.core.v1.ApiKeyService.CreateOrgKey:output_type -> pangolin.core.v1.CreatedApiKey
+	6,  // 19: pangolin.core.v1.ApiKeyService.GetCallerKey:output_type -> pangolin.core.v1.CallerKey
+	8,  // 20: pangolin.core.v1.ApiKeyService.ListOrgKeys:output_type -> pangolin.core.v1.ListOrgKeysResponse
+	21, // 21: pangolin.core.v1.ApiKeyService.DeleteOrgKey:output_type -> pangolin.core.v1.NoData
+	22, // 22: pangolin.core.v1.ApiKeyService.SetKeyActions:output_type -> pangolin.core.v1.Empty
+	13, // 23: pangolin.core.v1.ApiKeyService.ListKeyActions:output_type -> pangolin.core.v1.ListKeyActionsResponse
+	14, // [14:24] is the sub-list for method output_type
+	4,  // [4:14] is the sub-list for method input_type
 	4,  // [4:4] is the sub-list for extension type_name
 	4,  // [4:4] is the sub-list for extension extendee
 	0,  // [0:4] is the sub-list for field type_name
@@ -1171,13 +1371,18 @@ func file_pangolin_core_v1_apikeys_proto_init() {
 		return
 	}
 	file_pangolin_core_v1_common_proto_init()
+	file_pangolin_core_v1_apikeys_proto_msgTypes[0].OneofWrappers = []any{}
+	file_pangolin_core_v1_apikeys_proto_msgTypes[2].OneofWrappers = []any{}
+	file_pangolin_core_v1_apikeys_proto_msgTypes[3].OneofWrappers = []any{}
+	file_pangolin_core_v1_apikeys_proto_msgTypes[4].OneofWrappers = []any{}
+	file_pangolin_core_v1_apikeys_proto_msgTypes[6].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_pangolin_core_v1_apikeys_proto_rawDesc), len(file_pangolin_core_v1_apikeys_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   18,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

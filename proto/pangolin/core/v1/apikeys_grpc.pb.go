@@ -24,6 +24,7 @@ const (
 	ApiKeyService_ListKeyIds_FullMethodName        = "/pangolin.core.v1.ApiKeyService/ListKeyIds"
 	ApiKeyService_KeyChangePosition_FullMethodName = "/pangolin.core.v1.ApiKeyService/KeyChangePosition"
 	ApiKeyService_CreateOrgKey_FullMethodName      = "/pangolin.core.v1.ApiKeyService/CreateOrgKey"
+	ApiKeyService_GetCallerKey_FullMethodName      = "/pangolin.core.v1.ApiKeyService/GetCallerKey"
 	ApiKeyService_ListOrgKeys_FullMethodName       = "/pangolin.core.v1.ApiKeyService/ListOrgKeys"
 	ApiKeyService_DeleteOrgKey_FullMethodName      = "/pangolin.core.v1.ApiKeyService/DeleteOrgKey"
 	ApiKeyService_SetKeyActions_FullMethodName     = "/pangolin.core.v1.ApiKeyService/SetKeyActions"
@@ -60,6 +61,11 @@ type ApiKeyServiceClient interface {
 	// The bearer token is `<apiKeyId>.<apiKey>`. A key can grant only the
 	// actions it holds itself.
 	CreateOrgKey(ctx context.Context, in *CreateOrgKeyRequest, opts ...grpc.CallOption) (*CreatedApiKey, error)
+	// Describe the calling key: what it may do and until when
+	//
+	// Any valid key may ask, with no action: automation can check its own
+	// scope before it tries. Never returns the secret or its hash.
+	GetCallerKey(ctx context.Context, in *GetCallerKeyRequest, opts ...grpc.CallOption) (*CallerKey, error)
 	// List the API keys of an organization
 	ListOrgKeys(ctx context.Context, in *ListOrgKeysRequest, opts ...grpc.CallOption) (*ListOrgKeysResponse, error)
 	// Delete an API key of the organization; every gateway stops honouring it within a second
@@ -139,6 +145,16 @@ func (c *apiKeyServiceClient) CreateOrgKey(ctx context.Context, in *CreateOrgKey
 	return out, nil
 }
 
+func (c *apiKeyServiceClient) GetCallerKey(ctx context.Context, in *GetCallerKeyRequest, opts ...grpc.CallOption) (*CallerKey, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CallerKey)
+	err := c.cc.Invoke(ctx, ApiKeyService_GetCallerKey_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *apiKeyServiceClient) ListOrgKeys(ctx context.Context, in *ListOrgKeysRequest, opts ...grpc.CallOption) (*ListOrgKeysResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ListOrgKeysResponse)
@@ -209,6 +225,11 @@ type ApiKeyServiceServer interface {
 	// The bearer token is `<apiKeyId>.<apiKey>`. A key can grant only the
 	// actions it holds itself.
 	CreateOrgKey(context.Context, *CreateOrgKeyRequest) (*CreatedApiKey, error)
+	// Describe the calling key: what it may do and until when
+	//
+	// Any valid key may ask, with no action: automation can check its own
+	// scope before it tries. Never returns the secret or its hash.
+	GetCallerKey(context.Context, *GetCallerKeyRequest) (*CallerKey, error)
 	// List the API keys of an organization
 	ListOrgKeys(context.Context, *ListOrgKeysRequest) (*ListOrgKeysResponse, error)
 	// Delete an API key of the organization; every gateway stops honouring it within a second
@@ -243,6 +264,9 @@ func (UnimplementedApiKeyServiceServer) KeyChangePosition(context.Context, *KeyC
 }
 func (UnimplementedApiKeyServiceServer) CreateOrgKey(context.Context, *CreateOrgKeyRequest) (*CreatedApiKey, error) {
 	return nil, status.Error(codes.Unimplemented, "method CreateOrgKey not implemented")
+}
+func (UnimplementedApiKeyServiceServer) GetCallerKey(context.Context, *GetCallerKeyRequest) (*CallerKey, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetCallerKey not implemented")
 }
 func (UnimplementedApiKeyServiceServer) ListOrgKeys(context.Context, *ListOrgKeysRequest) (*ListOrgKeysResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListOrgKeys not implemented")
@@ -360,6 +384,24 @@ func _ApiKeyService_CreateOrgKey_Handler(srv interface{}, ctx context.Context, d
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ApiKeyService_GetCallerKey_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetCallerKeyRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ApiKeyServiceServer).GetCallerKey(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ApiKeyService_GetCallerKey_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ApiKeyServiceServer).GetCallerKey(ctx, req.(*GetCallerKeyRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _ApiKeyService_ListOrgKeys_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(ListOrgKeysRequest)
 	if err := dec(in); err != nil {
@@ -454,6 +496,10 @@ var ApiKeyService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "CreateOrgKey",
 			Handler:    _ApiKeyService_CreateOrgKey_Handler,
+		},
+		{
+			MethodName: "GetCallerKey",
+			Handler:    _ApiKeyService_GetCallerKey_Handler,
 		},
 		{
 			MethodName: "ListOrgKeys",
