@@ -24,6 +24,8 @@ type KeyStore interface {
 	// Principal is what the key may do, read in one query: the core asks
 	// it on every call it has not cached. Missing → NotFound.
 	Principal(ctx context.Context, id string) (*corev1.Principal, error)
+	// Key is one key without its hash; missing → NotFound.
+	Key(ctx context.Context, id string) (*corev1.ApiKey, error)
 	ListKeys(ctx context.Context) ([]*corev1.ApiKey, error)
 	ListOrgKeys(ctx context.Context, orgID string, page *corev1.Page) ([]*corev1.ApiKey, int32, error)
 	DeleteKey(ctx context.Context, id string) error
@@ -86,23 +88,99 @@ func (k *Keys) Verify(ctx context.Context, req *corev1.VerifyRequest) (*corev1.P
 	if ErrorCode(err) == CodeNotFound {
 		return nil, invalid // deleted meanwhile
 	}
-	return p, err
+	if err != nil {
+		return nil, err
+	}
+	// After the secret is checked: only the key's holder learns it expired.
+	if KeyExpired(p, time.Now()) {
+		return nil, ErrKeyExpired()
+	}
+	return p, nil
 }
 
-// CreateOrgKey creates a key scoped to one org, with no actions.
+// ErrKeyExpired is the answer to every call with a key past its expiry,
+// whichever cache answered for it.
+func ErrKeyExpired() error { return Errorf(CodeUnauthenticated, "API key expired") }
+
+// KeyExpired reports whether the key is past its expiry at now. An expiry
+// that does not parse counts as past: the store writes only TimeFormat, so
+// anything else is damage, and a damaged key must not work forever.
+func KeyExpired(p *corev1.Principal, now time.Time) bool {
+	if p.ExpiresAt == nil {
+		return false
+	}
+	t, err := time.Parse(time.RFC3339Nano, p.GetExpiresAt())
+	return err != nil || !now.Before(t)
+}
+
+// checkExpiry parses an expiresAt from a request: RFC 3339, in the future.
+// It returns the time in TimeFormat (UTC); nil means never.
+func checkExpiry(v *string) (*string, error) {
+	if v == nil {
+		return nil, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, *v)
+	if err != nil {
+		return nil, Errorf(CodeInvalid, "Validation error: expiresAt must be an RFC 3339 time such as 2030-01-02T15:04:05Z")
+	}
+	if !t.After(time.Now()) {
+		return nil, Errorf(CodeInvalid, "Validation error: expiresAt must be in the future")
+	}
+	s := Timestamp(t)
+	return &s, nil
+}
+
+// CreateOrgKey creates a key scoped to one org, with no actions, expiring
+// at expiresAt when set.
 func (k *Keys) CreateOrgKey(ctx context.Context, req *corev1.CreateOrgKeyRequest) (*corev1.CreatedApiKey, error) {
-	key, err := k.create(ctx, req.GetName(), req.GetOrgId(), nil)
+	key, err := k.create(ctx, req.GetName(), req.GetOrgId(), nil, req.ExpiresAt)
 	return key.CreatedApiKey, err
+}
+
+// GetCallerKey describes the calling key: its scope as the access check
+// resolved it (so exactly what this call was allowed with), and its name
+// and creation time from the store.
+func (k *Keys) GetCallerKey(ctx context.Context, _ *corev1.GetCallerKeyRequest) (*corev1.CallerKey, error) {
+	c := CallerOf(ctx)
+	if c.Principal == nil || c.GetApiKeyId() == "" {
+		return nil, Errorf(CodeUnauthenticated, "API key required")
+	}
+	key, err := k.store.Key(ctx, c.GetApiKeyId())
+	if ErrorCode(err) == CodeNotFound {
+		return nil, Errorf(CodeUnauthenticated, "Invalid API key") // deleted meanwhile
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &corev1.CallerKey{
+		ApiKeyId:  c.GetApiKeyId(),
+		Name:      key.GetName(),
+		IsRoot:    c.GetIsRoot(),
+		OrgIds:    c.GetOrgIds(),
+		ActionIds: c.GetActionIds(),
+		ExpiresAt: c.Principal.ExpiresAt,
+		CreatedAt: key.GetCreatedAt(),
+	}, nil
 }
 
 // CreateRootKey creates a key with access to every org, granted actionIDs.
 // Server admin only: there is no API route for it.
 func (k *Keys) CreateRootKey(ctx context.Context, name string, actionIDs []string) (CreatedKey, error) {
-	return k.create(ctx, name, "", actionIDs)
+	return k.create(ctx, name, "", actionIDs, nil)
 }
 
-func (k *Keys) create(ctx context.Context, name, orgID string, actionIDs []string) (CreatedKey, error) {
+// CreateRootKeyUntil is CreateRootKey for a key that stops working at
+// expiresAt (RFC 3339, in the future).
+func (k *Keys) CreateRootKeyUntil(ctx context.Context, name string, actionIDs []string, expiresAt string) (CreatedKey, error) {
+	return k.create(ctx, name, "", actionIDs, &expiresAt)
+}
+
+func (k *Keys) create(ctx context.Context, name, orgID string, actionIDs []string, expiresAt *string) (CreatedKey, error) {
 	if err := checkName("name", name); err != nil {
+		return CreatedKey{}, err
+	}
+	expires, err := checkExpiry(expiresAt)
+	if err != nil {
 		return CreatedKey{}, err
 	}
 	secret := NewKeySecret()
@@ -116,6 +194,7 @@ func (k *Keys) create(ctx context.Context, name, orgID string, actionIDs []strin
 		Name:      name,
 		LastChars: secret[len(secret)-4:],
 		CreatedAt: Timestamp(time.Now()),
+		ExpiresAt: expires,
 	}
 	if err := k.store.CreateKey(ctx, key, hash, orgID, uniq(actionIDs)); err != nil {
 		return CreatedKey{}, err

@@ -3,6 +3,7 @@ package rpc
 import (
 	"context"
 	"sync"
+	"time"
 
 	"pangolin-gateway/core"
 	corev1 "pangolin-gateway/proto/pangolin/core/v1"
@@ -42,8 +43,23 @@ func newCallers(store principals, feed *Feed) *callers {
 	return c
 }
 
-// resolve returns the caller of keyID; an unknown key is Unauthenticated.
+// resolve returns the caller of keyID; an unknown key is Unauthenticated,
+// and so is an expired one.
 func (c *callers) resolve(ctx context.Context, keyID string) (core.Caller, error) {
+	caller, err := c.lookup(ctx, keyID)
+	if err != nil {
+		return core.Caller{}, err
+	}
+	// Checked on every call, cached or not: reaching the expiry is no
+	// change the feed reports, so the instant itself must be honoured.
+	if core.KeyExpired(caller.Principal, time.Now()) {
+		return core.Caller{}, core.ErrKeyExpired()
+	}
+	return caller, nil
+}
+
+// lookup returns the caller of keyID from the cache or the store.
+func (c *callers) lookup(ctx context.Context, keyID string) (core.Caller, error) {
 	trusted := c.feed.current()
 	c.mu.Lock()
 	cached, ok := c.cache[keyID]

@@ -90,3 +90,28 @@ func TestCallerCache(t *testing.T) {
 		t.Fatalf("unknown key: %v", err)
 	}
 }
+
+// A cached caller past its expiry is refused at once: reaching the instant
+// is no change the feed reports, so the cache itself must honour it.
+func TestCallerCacheHonoursExpiry(t *testing.T) {
+	ctx := context.Background()
+	feed := NewFeed(&logStore{}, time.Hour, quiet)
+	store := &principalStore{}
+	c := newCallers(store, feed)
+	if err := feed.poll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	past := core.Timestamp(time.Now().Add(-time.Millisecond))
+	future := core.Timestamp(time.Now().Add(time.Hour))
+	c.cache["old"] = core.Caller{Principal: &corev1.Principal{ApiKeyId: "old", IsRoot: true, ExpiresAt: &past}}
+	c.cache["new"] = core.Caller{Principal: &corev1.Principal{ApiKeyId: "new", IsRoot: true, ExpiresAt: &future}}
+	if _, err := c.resolve(ctx, "old"); core.ErrorCode(err) != core.CodeUnauthenticated || err.Error() != "API key expired" {
+		t.Fatalf("expired cached key: %v, want Unauthenticated \"API key expired\"", err)
+	}
+	if _, err := c.resolve(ctx, "new"); err != nil {
+		t.Fatalf("key expiring in an hour: %v", err)
+	}
+	if store.reads != 0 {
+		t.Fatalf("%d reads of the store, want 0: both answers come from the cache", store.reads)
+	}
+}
