@@ -46,6 +46,8 @@ func authError(err error) error {
 		return errorf(http.StatusUnauthorized, auth.ErrMissingKey.Error())
 	case errors.Is(err, auth.ErrInvalidKey):
 		return errorf(http.StatusUnauthorized, "Invalid API key")
+	case errors.Is(err, auth.ErrKeyExpired):
+		return errorf(http.StatusUnauthorized, auth.ErrKeyExpired.Error())
 	case errors.Is(err, auth.ErrBusy):
 		return errorf(http.StatusTooManyRequests, "Too many authentication attempts, retry later")
 	default:

@@ -118,10 +118,14 @@ type entry struct {
 type digest [sha256.Size]byte
 
 // check answers a request whose secret has digest d. A key's secret never
-// changes, so a mismatch is final: no need to ask the core.
+// changes, so a mismatch is final: no need to ask the core. Nor is an
+// expiry: past it the entry refuses, whatever its own TTL says.
 func (e *entry) check(d digest) (*Principal, error) {
 	if subtle.ConstantTimeCompare(e.digest[:], d[:]) != 1 {
 		return nil, ErrInvalidKey
+	}
+	if e.principal.Expired(time.Now()) {
+		return nil, ErrKeyExpired
 	}
 	return e.principal, nil
 }
@@ -287,6 +291,9 @@ func (a *Authenticator) verify(ctx context.Context, st *stripe, gen uint64, keyI
 		verifyQueue.Inc()
 		p, err := a.verifier.Verify(vctx, keyID, secret)
 		verifyQueue.Dec()
+		if err == nil && p != nil && p.Expired(time.Now()) {
+			err = ErrKeyExpired // expired on the way back: never cached as valid
+		}
 		if err != nil {
 			err = normalizeVerifyError(err)
 			if !errors.Is(err, ErrInvalidKey) {

@@ -10,8 +10,10 @@ import (
 var (
 	// ErrMissingKey says what the header must look like: the usual
 	// mistake is a key sent without the Bearer scheme.
-	ErrMissingKey  = errors.New("API key required: send Authorization: Bearer <apiKeyId>.<secret>")
-	ErrInvalidKey  = errors.New("Invalid API key")
+	ErrMissingKey = errors.New("API key required: send Authorization: Bearer <apiKeyId>.<secret>")
+	ErrInvalidKey = errors.New("Invalid API key")
+	// ErrKeyExpired: the secret is right but the key is past its expiry.
+	ErrKeyExpired  = errors.New("API key expired")
 	ErrUnavailable = errors.New("Authentication service unavailable")
 	ErrBusy        = errors.New("Too many authentication attempts, retry later")
 )

@@ -29,17 +29,21 @@ type wireEntry struct {
 	Orgs    string `json:"o"`
 	Actions string `json:"a"`
 	Expires int64  `json:"e"` // unix milliseconds
+	// KeyExpires is the key's own expiry (unix milliseconds), 0 for
+	// never: a hit past it refuses, so L2 cannot outlive it.
+	KeyExpires int64 `json:"x,omitempty"`
 }
 
 const macHexLen = sha256.Size * 2
 
 func (a *Authenticator) encode(keyID string, e *entry) ([]byte, error) {
 	body, err := json.Marshal(wireEntry{
-		Digest:  hex.EncodeToString(e.digest[:]),
-		Root:    e.principal.IsRoot,
-		Orgs:    strings.Join(e.principal.OrgIDs, ","),
-		Actions: strings.Join(e.principal.Actions, ","),
-		Expires: e.expires.UnixMilli(),
+		Digest:     hex.EncodeToString(e.digest[:]),
+		Root:       e.principal.IsRoot,
+		Orgs:       strings.Join(e.principal.OrgIDs, ","),
+		Actions:    strings.Join(e.principal.Actions, ","),
+		Expires:    e.expires.UnixMilli(),
+		KeyExpires: keyExpires(e.principal),
 	})
 	if err != nil {
 		return nil, err
@@ -70,10 +74,20 @@ func (a *Authenticator) decode(keyID string, b []byte) (*entry, error) {
 		principal: NewPrincipal(keyID, w.Root, splitIDs(w.Orgs), splitIDs(w.Actions)),
 		expires:   time.UnixMilli(w.Expires),
 	}
+	if w.KeyExpires != 0 {
+		e.principal.ExpiresAt = time.UnixMilli(w.KeyExpires)
+	}
 	if n, err := hex.Decode(e.digest[:], []byte(w.Digest)); err != nil || n != len(e.digest) {
 		return nil, errors.New("entry digest is malformed")
 	}
 	return e, nil
+}
+
+func keyExpires(p *Principal) int64 {
+	if p.ExpiresAt.IsZero() {
+		return 0
+	}
+	return p.ExpiresAt.UnixMilli()
 }
 
 func splitIDs(s string) []string {

@@ -1,6 +1,9 @@
 package auth
 
-import "slices"
+import (
+	"slices"
+	"time"
+)
 
 // Principal is what an authenticated API key may do. It is shared between
 // concurrent requests (the caches hand out the same value): treat it as
@@ -12,6 +15,9 @@ type Principal struct {
 	IsRoot  bool
 	OrgIDs  []string
 	Actions []string
+	// ExpiresAt is when the key stops working; zero: never. Every cache
+	// hit checks it, so an expiry needs no invalidation to take effect.
+	ExpiresAt time.Time
 
 	// Sets built once by NewPrincipal: the guards ask on every request.
 	orgs    map[string]struct{}
@@ -29,6 +35,11 @@ func NewPrincipal(keyID string, isRoot bool, orgIDs, actions []string) *Principa
 		orgs:    set(orgIDs),
 		actions: set(actions),
 	}
+}
+
+// Expired reports whether the key is past its expiry at now.
+func (p *Principal) Expired(now time.Time) bool {
+	return p != nil && !p.ExpiresAt.IsZero() && !now.Before(p.ExpiresAt)
 }
 
 // HasOrg reports whether the key is linked to org id. It ignores IsRoot.

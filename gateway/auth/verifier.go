@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -33,12 +34,23 @@ func (v CoreVerifier) Verify(ctx context.Context, keyID, secret string) (*Princi
 	if p.GetApiKeyId() != "" && p.GetApiKeyId() != keyID {
 		return nil, fmt.Errorf("%w: core answered for another key", ErrUnavailable)
 	}
-	return NewPrincipal(keyID, p.GetIsRoot(), p.GetOrgIds(), p.GetActionIds()), nil
+	out := NewPrincipal(keyID, p.GetIsRoot(), p.GetOrgIds(), p.GetActionIds())
+	if p.ExpiresAt != nil {
+		t, err := time.Parse(time.RFC3339Nano, p.GetExpiresAt())
+		if err != nil {
+			return nil, fmt.Errorf("%w: core answered an expiry that does not parse: %w", ErrUnavailable, err)
+		}
+		out.ExpiresAt = t
+	}
+	return out, nil
 }
 
 func verifyError(err error) error {
 	switch status.Code(err) {
 	case codes.Unauthenticated, codes.NotFound:
+		if status.Convert(err).Message() == ErrKeyExpired.Error() {
+			return ErrKeyExpired
+		}
 		return ErrInvalidKey
 	case codes.ResourceExhausted:
 		return fmt.Errorf("%w: %w", ErrBusy, err)
@@ -50,7 +62,7 @@ func verifyError(err error) error {
 // normalizeVerifyError keeps a Verifier's answer within the package's
 // errors, whatever the Verifier is: anything unknown counts as unavailable.
 func normalizeVerifyError(err error) error {
-	if errors.Is(err, ErrInvalidKey) || errors.Is(err, ErrUnavailable) || errors.Is(err, ErrBusy) {
+	if errors.Is(err, ErrInvalidKey) || errors.Is(err, ErrKeyExpired) || errors.Is(err, ErrUnavailable) || errors.Is(err, ErrBusy) {
 		return err
 	}
 	return fmt.Errorf("%w: %w", ErrUnavailable, err)
