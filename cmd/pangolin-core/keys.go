@@ -6,8 +6,10 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"pangolin-gateway/config"
 	"pangolin-gateway/core"
@@ -37,11 +39,17 @@ func keys(cfg config.Config, args []string) error {
 		fs := flag.NewFlagSet("keys create-root", flag.ContinueOnError)
 		name := fs.String("name", "", "name of the key (required)")
 		actions := fs.String("actions", "all", `"all" or a comma-separated list of action ids`)
+		expiresIn := fs.String("expires-in", "", `the key stops working this long from now: "30d", "12h", "90m"`)
+		expiresAt := fs.String("expires-at", "", "the key stops working at this RFC 3339 time (2030-01-02T15:04:05Z)")
 		if err := fs.Parse(args[1:]); err != nil {
 			return err
 		}
 		if *name == "" {
 			return errors.New("keys create-root: --name is required")
+		}
+		expires, err := expiry(*expiresIn, *expiresAt)
+		if err != nil {
+			return fmt.Errorf("keys create-root: %w", err)
 		}
 		ids := core.Actions
 		if *actions != "all" {
@@ -52,11 +60,19 @@ func keys(cfg config.Config, args []string) error {
 				}
 			}
 		}
-		key, err := svc.CreateRootKey(ctx, *name, ids)
+		var key core.CreatedKey
+		if expires == "" {
+			key, err = svc.CreateRootKey(ctx, *name, ids)
+		} else {
+			key, err = svc.Keys.CreateRootKeyUntil(ctx, *name, ids, expires)
+		}
 		if err != nil {
 			return err
 		}
 		fmt.Printf("Root API key %s created. Key (shown once): %s\n", key.GetApiKeyId(), key.Token())
+		if key.ExpiresAt != nil {
+			fmt.Printf("It expires at %s.\n", key.GetExpiresAt())
+		}
 		return nil
 	case "list":
 		list, err := svc.ListKeys(ctx)
@@ -64,10 +80,14 @@ func keys(cfg config.Config, args []string) error {
 			return err
 		}
 		w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(w, "ID\tNAME\tROOT\tORGS\tACTIONS\tLAST CHARS\tCREATED")
+		fmt.Fprintln(w, "ID\tNAME\tROOT\tORGS\tACTIONS\tLAST CHARS\tCREATED\tEXPIRES")
 		for _, k := range list {
-			fmt.Fprintf(w, "%s\t%s\t%t\t%s\t%d\t%s\t%s\n", k.GetApiKeyId(), k.GetName(), k.Scope.GetIsRoot(),
-				strings.Join(k.Scope.GetOrgIds(), ","), len(k.Scope.GetActionIds()), k.GetLastChars(), k.GetCreatedAt())
+			expires := "never"
+			if k.ExpiresAt != nil {
+				expires = k.GetExpiresAt()
+			}
+			fmt.Fprintf(w, "%s\t%s\t%t\t%s\t%d\t%s\t%s\t%s\n", k.GetApiKeyId(), k.GetName(), k.Scope.GetIsRoot(),
+				strings.Join(k.Scope.GetOrgIds(), ","), len(k.Scope.GetActionIds()), k.GetLastChars(), k.GetCreatedAt(), expires)
 		}
 		return w.Flush()
 	case "revoke":
@@ -82,4 +102,38 @@ func keys(cfg config.Config, args []string) error {
 	default:
 		return fmt.Errorf("keys: unknown command %q (create-root, list, revoke)", args[0])
 	}
+}
+
+// expiry turns --expires-in or --expires-at into an RFC 3339 time, "" for
+// a key that never expires. The core checks that it lies in the future.
+func expiry(in, at string) (string, error) {
+	switch {
+	case in != "" && at != "":
+		return "", errors.New("give --expires-in or --expires-at, not both")
+	case at != "":
+		if _, err := time.Parse(time.RFC3339Nano, at); err != nil {
+			return "", fmt.Errorf("--expires-at must be an RFC 3339 time such as 2030-01-02T15:04:05Z")
+		}
+		return at, nil
+	case in == "":
+		return "", nil
+	}
+	d, err := parseDays(in)
+	if err != nil || d <= 0 {
+		return "", fmt.Errorf("--expires-in must be a positive duration such as 30d, 12h or 90m")
+	}
+	return core.Timestamp(time.Now().Add(d)), nil
+}
+
+// parseDays is time.ParseDuration plus whole days ("30d"), which is how
+// key lifetimes are usually said.
+func parseDays(s string) (time.Duration, error) {
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n > 100*365 {
+			return 0, errors.New("bad number of days")
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	return time.ParseDuration(s)
 }
