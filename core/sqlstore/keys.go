@@ -198,10 +198,8 @@ func (s *Store) DeleteKey(ctx context.Context, id string) error {
 		if err != nil {
 			return err
 		}
-		if n, err := res.RowsAffected(); err != nil {
+		if err := deletedOne(res, errKeyNotFound()); err != nil {
 			return err
-		} else if n == 0 {
-			return errKeyNotFound()
 		}
 		return s.logKeyChanges(ctx, tx, id)
 	})

@@ -53,18 +53,6 @@ func (s *Store) replaceAuth(ctx context.Context, op, table string, resourceID in
 	return internal(op, err)
 }
 
-// deletedOne returns notFound when a DELETE removed no row.
-func deletedOne(res sql.Result, notFound error) error {
-	n, err := res.RowsAffected()
-	if err != nil {
-		return err
-	}
-	if n == 0 {
-		return notFound
-	}
-	return nil
-}
-
 // SetResourcePassword makes hash the resource's password; nil removes it.
 func (s *Store) SetResourcePassword(ctx context.Context, resourceID int64, hash *string) error {
 	var row []column

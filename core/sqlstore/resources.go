@@ -252,12 +252,7 @@ func (s *Store) DeleteResource(ctx context.Context, id int64) error {
 		if err != nil {
 			return err
 		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return core.ResourceNotFound(id)
-		}
-		return nil
+		return deletedOne(res, core.ResourceNotFound(id))
 	})
 	return internal("delete resource", err)
 }

@@ -85,12 +85,7 @@ func (s *Store) DeleteRule(ctx context.Context, resourceID, ruleID int64) error 
 		if err != nil {
 			return err
 		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return core.RuleNotFound(ruleID)
-		}
-		return nil
+		return deletedOne(res, core.RuleNotFound(ruleID))
 	})
 	return internal("delete rule", err)
 }

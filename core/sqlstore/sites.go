@@ -221,12 +221,7 @@ func (s *Store) DeleteSite(ctx context.Context, id int64) error {
 		if err != nil {
 			return err
 		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return core.SiteNotFound(id)
-		}
-		return nil
+		return deletedOne(res, core.SiteNotFound(id))
 	})
 	return internal("delete site", err)
 }

@@ -464,6 +464,18 @@ func exists(ctx context.Context, q querier, query string, args ...any) (found bo
 	return found && err == nil, err
 }
 
+// deletedOne returns notFound when a DELETE removed no row.
+func deletedOne(res sql.Result, notFound error) error {
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return notFound
+	}
+	return nil
+}
+
 func count(ctx context.Context, q querier, query string, args ...any) (n int32, err error) {
 	err = reading(ctx, q, func(ctx context.Context, q querier) error {
 		return q.QueryRowContext(ctx, query, args...).Scan(&n)

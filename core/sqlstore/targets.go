@@ -118,12 +118,7 @@ func (s *Store) DeleteTarget(ctx context.Context, id int64) error {
 		if err != nil {
 			return err
 		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return core.TargetNotFound(id)
-		}
-		return nil
+		return deletedOne(res, core.TargetNotFound(id))
 	})
 	return internal("delete target", err)
 }
