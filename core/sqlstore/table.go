@@ -220,18 +220,7 @@ func update(ctx context.Context, q querier, t *table, msg proto.Message, key pro
 	if err != nil || len(sets) == 0 {
 		return -1, err
 	}
-	keyField := m.Descriptor().Fields().ByName(key)
-	keyValue, err := sqlValue(m, keyField)
-	if err != nil {
-		return 0, err
-	}
-	args = append(args, keyValue)
-	res, err := q.ExecContext(ctx, fmt.Sprintf("UPDATE %s SET %s WHERE %s = $%d",
-		t.name, strings.Join(sets, ", "), key, len(args)), args...)
-	if err != nil {
-		return 0, err
-	}
-	return res.RowsAffected()
+	return t.updateWhereKey(ctx, q, m, key, sets, args)
 }
 
 // updateRow writes every column msg has a field for (an unset optional as
@@ -256,7 +245,13 @@ func updateRow(ctx context.Context, q querier, t *table, msg proto.Message, key 
 		args = append(args, v)
 		sets = append(sets, fmt.Sprintf("%s = $%d", name, len(args)))
 	}
-	keyValue, err := sqlValue(m, fields.ByName(key))
+	return t.updateWhereKey(ctx, q, m, key, sets, args)
+}
+
+// updateWhereKey runs UPDATE … SET sets (whose values are args) on the row
+// whose key column equals m's key field, and returns the rows changed.
+func (t *table) updateWhereKey(ctx context.Context, q querier, m protoreflect.Message, key protoreflect.Name, sets []string, args []any) (int64, error) {
+	keyValue, err := sqlValue(m, m.Descriptor().Fields().ByName(key))
 	if err != nil {
 		return 0, err
 	}
