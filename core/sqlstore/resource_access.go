@@ -98,21 +98,30 @@ func (s *Store) SetResourceRoles(ctx context.Context, resourceID int64, roleIDs 
 	return internal("set resource roles", err)
 }
 
+// lockResourceRole locks the resource and checks that roleID is a role of
+// its org other than the Admin role (adminErr when it is the Admin role).
+func (s *Store) lockResourceRole(ctx context.Context, tx *tx, resourceID, roleID int64, adminErr error) error {
+	orgID, err := s.lockResource(ctx, tx, resourceID)
+	if err != nil {
+		return err
+	}
+	admin, found, err := orgRole(ctx, tx, orgID, roleID)
+	switch {
+	case err != nil:
+		return err
+	case !found:
+		return core.RoleNotInOrg()
+	case admin:
+		return adminErr
+	}
+	return nil
+}
+
 // AddResourceRole grants a role of the resource's org the resource.
 func (s *Store) AddResourceRole(ctx context.Context, resourceID, roleID int64) error {
 	err := s.write(ctx, func(tx *tx) error {
-		orgID, err := s.lockResource(ctx, tx, resourceID)
-		if err != nil {
+		if err := s.lockResourceRole(ctx, tx, resourceID, roleID, core.AdminRoleNotAssignable()); err != nil {
 			return err
-		}
-		admin, found, err := orgRole(ctx, tx, orgID, roleID)
-		switch {
-		case err != nil:
-			return err
-		case !found:
-			return core.RoleNotInOrg()
-		case admin:
-			return core.AdminRoleNotAssignable()
 		}
 		granted, err := exists(ctx, tx, `SELECT 1 FROM role_resources WHERE role_id = $1 AND resource_id = $2`, roleID, resourceID)
 		if err != nil {
@@ -133,18 +142,8 @@ func (s *Store) AddResourceRole(ctx context.Context, resourceID, roleID int64) e
 // RemoveResourceRole takes the resource from a role of its org.
 func (s *Store) RemoveResourceRole(ctx context.Context, resourceID, roleID int64) error {
 	err := s.write(ctx, func(tx *tx) error {
-		orgID, err := s.lockResource(ctx, tx, resourceID)
-		if err != nil {
+		if err := s.lockResourceRole(ctx, tx, resourceID, roleID, core.AdminRoleNotRemovable()); err != nil {
 			return err
-		}
-		admin, found, err := orgRole(ctx, tx, orgID, roleID)
-		switch {
-		case err != nil:
-			return err
-		case !found:
-			return core.RoleNotInOrg()
-		case admin:
-			return core.AdminRoleNotRemovable()
 		}
 		res, err := tx.ExecContext(ctx, `DELETE FROM role_resources WHERE role_id = $1 AND resource_id = $2`, roleID, resourceID)
 		if err != nil {
