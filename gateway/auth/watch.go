@@ -43,16 +43,23 @@ func (a *Authenticator) Watch(ctx context.Context, client corev1.ApiKeyServiceCl
 			a.log.Warn("auth: key change stream lost; reconnecting", "err", err, "last_seq", a.lastSeq.Load())
 		}
 		failing = true
-		// Jitter over the upper half, so replicas do not reconnect in step.
-		wait := backoff/2 + rand.N(backoff/2+1)
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !pause(ctx, backoff) {
 			return
-		case <-t.C:
 		}
 		backoff = min(backoff*2, watchMaxBackoff)
+	}
+}
+
+// pause waits about backoff, jittered over its upper half so that
+// replicas do not retry in step; false when ctx ended first.
+func pause(ctx context.Context, backoff time.Duration) bool {
+	t := time.NewTimer(backoff/2 + rand.N(backoff/2+1))
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
 	}
 }
 
@@ -136,12 +143,8 @@ func (a *Authenticator) listLiveIDs(ctx context.Context, client corev1.ApiKeySer
 			opened(-1)
 			a.log.Warn("auth: listing the live key ids failed; every key id goes to the core until it works", "err", err)
 		}
-		t := time.NewTimer(backoff/2 + rand.N(backoff/2+1))
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !pause(ctx, backoff) {
 			return
-		case <-t.C:
 		}
 		backoff = min(backoff*2, watchMaxBackoff)
 	}
