@@ -67,15 +67,7 @@ type AccessTokens struct {
 // "access_token"): a token of an org the caller cannot reach is as
 // missing as one that never existed.
 func (s *AccessTokens) Reach(ctx context.Context, c Caller, id protoreflect.Value) error {
-	tokenID := id.String()
-	orgID, err := s.store.AccessTokenOrg(ctx, tokenID)
-	if err != nil {
-		return err
-	}
-	if !c.Reaches(orgID) {
-		return AccessTokenNotFound(tokenID)
-	}
-	return nil
+	return reachObject(ctx, c, id.String(), s.store.AccessTokenOrg, AccessTokenNotFound)
 }
 
 // GenerateAccessToken creates a token for a resource and answers it as

@@ -52,3 +52,18 @@ func CallerOf(ctx context.Context) Caller {
 // answers. An object in an org the caller cannot reach answers exactly like
 // a missing one, so ids and org names of other tenants cannot be probed.
 type Reach func(ctx context.Context, c Caller, id protoreflect.Value) error
+
+// reachObject is every Reach: the object's org comes from orgOf (whose
+// error, for a missing object, is its NotFound), and an org the caller
+// cannot reach answers notFound too, exactly as a missing object does: no
+// oracle for other tenants' ids.
+func reachObject[ID any](ctx context.Context, c Caller, id ID, orgOf func(context.Context, ID) (string, error), notFound func(ID) error) error {
+	orgID, err := orgOf(ctx, id)
+	if err != nil {
+		return err
+	}
+	if !c.Reaches(orgID) {
+		return notFound(id)
+	}
+	return nil
+}

@@ -80,15 +80,7 @@ type Resources struct {
 // resource in an org the caller cannot reach is as missing as one that
 // never existed.
 func (s *Resources) Reach(ctx context.Context, c Caller, id protoreflect.Value) error {
-	resourceID := id.Int()
-	orgID, err := s.store.ResourceOrg(ctx, resourceID)
-	if err != nil {
-		return err
-	}
-	if !c.Reaches(orgID) {
-		return ResourceNotFound(resourceID)
-	}
-	return nil
+	return reachObject(ctx, c, id.Int(), s.store.ResourceOrg, ResourceNotFound)
 }
 
 // GetResource reads a resource with the name of its site.

@@ -76,15 +76,7 @@ type Sites struct {
 // Reach resolves a site id (access scope OBJECT, object "site"): a site in
 // an org the caller cannot reach is as missing as one that never existed.
 func (s *Sites) Reach(ctx context.Context, c Caller, id protoreflect.Value) error {
-	siteID := id.Int()
-	orgID, err := s.store.SiteOrg(ctx, siteID)
-	if err != nil {
-		return err
-	}
-	if !c.Reaches(orgID) {
-		return SiteNotFound(siteID)
-	}
-	return nil
+	return reachObject(ctx, c, id.Int(), s.store.SiteOrg, SiteNotFound)
 }
 
 // CreateSite validates and stores a site; a newt site answers with its

@@ -54,15 +54,7 @@ type Targets struct {
 
 // Reach resolves a target id (access scope OBJECT, object "target").
 func (s *Targets) Reach(ctx context.Context, c Caller, id protoreflect.Value) error {
-	targetID := id.Int()
-	orgID, err := s.store.TargetOrg(ctx, targetID)
-	if err != nil {
-		return err
-	}
-	if !c.Reaches(orgID) {
-		return TargetNotFound(targetID)
-	}
-	return nil
+	return reachObject(ctx, c, id.Int(), s.store.TargetOrg, TargetNotFound)
 }
 
 // CreateTarget adds a target to a resource.
