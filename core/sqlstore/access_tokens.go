@@ -87,12 +87,7 @@ func (s *Store) ListResourceAccessTokens(ctx context.Context, resourceID, now in
 
 // AccessTokenOrg returns the org of the token.
 func (s *Store) AccessTokenOrg(ctx context.Context, id string) (string, error) {
-	var orgID string
-	err := s.reader.QueryRowContext(ctx, `SELECT org_id FROM resource_access_tokens WHERE access_token_id = $1`, id).Scan(&orgID)
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", core.AccessTokenNotFound(id)
-	}
-	return orgID, internal("access token org", err)
+	return objectOrg(ctx, s.reader, "access token org", `SELECT org_id FROM resource_access_tokens WHERE access_token_id = $1`, id, core.AccessTokenNotFound)
 }
 
 // DeleteAccessToken deletes the token.

@@ -145,12 +145,7 @@ func (s *Store) GetResource(ctx context.Context, id int64) (*corev1.Resource, er
 
 // ResourceOrg returns the org of the resource.
 func (s *Store) ResourceOrg(ctx context.Context, id int64) (string, error) {
-	var orgID string
-	err := s.reader.QueryRowContext(ctx, `SELECT org_id FROM resources WHERE resource_id = $1`, id).Scan(&orgID)
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", core.ResourceNotFound(id)
-	}
-	return orgID, internal("resource org", err)
+	return objectOrg(ctx, s.reader, "resource org", `SELECT org_id FROM resources WHERE resource_id = $1`, id, core.ResourceNotFound)
 }
 
 // ListResources returns a page of the resources f selects, and how many it

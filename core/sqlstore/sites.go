@@ -146,12 +146,7 @@ func (s *Store) GetSite(ctx context.Context, id int64) (*corev1.Site, error) {
 
 // SiteOrg returns the org of the site.
 func (s *Store) SiteOrg(ctx context.Context, id int64) (string, error) {
-	var orgID string
-	err := s.reader.QueryRowContext(ctx, `SELECT org_id FROM sites WHERE site_id = $1`, id).Scan(&orgID)
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", core.SiteNotFound(id)
-	}
-	return orgID, internal("site org", err)
+	return objectOrg(ctx, s.reader, "site org", `SELECT org_id FROM sites WHERE site_id = $1`, id, core.SiteNotFound)
 }
 
 // GetSiteByNiceID returns the org's site with that niceId.

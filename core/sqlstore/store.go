@@ -464,6 +464,18 @@ func exists(ctx context.Context, q querier, query string, args ...any) (found bo
 	return found && err == nil, err
 }
 
+// objectOrg reads the org of the object query selects by id (its one
+// column, org_id): the core's resolvers ask it on every call naming an
+// object; no row → notFound(id), built only then.
+func objectOrg[ID any](ctx context.Context, q querier, op, query string, id ID, notFound func(ID) error) (string, error) {
+	var orgID string
+	err := q.QueryRowContext(ctx, query, id).Scan(&orgID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", notFound(id)
+	}
+	return orgID, internal(op, err)
+}
+
 // deletedOne returns notFound when a DELETE removed no row.
 func deletedOne(res sql.Result, notFound error) error {
 	n, err := res.RowsAffected()

@@ -61,13 +61,8 @@ func (s *Store) GetTarget(ctx context.Context, id int64) (*corev1.Target, error)
 
 // TargetOrg returns the org of the target's resource.
 func (s *Store) TargetOrg(ctx context.Context, id int64) (string, error) {
-	var orgID string
-	err := s.reader.QueryRowContext(ctx,
-		`SELECT r.org_id FROM targets t JOIN resources r ON r.resource_id = t.resource_id WHERE t.target_id = $1`, id).Scan(&orgID)
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", core.TargetNotFound(id)
-	}
-	return orgID, internal("target org", err)
+	return objectOrg(ctx, s.reader, "target org",
+		`SELECT r.org_id FROM targets t JOIN resources r ON r.resource_id = t.resource_id WHERE t.target_id = $1`, id, core.TargetNotFound)
 }
 
 // ListTargets returns a page of the resource's targets by id, and how many
