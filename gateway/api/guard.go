@@ -5,8 +5,6 @@ import (
 	"errors"
 	"net/http"
 
-	"github.com/gin-gonic/gin"
-
 	"pangolin-gateway/gateway/auth"
 	apiv1 "pangolin-gateway/proto/pangolin/api/v1"
 )
@@ -23,14 +21,16 @@ type Authenticator interface {
 // (SCOPE_OBJECT) is resolved to its org by the core only, which answers an
 // object out of reach exactly like a missing one. Forbidden answers say
 // what was missing, never the key's scope.
-func (o *operation) authorize(key *auth.Principal, c *gin.Context) error {
+//
+// org is the value of the route's org parameter (scope ORG).
+func (o *operation) authorize(key *auth.Principal, org string) error {
 	switch o.scope {
 	case apiv1.Scope_SCOPE_ROOT:
 		if !key.IsRoot {
 			return errorf(http.StatusForbidden, "Key does not have root access")
 		}
 	case apiv1.Scope_SCOPE_ORG:
-		if org := c.Param(o.orgParam); !key.IsRoot && !key.HasOrg(org) {
+		if !key.IsRoot && !key.HasOrg(org) {
 			return errorf(http.StatusForbidden, "Key does not have access to organization "+org)
 		}
 	}

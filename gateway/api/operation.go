@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -201,8 +202,23 @@ func (o *operation) planAnswer(encs encoders) error {
 	return nil
 }
 
-// ginPath turns /org/{orgId} into gin's /org/:orgId.
-func ginPath(p string) string {
-	r := strings.NewReplacer("{", ":", "}", "")
-	return r.Replace(p)
+// ginPath turns a contract path into gin's, and says which gin parameter
+// holds each contract parameter. Gin's tree allows one wildcard name per
+// position (GET /org/:orgId/site/:niceId beside
+// /org/:orgId/site/:siteId/resources panics), while the contract names a
+// parameter after the field it fills. So every wildcard is named after its
+// segment's position (/org/{orgId}/site/{siteId} → /org/:p1/site/:p3): two
+// paths that share a prefix share its names, whatever the contract calls
+// them, and params maps each contract name back to its gin name.
+func ginPath(p string) (path string, params map[string]string) {
+	segs := strings.Split(p, "/")
+	params = map[string]string{}
+	for i, seg := range segs {
+		if name, ok := strings.CutPrefix(seg, "{"); ok {
+			name = strings.TrimSuffix(name, "}")
+			params[name] = "p" + strconv.Itoa(i)
+			segs[i] = ":" + params[name]
+		}
+	}
+	return strings.Join(segs, "/"), params
 }

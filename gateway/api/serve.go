@@ -42,16 +42,18 @@ func Mount(g *gin.RouterGroup, conn grpc.ClientConnInterface, authn Authenticato
 		}
 	}()
 	for _, o := range ops {
-		h := o.handler(conn, authn, opts)
 		for _, p := range o.Paths() {
-			g.Handle(p.GetMethod(), ginPath(p.GetPath()), h)
+			path, params := ginPath(p.GetPath())
+			g.Handle(p.GetMethod(), path, o.handler(conn, authn, opts, params))
 		}
 	}
 	return nil
 }
 
-// handler serves one operation: authenticate, guard, bind, call, answer.
-func (o *operation) handler(conn grpc.ClientConnInterface, authn Authenticator, opts Options) gin.HandlerFunc {
+// handler serves one path of an operation: authenticate, guard, bind, call,
+// answer. params names the gin parameter of each contract parameter of
+// the path (see ginPath).
+func (o *operation) handler(conn grpc.ClientConnInterface, authn Authenticator, opts Options, params map[string]string) gin.HandlerFunc {
 	if o.hook.serve != nil {
 		return func(c *gin.Context) { o.hook.serve(o, c) }
 	}
@@ -63,14 +65,14 @@ func (o *operation) handler(conn grpc.ClientConnInterface, authn Authenticator, 
 				writeError(c, authError(err))
 				return
 			}
-			if err := o.authorize(key, c); err != nil {
+			if err := o.authorize(key, c.Param(params[o.orgParam])); err != nil {
 				writeError(c, err)
 				return
 			}
 			ctx = metadata.AppendToOutgoingContext(ctx, corev1.MetadataKeyID, key.KeyID)
 		}
 		req := o.req.New()
-		page, err := o.bind(c, req, opts.MaxBodyBytes)
+		page, err := o.bind(c, params, req, opts.MaxBodyBytes)
 		if err != nil {
 			writeError(c, err)
 			return
@@ -92,9 +94,9 @@ func (o *operation) handler(conn grpc.ClientConnInterface, authn Authenticator, 
 
 // bind fills the request message from the path, the query and the body,
 // in that order; the first failure is the answer.
-func (o *operation) bind(c *gin.Context, m protoreflect.Message, maxBody int64) (paging, error) {
+func (o *operation) bind(c *gin.Context, params map[string]string, m protoreflect.Message, maxBody int64) (paging, error) {
 	for _, p := range o.path {
-		v, err := p.value(c.Param(p.name))
+		v, err := p.value(c.Param(params[p.name]))
 		if err != nil {
 			return paging{}, err
 		}
