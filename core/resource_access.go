@@ -3,7 +3,6 @@ package core
 import (
 	"context"
 	"fmt"
-	"slices"
 
 	corev1 "pangolin-gateway/proto/pangolin/core/v1"
 )
@@ -42,25 +41,37 @@ type ResourceAccessStore interface {
 	RemoveResourceUser(ctx context.Context, resourceID int64, userID string) error
 }
 
-// The answers of the rules on roles and users, with Pangolin's statuses
-// and texts. A role or user of another org answers like a missing one.
+// Grantee names a kind of object that roles, users and clients are
+// granted, in the answers of the rules on its grants.
+type Grantee string
+
+const (
+	GrantResource     Grantee = "resource"
+	GrantSiteResource Grantee = "site resource"
+)
+
+// The answers of the rules on roles, users and clients, with Pangolin's
+// statuses and texts. A role, user or client of another org answers like
+// a missing one.
 func RolesNotFound() error { return Errorf(CodeNotFound, "One or more roles not found") }
 
 func RoleNotInOrg() error {
 	return Errorf(CodeNotFound, "Role not found or does not belong to the same organization")
 }
 
-func AdminRoleNotAssignable() error {
-	return Errorf(CodeInvalid, "Admin role cannot be assigned to resources")
+func AdminRoleNotAssignable(g Grantee) error {
+	return Errorf(CodeInvalid, "Admin role cannot be assigned to %ss", g)
 }
 
-func AdminRoleNotRemovable() error {
-	return Errorf(CodeInvalid, "Admin role cannot be removed from resources")
+func AdminRoleNotRemovable(g Grantee) error {
+	return Errorf(CodeInvalid, "Admin role cannot be removed from %ss", g)
 }
 
-func RoleAlreadyAssigned() error { return Errorf(CodeConflict, "Role already assigned to resource") }
+func RoleAlreadyAssigned(g Grantee) error {
+	return Errorf(CodeConflict, "Role already assigned to %s", g)
+}
 
-func RoleNotAssigned() error { return Errorf(CodeNotFound, "Role not found in resource") }
+func RoleNotAssigned(g Grantee) error { return Errorf(CodeNotFound, "Role not found in %s", g) }
 
 // UsersNotMembers is Pangolin's SETUSERS answer (403), for one user or
 // several.
@@ -68,9 +79,29 @@ func UsersNotMembers() error {
 	return Errorf(CodeForbidden, "Key does not have access to one or more specified users")
 }
 
-func UserAlreadyAssigned() error { return Errorf(CodeConflict, "User already assigned to resource") }
+func UserAlreadyAssigned(g Grantee) error {
+	return Errorf(CodeConflict, "User already assigned to %s", g)
+}
 
-func UserNotAssigned() error { return Errorf(CodeNotFound, "User not found in resource") }
+func UserNotAssigned(g Grantee) error { return Errorf(CodeNotFound, "User not found in %s", g) }
+
+// ClientsNotInOrg is Pangolin's SETCLIENTS answer (403), for one client or
+// several, missing or of another org.
+func ClientsNotInOrg() error {
+	return Errorf(CodeForbidden, "Key does not have access to one or more specified clients")
+}
+
+// UserClientRefused answers a grant change naming a user's device:
+// private resources are granted to machine clients only.
+func UserClientRefused(verb string) error {
+	return Errorf(CodeInvalid, "Cannot %s clients that are associated with a user", verb)
+}
+
+func ClientAlreadyAssigned(g Grantee) error {
+	return Errorf(CodeConflict, "Client already assigned to %s", g)
+}
+
+func ClientNotAssigned(g Grantee) error { return Errorf(CodeNotFound, "Client not found in %s", g) }
 
 // ResourceAccess is the ResourceAccessService.
 type ResourceAccess struct {
@@ -93,14 +124,9 @@ func (s *ResourceAccess) ListResourceUsers(ctx context.Context, req *corev1.Reso
 // SetResourceRoles replaces the roles granted a resource (its Admin role
 // stays). Repeated ids count once.
 func (s *ResourceAccess) SetResourceRoles(ctx context.Context, req *corev1.SetResourceRolesRequest) (*corev1.Empty, error) {
-	ids := make([]int64, 0, len(req.GetRoleIds()))
-	for i, id := range req.GetRoleIds() {
-		if err := checkRoleID(fmt.Sprintf("roleIds[%d]", i), id); err != nil {
-			return nil, err
-		}
-		if !slices.Contains(ids, id) {
-			ids = append(ids, id)
-		}
+	ids, err := positiveIDs("roleIds", req.GetRoleIds())
+	if err != nil {
+		return nil, err
 	}
 	return &corev1.Empty{}, s.store.SetResourceRoles(ctx, req.GetResourceId(), ids)
 }
@@ -108,15 +134,7 @@ func (s *ResourceAccess) SetResourceRoles(ctx context.Context, req *corev1.SetRe
 // SetResourceUsers replaces the users granted a resource. Repeated ids
 // count once.
 func (s *ResourceAccess) SetResourceUsers(ctx context.Context, req *corev1.SetResourceUsersRequest) (*corev1.Empty, error) {
-	ids := make([]string, 0, len(req.GetUserIds()))
-	seen := map[string]bool{}
-	for _, id := range req.GetUserIds() {
-		if !seen[id] {
-			seen[id] = true
-			ids = append(ids, id)
-		}
-	}
-	return &corev1.Empty{}, s.store.SetResourceUsers(ctx, req.GetResourceId(), ids)
+	return &corev1.Empty{}, s.store.SetResourceUsers(ctx, req.GetResourceId(), distinct(req.GetUserIds()))
 }
 
 // AddResourceRole grants a role of the resource's org the resource.
@@ -150,4 +168,28 @@ func checkRoleID(field string, id int64) error {
 		return Errorf(CodeInvalid, "Validation error: %s must be a positive integer", field)
 	}
 	return nil
+}
+
+// positiveIDs checks that every id of a body list (field) is positive and
+// returns them with repeats removed, in order.
+func positiveIDs(field string, ids []int64) ([]int64, error) {
+	for i, id := range ids {
+		if err := checkRoleID(fmt.Sprintf("%s[%d]", field, i), id); err != nil {
+			return nil, err
+		}
+	}
+	return distinct(ids), nil
+}
+
+// distinct returns ids without repeats, in order of first appearance.
+func distinct[T comparable](ids []T) []T {
+	out := make([]T, 0, len(ids))
+	seen := make(map[T]bool, len(ids))
+	for _, id := range ids {
+		if !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	return out
 }

@@ -30,18 +30,79 @@ var users = &table{
 	computed: map[string]string{"idp_name": `CAST(NULL AS TEXT)`},
 }
 
+// grants are the link tables through which roles, users and clients are
+// granted one kind of object (public resources, site resources), and how
+// such an object is locked: the rules on grants are the same for every
+// kind, only the tables and the answers' noun differ.
+type grants struct {
+	kind core.Grantee
+	// key is the object's id column in the link tables.
+	key                   string
+	roles, users, clients string
+	// lock returns the object's org and, on PostgreSQL, locks its row
+	// until the transaction ends; a missing object is its NotFound.
+	lock func(s *Store, ctx context.Context, tx *tx, id int64) (string, error)
+}
+
+var resourceGrants = &grants{
+	kind: core.GrantResource, key: "resource_id", roles: "role_resources", users: "user_resources",
+	lock: (*Store).lockResource,
+}
+
 // ResourceRoles lists the roles granted the resource, by id.
 func (s *Store) ResourceRoles(ctx context.Context, resourceID int64) ([]*corev1.ResourceRole, error) {
-	list, err := getRows[corev1.ResourceRole](ctx, s.reader, roles,
-		`JOIN role_resources rr ON rr.role_id = ro.role_id WHERE rr.resource_id = $1 ORDER BY ro.role_id`, resourceID)
-	return list, internal("resource roles", err)
+	return s.grantedRoles(ctx, resourceGrants, resourceID)
 }
 
 // ResourceUsers lists the users granted the resource, by username.
 func (s *Store) ResourceUsers(ctx context.Context, resourceID int64) ([]*corev1.ResourceUser, error) {
+	return s.grantedUsers(ctx, resourceGrants, resourceID)
+}
+
+// SetResourceRoles makes roleIDs the roles granted the resource besides
+// its org's Admin role, in one transaction.
+func (s *Store) SetResourceRoles(ctx context.Context, resourceID int64, roleIDs []int64) error {
+	return s.setRoles(ctx, resourceGrants, resourceID, roleIDs)
+}
+
+// AddResourceRole grants a role of the resource's org the resource.
+func (s *Store) AddResourceRole(ctx context.Context, resourceID, roleID int64) error {
+	return s.addRole(ctx, resourceGrants, resourceID, roleID)
+}
+
+// RemoveResourceRole takes the resource from a role of its org.
+func (s *Store) RemoveResourceRole(ctx context.Context, resourceID, roleID int64) error {
+	return s.removeRole(ctx, resourceGrants, resourceID, roleID)
+}
+
+// SetResourceUsers makes userIDs (members of the resource's org) the users
+// granted the resource, in one transaction.
+func (s *Store) SetResourceUsers(ctx context.Context, resourceID int64, userIDs []string) error {
+	return s.setUsers(ctx, resourceGrants, resourceID, userIDs)
+}
+
+// AddResourceUser grants a member of the resource's org the resource.
+func (s *Store) AddResourceUser(ctx context.Context, resourceID int64, userID string) error {
+	return s.addUser(ctx, resourceGrants, resourceID, userID)
+}
+
+// RemoveResourceUser takes the resource from a member of its org.
+func (s *Store) RemoveResourceUser(ctx context.Context, resourceID int64, userID string) error {
+	return s.removeUser(ctx, resourceGrants, resourceID, userID)
+}
+
+// grantedRoles lists the roles granted the object, by id.
+func (s *Store) grantedRoles(ctx context.Context, g *grants, id int64) ([]*corev1.ResourceRole, error) {
+	list, err := getRows[corev1.ResourceRole](ctx, s.reader, roles,
+		`JOIN `+g.roles+` l ON l.role_id = ro.role_id WHERE l.`+g.key+` = $1 ORDER BY ro.role_id`, id)
+	return list, internal(string(g.kind)+" roles", err)
+}
+
+// grantedUsers lists the users granted the object, by username.
+func (s *Store) grantedUsers(ctx context.Context, g *grants, id int64) ([]*corev1.ResourceUser, error) {
 	list, err := getRows[corev1.ResourceUser](ctx, s.reader, users,
-		`JOIN user_resources ur ON ur.user_id = u.user_id WHERE ur.resource_id = $1 ORDER BY u.username, u.user_id`, resourceID)
-	return list, internal("resource users", err)
+		`JOIN `+g.users+` l ON l.user_id = u.user_id WHERE l.`+g.key+` = $1 ORDER BY u.username, u.user_id`, id)
+	return list, internal(string(g.kind)+" users", err)
 }
 
 // orgRole reads whether a role of the org is its Admin role; found is
@@ -55,53 +116,67 @@ func orgRole(ctx context.Context, tx *tx, orgID string, roleID int64) (admin, fo
 	return isAdmin.Bool, err == nil, err
 }
 
-// SetResourceRoles makes roleIDs the roles granted the resource besides
-// its org's Admin role, in one transaction.
-func (s *Store) SetResourceRoles(ctx context.Context, resourceID int64, roleIDs []int64) error {
+// setRoles makes roleIDs the roles granted the object besides its org's
+// Admin role, in one transaction.
+func (s *Store) setRoles(ctx context.Context, g *grants, id int64, roleIDs []int64) error {
 	err := s.write(ctx, func(tx *tx) error {
-		orgID, err := s.lockResource(ctx, tx, resourceID)
+		orgID, err := g.lock(s, ctx, tx, id)
 		if err != nil {
 			return err
 		}
-		admins := map[int64]bool{}
-		for _, id := range roleIDs {
-			admin, found, err := orgRole(ctx, tx, orgID, id)
-			if err != nil {
-				return err
-			}
-			if !found {
-				return core.RolesNotFound()
-			}
-			admins[id] = admin
-		}
-		for _, id := range roleIDs {
-			if admins[id] {
-				return core.AdminRoleNotAssignable()
-			}
-		}
-		if _, err := tx.ExecContext(ctx,
-			`DELETE FROM role_resources WHERE resource_id = $1 AND role_id NOT IN (SELECT role_id FROM roles WHERE is_admin)`,
-			resourceID); err != nil {
+		if err := checkRoles(ctx, tx, g, orgID, roleIDs); err != nil {
 			return err
 		}
-		for _, id := range roleIDs {
-			_, err := tx.ExecContext(ctx, `INSERT INTO role_resources (role_id, resource_id) VALUES ($1, $2)`, id, resourceID)
-			if foreignKeyViolation(err) {
-				return core.RolesNotFound() // deleted meanwhile
-			}
-			if err != nil {
-				return err
-			}
+		if _, err := tx.ExecContext(ctx,
+			`DELETE FROM `+g.roles+` WHERE `+g.key+` = $1 AND role_id NOT IN (SELECT role_id FROM roles WHERE is_admin)`,
+			id); err != nil {
+			return err
 		}
-		return nil
+		return linkRoles(ctx, tx, g, id, roleIDs)
 	})
-	return internal("set resource roles", err)
+	return internal("set "+string(g.kind)+" roles", err)
 }
 
-// lockResourceRole locks the resource and checks that roleID is a role of
-// its org other than the Admin role (adminErr when it is the Admin role).
-func (s *Store) lockResourceRole(ctx context.Context, tx *tx, resourceID, roleID int64, adminErr error) error {
-	orgID, err := s.lockResource(ctx, tx, resourceID)
+// checkRoles refuses unless every id is a role of the org other than its
+// Admin role.
+func checkRoles(ctx context.Context, tx *tx, g *grants, orgID string, roleIDs []int64) error {
+	admins := map[int64]bool{}
+	for _, id := range roleIDs {
+		admin, found, err := orgRole(ctx, tx, orgID, id)
+		if err != nil {
+			return err
+		}
+		if !found {
+			return core.RolesNotFound()
+		}
+		admins[id] = admin
+	}
+	for _, id := range roleIDs {
+		if admins[id] {
+			return core.AdminRoleNotAssignable(g.kind)
+		}
+	}
+	return nil
+}
+
+// linkRoles inserts the links of roleIDs (checked) to the object.
+func linkRoles(ctx context.Context, tx *tx, g *grants, id int64, roleIDs []int64) error {
+	for _, roleID := range roleIDs {
+		_, err := tx.ExecContext(ctx, `INSERT INTO `+g.roles+` (role_id, `+g.key+`) VALUES ($1, $2)`, roleID, id)
+		if foreignKeyViolation(err) {
+			return core.RolesNotFound() // deleted meanwhile
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// lockRole locks the object and checks that roleID is a role of its org
+// other than the Admin role (adminErr when it is the Admin role).
+func (s *Store) lockRole(ctx context.Context, tx *tx, g *grants, id, roleID int64, adminErr error) error {
+	orgID, err := g.lock(s, ctx, tx, id)
 	if err != nil {
 		return err
 	}
@@ -117,41 +192,41 @@ func (s *Store) lockResourceRole(ctx context.Context, tx *tx, resourceID, roleID
 	return nil
 }
 
-// AddResourceRole grants a role of the resource's org the resource.
-func (s *Store) AddResourceRole(ctx context.Context, resourceID, roleID int64) error {
+// addRole grants a role of the object's org the object.
+func (s *Store) addRole(ctx context.Context, g *grants, id, roleID int64) error {
 	err := s.write(ctx, func(tx *tx) error {
-		if err := s.lockResourceRole(ctx, tx, resourceID, roleID, core.AdminRoleNotAssignable()); err != nil {
+		if err := s.lockRole(ctx, tx, g, id, roleID, core.AdminRoleNotAssignable(g.kind)); err != nil {
 			return err
 		}
-		granted, err := exists(ctx, tx, `SELECT 1 FROM role_resources WHERE role_id = $1 AND resource_id = $2`, roleID, resourceID)
+		granted, err := exists(ctx, tx, `SELECT 1 FROM `+g.roles+` WHERE role_id = $1 AND `+g.key+` = $2`, roleID, id)
 		if err != nil {
 			return err
 		}
 		if granted {
-			return core.RoleAlreadyAssigned()
+			return core.RoleAlreadyAssigned(g.kind)
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO role_resources (role_id, resource_id) VALUES ($1, $2)`, roleID, resourceID)
+		_, err = tx.ExecContext(ctx, `INSERT INTO `+g.roles+` (role_id, `+g.key+`) VALUES ($1, $2)`, roleID, id)
 		if foreignKeyViolation(err) {
 			return core.RoleNotInOrg() // deleted meanwhile
 		}
 		return err
 	})
-	return internal("add resource role", err)
+	return internal("add "+string(g.kind)+" role", err)
 }
 
-// RemoveResourceRole takes the resource from a role of its org.
-func (s *Store) RemoveResourceRole(ctx context.Context, resourceID, roleID int64) error {
+// removeRole takes the object from a role of its org.
+func (s *Store) removeRole(ctx context.Context, g *grants, id, roleID int64) error {
 	err := s.write(ctx, func(tx *tx) error {
-		if err := s.lockResourceRole(ctx, tx, resourceID, roleID, core.AdminRoleNotRemovable()); err != nil {
+		if err := s.lockRole(ctx, tx, g, id, roleID, core.AdminRoleNotRemovable(g.kind)); err != nil {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, `DELETE FROM role_resources WHERE role_id = $1 AND resource_id = $2`, roleID, resourceID)
+		res, err := tx.ExecContext(ctx, `DELETE FROM `+g.roles+` WHERE role_id = $1 AND `+g.key+` = $2`, roleID, id)
 		if err != nil {
 			return err
 		}
-		return deletedOne(res, core.RoleNotAssigned())
+		return deletedOne(res, core.RoleNotAssigned(g.kind))
 	})
-	return internal("remove resource role", err)
+	return internal("remove "+string(g.kind)+" role", err)
 }
 
 // membersOnly refuses unless every id is a member of the org. On
@@ -177,70 +252,75 @@ func (s *Store) membersOnly(ctx context.Context, tx *tx, orgID string, userIDs [
 	return nil
 }
 
-// SetResourceUsers makes userIDs (members of the resource's org) the users
-// granted the resource, in one transaction.
-func (s *Store) SetResourceUsers(ctx context.Context, resourceID int64, userIDs []string) error {
+// setUsers makes userIDs (members of the object's org) the users granted
+// the object, in one transaction.
+func (s *Store) setUsers(ctx context.Context, g *grants, id int64, userIDs []string) error {
 	err := s.write(ctx, func(tx *tx) error {
-		orgID, err := s.lockResource(ctx, tx, resourceID)
+		orgID, err := g.lock(s, ctx, tx, id)
 		if err != nil {
 			return err
 		}
 		if err := s.membersOnly(ctx, tx, orgID, userIDs); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM user_resources WHERE resource_id = $1`, resourceID); err != nil {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM `+g.users+` WHERE `+g.key+` = $1`, id); err != nil {
 			return err
 		}
-		for _, id := range userIDs {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO user_resources (user_id, resource_id) VALUES ($1, $2)`, id, resourceID); err != nil {
-				return err
-			}
-		}
-		return nil
+		return linkUsers(ctx, tx, g, id, userIDs)
 	})
-	return internal("set resource users", err)
+	return internal("set "+string(g.kind)+" users", err)
 }
 
-// AddResourceUser grants a member of the resource's org the resource.
-func (s *Store) AddResourceUser(ctx context.Context, resourceID int64, userID string) error {
+// linkUsers inserts the links of userIDs (checked) to the object.
+func linkUsers(ctx context.Context, tx *tx, g *grants, id int64, userIDs []string) error {
+	for _, userID := range userIDs {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO `+g.users+` (user_id, `+g.key+`) VALUES ($1, $2)`, userID, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// addUser grants a member of the object's org the object.
+func (s *Store) addUser(ctx context.Context, g *grants, id int64, userID string) error {
 	err := s.write(ctx, func(tx *tx) error {
-		orgID, err := s.lockResource(ctx, tx, resourceID)
+		orgID, err := g.lock(s, ctx, tx, id)
 		if err != nil {
 			return err
 		}
 		if err := s.membersOnly(ctx, tx, orgID, []string{userID}); err != nil {
 			return err
 		}
-		granted, err := exists(ctx, tx, `SELECT 1 FROM user_resources WHERE user_id = $1 AND resource_id = $2`, userID, resourceID)
+		granted, err := exists(ctx, tx, `SELECT 1 FROM `+g.users+` WHERE user_id = $1 AND `+g.key+` = $2`, userID, id)
 		if err != nil {
 			return err
 		}
 		if granted {
-			return core.UserAlreadyAssigned()
+			return core.UserAlreadyAssigned(g.kind)
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO user_resources (user_id, resource_id) VALUES ($1, $2)`, userID, resourceID)
+		_, err = tx.ExecContext(ctx, `INSERT INTO `+g.users+` (user_id, `+g.key+`) VALUES ($1, $2)`, userID, id)
 		return err
 	})
-	return internal("add resource user", err)
+	return internal("add "+string(g.kind)+" user", err)
 }
 
-// RemoveResourceUser takes the resource from a member of its org.
-func (s *Store) RemoveResourceUser(ctx context.Context, resourceID int64, userID string) error {
+// removeUser takes the object from a member of its org.
+func (s *Store) removeUser(ctx context.Context, g *grants, id int64, userID string) error {
 	err := s.write(ctx, func(tx *tx) error {
-		orgID, err := s.lockResource(ctx, tx, resourceID)
+		orgID, err := g.lock(s, ctx, tx, id)
 		if err != nil {
 			return err
 		}
 		if err := s.membersOnly(ctx, tx, orgID, []string{userID}); err != nil {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, `DELETE FROM user_resources WHERE user_id = $1 AND resource_id = $2`, userID, resourceID)
+		res, err := tx.ExecContext(ctx, `DELETE FROM `+g.users+` WHERE user_id = $1 AND `+g.key+` = $2`, userID, id)
 		if err != nil {
 			return err
 		}
-		return deletedOne(res, core.UserNotAssigned())
+		return deletedOne(res, core.UserNotAssigned(g.kind))
 	})
-	return internal("remove resource user", err)
+	return internal("remove "+string(g.kind)+" user", err)
 }
 
 // AddOrgMember makes u a member of the org with its Member role, creating
