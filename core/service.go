@@ -21,6 +21,8 @@ type Store interface {
 	ResourceAuthStore
 	ResourceAccessStore
 	AccessTokenStore
+	ClientStore
+	SiteResourceStore
 	KeyStore
 	// KeyChangesAfter returns up to limit log entries after seq, in order.
 	KeyChangesAfter(ctx context.Context, seq int64, limit int) ([]*corev1.KeyChange, error)
@@ -47,8 +49,12 @@ type Service struct {
 	ResourceAuth   *ResourceAuth
 	ResourceAccess *ResourceAccess
 	AccessTokens   *AccessTokens
-	Keys           *Keys
-	Health         Health
+	// Clients are OLM clients; PrivateResources the site resources they
+	// reach and their grants.
+	Clients          *Clients
+	PrivateResources *PrivateResources
+	Keys             *Keys
+	Health           Health
 	// Hasher computes every argon2id hash of the core, under one bound (see
 	// Hasher). A service that stores or checks a secret gets this one in
 	// NewService; none builds its own.
@@ -89,9 +95,12 @@ func NewService(store Store, hashConcurrency int, log *slog.Logger, opts ...Opti
 		ResourceAuth:   &ResourceAuth{store: store, hash: hasher.Hash},
 		ResourceAccess: &ResourceAccess{store: store},
 		AccessTokens:   &AccessTokens{store: store, now: time.Now},
-		Keys:           &Keys{store: store, hasher: hasher, log: log},
-		Hasher:         hasher,
-		store:          store,
+		// OLM secrets are hashed under the core's one bound.
+		Clients:          &Clients{store: store, hasher: hasher},
+		PrivateResources: &PrivateResources{store: store},
+		Keys:             &Keys{store: store, hasher: hasher, log: log},
+		Hasher:           hasher,
+		store:            store,
 	}
 }
 
@@ -122,10 +131,12 @@ func (s *Service) Store() Store { return s.store }
 // transport refuses to start when the contract names a kind missing here.
 func (s *Service) Objects() map[string]Reach {
 	return map[string]Reach{
-		"site":         s.Sites.Reach,
-		"resource":     s.Resources.Reach,
-		"target":       s.Targets.Reach,
-		"access_token": s.AccessTokens.Reach,
+		"site":          s.Sites.Reach,
+		"resource":      s.Resources.Reach,
+		"target":        s.Targets.Reach,
+		"access_token":  s.AccessTokens.Reach,
+		"client":        s.Clients.Reach,
+		"site_resource": s.PrivateResources.Reach,
 	}
 }
 

@@ -32,7 +32,8 @@ type SiteStore interface {
 	// ResetBandwidth zeroes the bandwidth counters of the org's sites and
 	// says how many sites it changed.
 	ResetBandwidth(ctx context.Context, orgID string) (int64, error)
-	// OrgAddresses returns the overlay addresses the org's sites use.
+	// OrgAddresses returns the overlay addresses the org's sites and
+	// clients use.
 	OrgAddresses(ctx context.Context, orgID string) ([]string, error)
 	// FirstExitNode returns the server's first exit node as site defaults
 	// (its id, address, public key, name, listen port and endpoint), nil

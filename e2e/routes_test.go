@@ -71,7 +71,8 @@ func isInteger(fd protoreflect.FieldDescriptor) bool {
 
 // fixture is two orgs with, each, a site, an org key, a domain, an HTTP
 // resource on the site under the domain, a target, a rule, a member (and
-// its role) and an access token to the resource.
+// its role), an access token to the resource, a machine client and a
+// private resource behind the site.
 type fixture struct {
 	*stack
 	// params fill path parameters with globex's objects.
@@ -137,6 +138,19 @@ func newFixture(t *testing.T, mutate ...func(*config.Config)) *fixture {
 		call(t, "POST", s.url+"/v1/resource/"+params["resourceId"]+"/access-token", s.root, map[string]any{"title": org}).
 			want(t, 200, "").decode(t, &tok)
 		params["accessTokenId"] = tok.AccessTokenID
+		var client struct {
+			ClientID int64 `json:"clientId"`
+		}
+		call(t, "PUT", s.url+"/v1/org/"+org+"/client", s.root, map[string]any{"name": org + "-client"}).
+			want(t, 201, "").decode(t, &client)
+		params["clientId"] = strconv.FormatInt(client.ClientID, 10)
+		var sres struct {
+			SiteResourceID int64 `json:"siteResourceId"`
+		}
+		call(t, "PUT", s.url+"/v1/org/"+org+"/site-resource", s.root, map[string]any{
+			"name": org + "-nas", "mode": "host", "siteId": site.SiteID, "destination": "10.0.0.20",
+		}).want(t, 201, "").decode(t, &sres)
+		params["siteResourceId"] = strconv.FormatInt(sres.SiteResourceID, 10)
 	}
 	return f
 }

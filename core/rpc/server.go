@@ -48,6 +48,8 @@ func newServer(svc *core.Service, token string, feed *Feed, log *slog.Logger, op
 	corev1.RegisterResourceAuthServiceServer(srv, svc.ResourceAuth)
 	corev1.RegisterResourceAccessServiceServer(srv, svc.ResourceAccess)
 	corev1.RegisterAccessTokenServiceServer(srv, svc.AccessTokens)
+	corev1.RegisterClientServiceServer(srv, svc.Clients)
+	corev1.RegisterPrivateResourceServiceServer(srv, svc.PrivateResources)
 	corev1.RegisterHealthServiceServer(srv, svc.Health)
 	hs := health.NewServer()
 	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)

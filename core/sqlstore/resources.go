@@ -73,7 +73,8 @@ func resourceConflict(err error, niceID string) error {
 
 // checkResourceFree refuses what another resource (one whose id is not
 // exceptID) already has: r's fullDomain (any org), its (protocol,
-// proxyPort) (any org), its niceId (its org).
+// proxyPort) (any org), its niceId (its org, among resources and site
+// resources).
 func checkResourceFree(ctx context.Context, q querier, r *corev1.Resource, exceptID int64) error {
 	if r.FullDomain != nil {
 		taken, err := exists(ctx, q, `SELECT 1 FROM resources WHERE full_domain = $1 AND resource_id <> $2`,
@@ -96,7 +97,9 @@ func checkResourceFree(ctx context.Context, q querier, r *corev1.Resource, excep
 			return errPortTaken()
 		}
 	}
-	taken, err := exists(ctx, q, `SELECT 1 FROM resources WHERE org_id = $1 AND nice_id = $2 AND resource_id <> $3`,
+	// Site resources share the namespace.
+	taken, err := exists(ctx, q, `SELECT 1 FROM resources WHERE org_id = $1 AND nice_id = $2 AND resource_id <> $3
+		UNION ALL SELECT 1 FROM site_resources WHERE org_id = $1 AND nice_id = $2`,
 		r.GetOrgId(), r.GetNiceId(), exceptID)
 	if err != nil {
 		return err

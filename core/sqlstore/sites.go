@@ -75,7 +75,9 @@ func siteConflict(err error, niceID string, address *string) error {
 func (s *Store) CreateSite(ctx context.Context, site *corev1.Site, newt *core.Newt) (*corev1.Site, error) {
 	var stored *corev1.Site
 	err := s.write(ctx, func(tx *tx) error {
-		if err := orgExists(ctx, tx, site.GetOrgId()); err != nil {
+		// The org's lock: a client created meanwhile cannot take the
+		// address checked free below.
+		if err := s.lockOrg(ctx, tx, site.GetOrgId()); err != nil {
 			return err
 		}
 		if site.ExitNodeId != nil {
@@ -91,8 +93,8 @@ func (s *Store) CreateSite(ctx context.Context, site *corev1.Site, newt *core.Ne
 			return err
 		}
 		if site.Address != nil {
-			taken, err := exists(ctx, tx,
-				`SELECT 1 FROM sites WHERE org_id = $1 AND address = $2`, site.GetOrgId(), site.GetAddress())
+			taken, err := exists(ctx, tx, `SELECT 1 FROM sites WHERE org_id = $1 AND address = $2
+				UNION ALL SELECT 1 FROM clients WHERE org_id = $1 AND subnet = $2`, site.GetOrgId(), site.GetAddress())
 			if err != nil {
 				return err
 			}
@@ -236,11 +238,12 @@ func (s *Store) ResetBandwidth(ctx context.Context, orgID string) (int64, error)
 	return n, internal("reset bandwidth", err)
 }
 
-// OrgAddresses returns the overlay addresses the org's sites use, in site
-// order.
+// OrgAddresses returns the overlay addresses the org's sites and clients
+// use: the sites' in site order, then the clients'.
 func (s *Store) OrgAddresses(ctx context.Context, orgID string) ([]string, error) {
 	addrs, err := queryStrings(ctx, s.reader,
-		`SELECT address FROM sites WHERE org_id = $1 AND address IS NOT NULL ORDER BY site_id`, orgID)
+		`SELECT address FROM (SELECT address, 0 AS k, site_id AS id FROM sites WHERE org_id = $1 AND address IS NOT NULL
+		 UNION ALL SELECT subnet, 1, client_id FROM clients WHERE org_id = $1) a ORDER BY k, id`, orgID)
 	return addrs, internal("org addresses", err)
 }
 
