@@ -65,6 +65,10 @@ var contractTests = []struct {
 	{"ResourceUsers", testResourceUsers},
 	{"AccessTokens", testAccessTokens},
 	{"AccessTablesMatchSchema", testAccessTablesMatchSchema},
+	{"Clients", testClients},
+	{"ClientAddressesUnderConcurrency", testClientAddressesUnderConcurrency},
+	{"SiteResources", testSiteResources},
+	{"SiteResourceGrants", testSiteResourceGrants},
 	{"ConcurrentWriters", testConcurrentWriters},
 	{"ConcurrentConflicts", testConcurrentConflicts},
 	{"ClosedStore", testClosedStore},
@@ -297,7 +301,7 @@ func testTimestamps(t *testing.T, b backend) {
 // and a forgotten one fails here.
 func testTablesMatchSchema(t *testing.T, b backend) {
 	s := openStore(t, b)
-	for _, tb := range []*table{orgs, sites, exitNodes, apiKeys, keyActions, keyChanges, resources, domains, dnsRecords, targets, rules} {
+	for _, tb := range []*table{orgs, sites, exitNodes, apiKeys, keyActions, keyChanges, resources, domains, dnsRecords, targets, rules, clients, siteResources} {
 		cols := ""
 		for i, c := range tb.columns {
 			if i > 0 {
@@ -314,7 +318,7 @@ func testTablesMatchSchema(t *testing.T, b backend) {
 	}
 	for tb, msg := range map[*table]proto.Message{orgs: &corev1.Org{}, sites: &corev1.Site{}, resources: &corev1.Resource{},
 		domains: &corev1.Domain{}, dnsRecords: &corev1.DnsRecord{},
-		targets: &corev1.Target{}, rules: &corev1.Rule{}} {
+		targets: &corev1.Target{}, rules: &corev1.Rule{}, clients: &corev1.Client{}, siteResources: &corev1.SiteResource{}} {
 		fields := msg.ProtoReflect().Descriptor().Fields()
 		for i := range fields.Len() {
 			if name := fields.Get(i).Name(); !tb.hasColumn(name) {
