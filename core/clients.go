@@ -99,16 +99,8 @@ func (s *Clients) PickClientDefaults(ctx context.Context, req *corev1.OrgClients
 		return nil, err
 	}
 	d := &corev1.ClientDefaults{OlmId: RandomID(15), OlmSecret: RandomID(48)}
-	if subnet, ok := parseIPv4Prefix(org.GetSubnet()); ok {
-		used, err := s.store.OrgAddresses(ctx, org.GetOrgId())
-		if err != nil {
-			return nil, err
-		}
-		if ip, ok := firstFreeAddress(subnet, used); ok {
-			d.Subnet = &ip
-		}
-	}
-	return d, nil
+	d.Subnet, err = nextFreeAddress(ctx, s.store, org)
+	return d, err
 }
 
 // CreateClient validates and stores a machine client; generated OLM

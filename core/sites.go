@@ -290,14 +290,8 @@ func (s *Sites) PickSiteDefaults(ctx context.Context, req *corev1.OrgSitesReques
 		d = &corev1.SiteDefaults{}
 	}
 	d.NewtId, d.NewtSecret = RandomID(15), RandomID(48)
-	if subnet, ok := parseIPv4Prefix(org.GetSubnet()); ok {
-		used, err := s.store.OrgAddresses(ctx, org.GetOrgId())
-		if err != nil {
-			return nil, err
-		}
-		if ip, ok := firstFreeAddress(subnet, used); ok {
-			d.ClientAddress = &ip
-		}
+	if d.ClientAddress, err = nextFreeAddress(ctx, s.store, org); err != nil {
+		return nil, err
 	}
 	if d.ExitNodeId != nil {
 		used, err := s.store.ExitNodeSubnets(ctx, d.GetExitNodeId())
@@ -309,6 +303,25 @@ func (s *Sites) PickSiteDefaults(ctx context.Context, req *corev1.OrgSitesReques
 		}
 	}
 	return d, nil
+}
+
+// nextFreeAddress proposes the org's first free overlay address (nil when
+// it has no subnet or no free address); nothing is reserved.
+func nextFreeAddress(ctx context.Context, store interface {
+	OrgAddresses(ctx context.Context, orgID string) ([]string, error)
+}, org *corev1.Org) (*string, error) {
+	subnet, ok := parseIPv4Prefix(org.GetSubnet())
+	if !ok {
+		return nil, nil
+	}
+	used, err := store.OrgAddresses(ctx, org.GetOrgId())
+	if err != nil {
+		return nil, err
+	}
+	if ip, ok := firstFreeAddress(subnet, used); ok {
+		return &ip, nil
+	}
+	return nil, nil
 }
 
 // firstFreeAddress returns the first host address of subnet that no entry of

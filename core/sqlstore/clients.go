@@ -254,12 +254,5 @@ func (s *Store) UpdateClient(ctx context.Context, id int64, change func(*corev1.
 // DeleteClient deletes the client; its OLM, role links and grants cascade
 // in the same statement.
 func (s *Store) DeleteClient(ctx context.Context, id int64) error {
-	err := s.write(ctx, func(tx *tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM clients WHERE client_id = $1`, id)
-		if err != nil {
-			return err
-		}
-		return deletedOne(res, core.ClientNotFound(id))
-	})
-	return internal("delete client", err)
+	return s.deleteByID(ctx, "clients", "client_id", id, core.ClientNotFound(id))
 }

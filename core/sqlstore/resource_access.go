@@ -233,23 +233,17 @@ func (s *Store) removeRole(ctx context.Context, g *grants, id, roleID int64) err
 // PostgreSQL the memberships are locked until the transaction ends, so
 // that a member removed meanwhile cannot keep a grant.
 func (s *Store) membersOnly(ctx context.Context, tx *tx, orgID string, userIDs []string) error {
-	const chunk = 500 // placeholders per query, far below either database's limit
-	for start := 0; start < len(userIDs); start += chunk {
-		ids := userIDs[start:min(start+chunk, len(userIDs))]
-		args := []any{orgID}
-		for _, id := range ids {
-			args = append(args, id)
-		}
-		n, err := count(ctx, tx, `SELECT COUNT(*) FROM (SELECT user_id FROM user_orgs WHERE org_id = $1 AND user_id IN (`+
-			placeholders(2, len(ids))+`)`+s.dialect.forUpdate()+`) m`, args...)
+	return inChunks(orgID, userIDs, func(args []any, n int) error {
+		found, err := count(ctx, tx, `SELECT COUNT(*) FROM (SELECT user_id FROM user_orgs WHERE org_id = $1 AND user_id IN (`+
+			placeholders(2, n)+`)`+s.dialect.forUpdate()+`) m`, args...)
 		if err != nil {
 			return err
 		}
-		if int(n) != len(ids) {
+		if int(found) != n {
 			return core.UsersNotMembers()
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
 // setUsers makes userIDs (members of the object's org) the users granted

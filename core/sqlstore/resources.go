@@ -245,14 +245,7 @@ func (s *Store) UpdateResource(ctx context.Context, id int64, change func(*corev
 // DeleteResource deletes the resource; its targets, rules, auth, grants
 // and tokens cascade in the same statement.
 func (s *Store) DeleteResource(ctx context.Context, id int64) error {
-	err := s.write(ctx, func(tx *tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM resources WHERE resource_id = $1`, id)
-		if err != nil {
-			return err
-		}
-		return deletedOne(res, core.ResourceNotFound(id))
-	})
-	return internal("delete resource", err)
+	return s.deleteByID(ctx, "resources", "resource_id", id, core.ResourceNotFound(id))
 }
 
 // TransferResource moves the resource and its targets on its old site to

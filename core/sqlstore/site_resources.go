@@ -242,14 +242,7 @@ func (s *Store) UpdateSiteResource(ctx context.Context, id int64, change func(*c
 
 // DeleteSiteResource deletes the site resource; its grants cascade.
 func (s *Store) DeleteSiteResource(ctx context.Context, id int64) error {
-	err := s.write(ctx, func(tx *tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM site_resources WHERE site_resource_id = $1`, id)
-		if err != nil {
-			return err
-		}
-		return deletedOne(res, core.SiteResourceNotFound(id))
-	})
-	return internal("delete site resource", err)
+	return s.deleteByID(ctx, "site_resources", "site_resource_id", id, core.SiteResourceNotFound(id))
 }
 
 // SiteResourceRoles lists the roles granted the site resource, by id.
@@ -372,19 +365,13 @@ func (s *Store) lockClientGrant(ctx context.Context, tx *tx, id, clientID int64,
 // (ClientsNotInOrg) that belongs to no user (UserClientRefused(verb)). On
 // PostgreSQL the clients are locked until the transaction ends.
 func (s *Store) machineClientsOnly(ctx context.Context, tx *tx, orgID string, clientIDs []int64, verb string) error {
-	const chunk = 500 // placeholders per query, far below either database's limit
-	for start := 0; start < len(clientIDs); start += chunk {
-		ids := clientIDs[start:min(start+chunk, len(clientIDs))]
-		args := []any{orgID}
-		for _, id := range ids {
-			args = append(args, id)
-		}
+	return inChunks(orgID, clientIDs, func(args []any, n int) error {
 		owners, err := queryStrings(ctx, tx, `SELECT COALESCE(user_id, '') FROM clients WHERE org_id = $1 AND client_id IN (`+
-			placeholders(2, len(ids))+`)`+s.dialect.forUpdate(), args...)
+			placeholders(2, n)+`)`+s.dialect.forUpdate(), args...)
 		if err != nil {
 			return err
 		}
-		if len(owners) != len(ids) {
+		if len(owners) != n {
 			return core.ClientsNotInOrg()
 		}
 		for _, owner := range owners {
@@ -392,8 +379,8 @@ func (s *Store) machineClientsOnly(ctx context.Context, tx *tx, orgID string, cl
 				return core.UserClientRefused(verb)
 			}
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
 // linkClients inserts the links of clientIDs (checked) to the object.

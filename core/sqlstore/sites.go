@@ -213,14 +213,7 @@ func (s *Store) UpdateSite(ctx context.Context, req *corev1.UpdateSiteRequest) (
 
 // DeleteSite deletes the site; its newt cascades.
 func (s *Store) DeleteSite(ctx context.Context, id int64) error {
-	err := s.write(ctx, func(tx *tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM sites WHERE site_id = $1`, id)
-		if err != nil {
-			return err
-		}
-		return deletedOne(res, core.SiteNotFound(id))
-	})
-	return internal("delete site", err)
+	return s.deleteByID(ctx, "sites", "site_id", id, core.SiteNotFound(id))
 }
 
 // ResetBandwidth sets megabytes_in and megabytes_out of the org's sites to

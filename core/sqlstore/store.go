@@ -476,6 +476,37 @@ func objectOrg[ID any](ctx context.Context, q querier, op, query string, id ID, 
 	return orgID, internal(op, err)
 }
 
+// deleteByID deletes the row of table whose key column is id, in its own
+// transaction (what hangs off it cascades); no such row → notFound.
+func (s *Store) deleteByID(ctx context.Context, table, key string, id int64, notFound error) error {
+	err := s.write(ctx, func(tx *tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE `+key+` = $1`, id)
+		if err != nil {
+			return err
+		}
+		return deletedOne(res, notFound)
+	})
+	return internal("delete from "+table, err)
+}
+
+// inChunks calls fn with args of orgID followed by successive chunks of
+// ids, few enough for either database's limit on placeholders, and the
+// chunk's length.
+func inChunks[T any](orgID string, ids []T, fn func(args []any, n int) error) error {
+	const chunk = 500
+	for start := 0; start < len(ids); start += chunk {
+		part := ids[start:min(start+chunk, len(ids))]
+		args := []any{orgID}
+		for _, id := range part {
+			args = append(args, id)
+		}
+		if err := fn(args, len(part)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // deletedOne returns notFound when a DELETE removed no row.
 func deletedOne(res sql.Result, notFound error) error {
 	n, err := res.RowsAffected()
