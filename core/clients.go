@@ -21,9 +21,9 @@ type ClientStore interface {
 	// addresses the org's sites and clients use, while no other address
 	// of the org can be taken: concurrent creates never share one. A taken
 	// niceId or olmId → Conflict.
-	CreateClient(ctx context.Context, c *corev1.Client, olm Olm, assign AssignAddress) (*corev1.Client, error)
+	CreateClient(ctx context.Context, c *corev1.OlmClient, olm Olm, assign AssignAddress) (*corev1.OlmClient, error)
 	// GetClient: missing → ClientNotFound.
-	GetClient(ctx context.Context, id int64) (*corev1.Client, error)
+	GetClient(ctx context.Context, id int64) (*corev1.OlmClient, error)
 	// ClientDetail returns the client with its OLM, its user and its
 	// roles.
 	ClientDetail(ctx context.Context, id int64) (*corev1.GetClientResponse, error)
@@ -33,7 +33,7 @@ type ClientStore interface {
 	// UpdateClient reads the client (locked), lets change modify it, and
 	// stores the result; its id, org and user never change. A niceId
 	// another client of the org has → Conflict.
-	UpdateClient(ctx context.Context, id int64, change func(*corev1.Client) error) (*corev1.Client, error)
+	UpdateClient(ctx context.Context, id int64, change func(*corev1.OlmClient) error) (*corev1.OlmClient, error)
 	// DeleteClient deletes the client, its OLM and its grants.
 	DeleteClient(ctx context.Context, id int64) error
 	// OrgAddresses returns the overlay addresses the org's sites and
@@ -147,7 +147,7 @@ func (s *Clients) CreateClient(ctx context.Context, in *corev1.CreateClientReque
 	if olm.SecretHash, err = s.hasher.Hash(ctx, secret); err != nil {
 		return nil, err
 	}
-	c := &corev1.Client{OrgId: org.GetOrgId(), Name: in.GetName(), OlmId: &olm.ID, Type: ClientType}
+	c := &corev1.OlmClient{OrgId: org.GetOrgId(), Name: in.GetName(), OlmId: &olm.ID, Type: ClientType}
 	if in.NiceId != nil {
 		c.NiceId = in.GetNiceId()
 		created.Client, err = s.store.CreateClient(ctx, c, olm, assign)
@@ -304,7 +304,7 @@ func (s *Clients) UpdateClient(ctx context.Context, req *corev1.UpdateClientRequ
 			return nil, err
 		}
 	}
-	c, err := s.store.UpdateClient(ctx, req.GetClientId(), func(c *corev1.Client) error {
+	c, err := s.store.UpdateClient(ctx, req.GetClientId(), func(c *corev1.OlmClient) error {
 		if req.Name != nil {
 			c.Name = req.GetName()
 		}
@@ -316,7 +316,7 @@ func (s *Clients) UpdateClient(ctx context.Context, req *corev1.UpdateClientRequ
 	if err != nil {
 		return nil, err
 	}
-	return &corev1.UpdatedClients{Clients: []*corev1.Client{c}}, nil
+	return &corev1.UpdatedClients{Clients: []*corev1.OlmClient{c}}, nil
 }
 
 // DeleteClient removes a machine client with its OLM and grants; a user's
@@ -333,8 +333,8 @@ func (s *Clients) DeleteClient(ctx context.Context, req *corev1.ClientIdRequest)
 }
 
 // ArchiveClient marks a client archived.
-func (s *Clients) ArchiveClient(ctx context.Context, req *corev1.ClientIdRequest) (*corev1.Client, error) {
-	return s.store.UpdateClient(ctx, req.GetClientId(), func(c *corev1.Client) error {
+func (s *Clients) ArchiveClient(ctx context.Context, req *corev1.ClientIdRequest) (*corev1.OlmClient, error) {
+	return s.store.UpdateClient(ctx, req.GetClientId(), func(c *corev1.OlmClient) error {
 		if c.Archived {
 			return Errorf(CodeInvalid, "Client with ID %d is already archived", c.GetClientId())
 		}
@@ -344,8 +344,8 @@ func (s *Clients) ArchiveClient(ctx context.Context, req *corev1.ClientIdRequest
 }
 
 // UnarchiveClient clears a client's archived mark.
-func (s *Clients) UnarchiveClient(ctx context.Context, req *corev1.ClientIdRequest) (*corev1.Client, error) {
-	return s.store.UpdateClient(ctx, req.GetClientId(), func(c *corev1.Client) error {
+func (s *Clients) UnarchiveClient(ctx context.Context, req *corev1.ClientIdRequest) (*corev1.OlmClient, error) {
+	return s.store.UpdateClient(ctx, req.GetClientId(), func(c *corev1.OlmClient) error {
 		if !c.Archived {
 			return Errorf(CodeInvalid, "Client with ID %d is not archived", c.GetClientId())
 		}
@@ -355,8 +355,8 @@ func (s *Clients) UnarchiveClient(ctx context.Context, req *corev1.ClientIdReque
 }
 
 // BlockClient blocks a client and denies its approval.
-func (s *Clients) BlockClient(ctx context.Context, req *corev1.ClientIdRequest) (*corev1.Client, error) {
-	return s.store.UpdateClient(ctx, req.GetClientId(), func(c *corev1.Client) error {
+func (s *Clients) BlockClient(ctx context.Context, req *corev1.ClientIdRequest) (*corev1.OlmClient, error) {
+	return s.store.UpdateClient(ctx, req.GetClientId(), func(c *corev1.OlmClient) error {
 		if c.Blocked {
 			return Errorf(CodeInvalid, "Client with ID %d is already blocked", c.GetClientId())
 		}
@@ -367,8 +367,8 @@ func (s *Clients) BlockClient(ctx context.Context, req *corev1.ClientIdRequest) 
 }
 
 // UnblockClient unblocks a client and clears its approval state.
-func (s *Clients) UnblockClient(ctx context.Context, req *corev1.ClientIdRequest) (*corev1.Client, error) {
-	return s.store.UpdateClient(ctx, req.GetClientId(), func(c *corev1.Client) error {
+func (s *Clients) UnblockClient(ctx context.Context, req *corev1.ClientIdRequest) (*corev1.OlmClient, error) {
+	return s.store.UpdateClient(ctx, req.GetClientId(), func(c *corev1.OlmClient) error {
 		if !c.Blocked {
 			return Errorf(CodeInvalid, "Client with ID %d is not blocked", c.GetClientId())
 		}

@@ -81,7 +81,7 @@ func TestClientRoutes(t *testing.T) {
 		Email: proto.String("dana@example.com")}); err != nil {
 		t.Fatal(err)
 	}
-	device, err := store.CreateClient(context.Background(), &corev1.Client{OrgId: "acme", NiceId: "danas-phone", Name: "Phone",
+	device, err := store.CreateClient(context.Background(), &corev1.OlmClient{OrgId: "acme", NiceId: "danas-phone", Name: "Phone",
 		UserId: proto.String("u-dev"), Type: core.ClientType}, core.Olm{ID: "olm-dana", SecretHash: "h"},
 		func(_, _ []string) (string, error) { return "100.90.128.200/24", nil })
 	if err != nil {

@@ -162,7 +162,7 @@ func TestPrivateResourceGrants(t *testing.T) {
 		ClientID int64 `json:"clientId"`
 	}
 	// A user's device, which private resources are never granted to.
-	device, err := f.svc.Store().(*sqlstore.Store).CreateClient(context.Background(), &corev1.Client{OrgId: "acme", NiceId: "phone",
+	device, err := f.svc.Store().(*sqlstore.Store).CreateClient(context.Background(), &corev1.OlmClient{OrgId: "acme", NiceId: "phone",
 		Name: "Phone", UserId: proto.String("acme-user"), Type: "olm"}, coreOlm("olm-phone"),
 		func(_, _ []string) (string, error) { return "100.90.128.99/24", nil })
 	if err != nil {

@@ -199,7 +199,7 @@ func recoverEnvelope(log *slog.Logger) gin.HandlerFunc {
 				if v == http.ErrAbortHandler {
 					panic(v)
 				}
-				log.Error("gateway: handler panicked", "method", c.Request.Method, "path", c.FullPath(), "panic", fmt.Sprint(v))
+				log.Error("gateway: handler panicked", "method", c.Request.Method, "path", api.Route(c), "panic", fmt.Sprint(v))
 				api.Abort(c, http.StatusInternalServerError, "An error occurred")
 			}
 		}()
@@ -215,7 +215,7 @@ func accessLog(log *slog.Logger) gin.HandlerFunc {
 		// Checked first: the arguments (the client address above all) cost
 		// on every request even when the line is dropped.
 		if log.Enabled(c.Request.Context(), slog.LevelDebug) {
-			log.Debug("request", "method", c.Request.Method, "route", c.FullPath(), "status", c.Writer.Status(),
+			log.Debug("request", "method", c.Request.Method, "route", api.Route(c), "status", c.Writer.Status(),
 				"client", c.ClientIP(), "duration", time.Since(start))
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/status"
 
+	"pangolin-gateway/gateway/api"
 	"pangolin-gateway/internal/metrics"
 )
 
@@ -38,7 +39,7 @@ var (
 func observeRequests(c *gin.Context) {
 	start := time.Now()
 	c.Next()
-	route := c.FullPath()
+	route := api.Route(c)
 	method := c.Request.Method
 	if route == "" {
 		route = "unmatched"

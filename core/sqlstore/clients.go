@@ -11,7 +11,7 @@ import (
 	corev1 "pangolin-gateway/proto/pangolin/core/v1"
 )
 
-// clients holds corev1.Client; lists (corev1.ClientListItem) and the
+// clients holds corev1.OlmClient; lists (corev1.ClientListItem) and the
 // detail (corev1.GetClientResponse) read the org's name, the OLM's version
 // and agent and the user's fields beside it. Identity providers are not
 // stored: idp_name is null.
@@ -40,8 +40,8 @@ var clients = &table{
 // sqlFalse is a false both dialects read as a boolean (0 on SQLite).
 const sqlFalse = `(1 = 0)`
 
-func getClient(ctx context.Context, q querier, id int64, lock string) (*corev1.Client, error) {
-	c := &corev1.Client{}
+func getClient(ctx context.Context, q querier, id int64, lock string) (*corev1.OlmClient, error) {
+	c := &corev1.OlmClient{}
 	err := getRow(ctx, q, clients, c, `WHERE c.client_id = $1`+lock, id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, core.ClientNotFound(id)
@@ -56,7 +56,7 @@ func errClientNiceIDTaken(niceID string) error {
 // clientConflict maps a unique-index violation on clients or olms to the
 // rule it broke (writers racing on PostgreSQL; the checks before writing
 // catch the rest).
-func clientConflict(err error, c *corev1.Client) error {
+func clientConflict(err error, c *corev1.OlmClient) error {
 	name, ok := uniqueViolation(err)
 	switch {
 	case ok && strings.Contains(name, "nice_id"):
@@ -85,8 +85,8 @@ func (s *Store) lockOrg(ctx context.Context, tx *tx, orgID string) error {
 // CreateClient stores c with its OLM and links its org's Admin role, in
 // one transaction under the org's lock; its subnet is what assign answers
 // for the addresses in use.
-func (s *Store) CreateClient(ctx context.Context, c *corev1.Client, olm core.Olm, assign core.AssignAddress) (*corev1.Client, error) {
-	var stored *corev1.Client
+func (s *Store) CreateClient(ctx context.Context, c *corev1.OlmClient, olm core.Olm, assign core.AssignAddress) (*corev1.OlmClient, error) {
+	var stored *corev1.OlmClient
 	err := s.write(ctx, func(tx *tx) error {
 		if err := s.lockOrg(ctx, tx, c.GetOrgId()); err != nil {
 			return err
@@ -136,7 +136,7 @@ func (s *Store) CreateClient(ctx context.Context, c *corev1.Client, olm core.Olm
 }
 
 // GetClient returns the client.
-func (s *Store) GetClient(ctx context.Context, id int64) (*corev1.Client, error) {
+func (s *Store) GetClient(ctx context.Context, id int64) (*corev1.OlmClient, error) {
 	c, err := getClient(ctx, s.reader, id, "")
 	return c, internal("get client", err)
 }
@@ -223,8 +223,8 @@ func (s *Store) ListClients(ctx context.Context, f core.ClientFilter, page *core
 // UpdateClient reads the client (locked on PostgreSQL), lets change
 // modify it and writes the result, in one transaction. Its id, org, user,
 // OLM and subnet never change here.
-func (s *Store) UpdateClient(ctx context.Context, id int64, change func(*corev1.Client) error) (*corev1.Client, error) {
-	var stored *corev1.Client
+func (s *Store) UpdateClient(ctx context.Context, id int64, change func(*corev1.OlmClient) error) (*corev1.OlmClient, error) {
+	var stored *corev1.OlmClient
 	err := s.write(ctx, func(tx *tx) error {
 		c, err := getClient(ctx, tx, id, s.dialect.forUpdate())
 		if err != nil {

@@ -32,9 +32,9 @@ func fixed(addr string) core.AssignAddress {
 	return func(sites, clients []string) (string, error) { return addr, nil }
 }
 
-func mkClient(t *testing.T, s *Store, orgID, niceID string) *corev1.Client {
+func mkClient(t *testing.T, s *Store, orgID, niceID string) *corev1.OlmClient {
 	t.Helper()
-	c, err := s.CreateClient(context.Background(), &corev1.Client{OrgId: orgID, NiceId: niceID, Name: "client " + niceID,
+	c, err := s.CreateClient(context.Background(), &corev1.OlmClient{OrgId: orgID, NiceId: niceID, Name: "client " + niceID,
 		OlmId: proto.String("olm-" + orgID + "-" + niceID), Type: core.ClientType}, core.Olm{ID: "olm-" + orgID + "-" + niceID, SecretHash: "$argon2id$h"}, firstFree)
 	must(t, err)
 	return c
@@ -50,7 +50,7 @@ func testClients(t *testing.T, b backend) {
 	must(t, err)
 
 	c := mkClient(t, s, "acme", "laptop")
-	wantMsg(t, "created", c, &corev1.Client{ClientId: c.GetClientId(), OrgId: "acme", NiceId: "laptop", Name: "client laptop",
+	wantMsg(t, "created", c, &corev1.OlmClient{ClientId: c.GetClientId(), OrgId: "acme", NiceId: "laptop", Name: "client laptop",
 		OlmId: proto.String("olm-acme-laptop"), Subnet: "100.90.128.3/24", Type: core.ClientType})
 	if got := rowCount(t, s, `SELECT COUNT(*) FROM olms WHERE olm_id = 'olm-acme-laptop' AND secret_hash = '$argon2id$h' AND client_id = $1`, c.GetClientId()); got != 1 {
 		t.Fatalf("olm rows %d", got)
@@ -65,8 +65,8 @@ func testClients(t *testing.T, b backend) {
 		t.Fatalf("globex's first client %v", g)
 	}
 	// Refusals change nothing.
-	newClient := func(niceID, olmID string) *corev1.Client {
-		return &corev1.Client{OrgId: "acme", NiceId: niceID, Name: "x", OlmId: &olmID, Type: core.ClientType}
+	newClient := func(niceID, olmID string) *corev1.OlmClient {
+		return &corev1.OlmClient{OrgId: "acme", NiceId: niceID, Name: "x", OlmId: &olmID, Type: core.ClientType}
 	}
 	_, err = s.CreateClient(ctx, newClient("laptop", "olm-new"), core.Olm{ID: "olm-new", SecretHash: "h"}, firstFree)
 	wantErr(t, err, core.CodeConflict, `A client with niceId "laptop" already exists`)
@@ -74,7 +74,7 @@ func testClients(t *testing.T, b backend) {
 	wantErr(t, err, core.CodeConflict, "OLM with ID olm-globex-laptop already exists")
 	_, err = s.CreateClient(ctx, newClient("other", "olm-new"), core.Olm{ID: "olm-new", SecretHash: "h"}, fixed("100.90.128.3/24"))
 	wantErr(t, err, core.CodeConflict, "Subnet 100.90.128.3/24 already exists in clients")
-	_, err = s.CreateClient(ctx, &corev1.Client{OrgId: "nope", NiceId: "x", Name: "x", Type: core.ClientType},
+	_, err = s.CreateClient(ctx, &corev1.OlmClient{OrgId: "nope", NiceId: "x", Name: "x", Type: core.ClientType},
 		core.Olm{ID: "olm-x", SecretHash: "h"}, firstFree)
 	wantErr(t, err, core.CodeNotFound, "Organization with ID nope not found")
 	// A site may not take a client's address.
@@ -93,7 +93,7 @@ func testClients(t *testing.T, b backend) {
 	}
 	_, err = s.AddOrgMember(ctx, "acme", &corev1.ResourceUser{UserId: "u1", Username: "alice", Type: "internal", Email: ptr("alice@example.com")})
 	must(t, err)
-	dev, err := s.CreateClient(ctx, &corev1.Client{OrgId: "acme", NiceId: "phone", Name: "Phone", UserId: ptr("u1"), Type: core.ClientType},
+	dev, err := s.CreateClient(ctx, &corev1.OlmClient{OrgId: "acme", NiceId: "phone", Name: "Phone", UserId: ptr("u1"), Type: core.ClientType},
 		core.Olm{ID: "olm-phone", SecretHash: "h"}, firstFree)
 	must(t, err)
 	d, err = s.ClientDetail(ctx, dev.GetClientId())
@@ -131,7 +131,7 @@ func testClients(t *testing.T, b backend) {
 	}
 
 	// Update: state and names; the id, org, user, OLM and subnet stay.
-	up, err := s.UpdateClient(ctx, other.GetClientId(), func(c *corev1.Client) error {
+	up, err := s.UpdateClient(ctx, other.GetClientId(), func(c *corev1.OlmClient) error {
 		c.Archived, c.Name, c.Subnet, c.OrgId = true, "Build box", "1.2.3.4/32", "globex"
 		return nil
 	})
@@ -145,9 +145,9 @@ func testClients(t *testing.T, b backend) {
 	if got := list(core.ClientFilter{Archived: true, Active: true, SortBy: "name", Desc: true}); !slices.Equal(got, []string{"laptop", "build-box"}) {
 		t.Fatalf("active+archived by name desc %v", got)
 	}
-	_, err = s.UpdateClient(ctx, other.GetClientId(), func(c *corev1.Client) error { c.NiceId = "laptop"; return nil })
+	_, err = s.UpdateClient(ctx, other.GetClientId(), func(c *corev1.OlmClient) error { c.NiceId = "laptop"; return nil })
 	wantErr(t, err, core.CodeConflict, `A client with niceId "laptop" already exists`)
-	_, err = s.UpdateClient(ctx, 999999, func(*corev1.Client) error { return nil })
+	_, err = s.UpdateClient(ctx, 999999, func(*corev1.OlmClient) error { return nil })
 	wantErr(t, err, core.CodeNotFound, "Client with ID 999999 not found")
 
 	// Delete: the OLM and the role links go with it.
@@ -179,7 +179,7 @@ func testClientAddressesUnderConcurrency(t *testing.T, b backend) {
 	errs := make(chan error, 2*n)
 	for i := range n {
 		wg.Go(func() {
-			_, err := s.CreateClient(ctx, &corev1.Client{OrgId: "acme", NiceId: fmt.Sprintf("c%d", i), Name: "c", Type: core.ClientType},
+			_, err := s.CreateClient(ctx, &corev1.OlmClient{OrgId: "acme", NiceId: fmt.Sprintf("c%d", i), Name: "c", Type: core.ClientType},
 				core.Olm{ID: fmt.Sprintf("olm-%d", i), SecretHash: "h"}, firstFree)
 			errs <- err
 		})
@@ -212,7 +212,7 @@ func testClientAddressesUnderConcurrency(t *testing.T, b backend) {
 			if i == 0 {
 				_, err = s.CreateSite(ctx, &corev1.Site{OrgId: "acme", NiceId: "race", Name: "s", Type: core.SiteLocal, Address: ptr("100.90.128.100/24")}, nil)
 			} else {
-				_, err = s.CreateClient(ctx, &corev1.Client{OrgId: "acme", NiceId: fmt.Sprintf("race%d", i), Name: "c", Type: core.ClientType},
+				_, err = s.CreateClient(ctx, &corev1.OlmClient{OrgId: "acme", NiceId: fmt.Sprintf("race%d", i), Name: "c", Type: core.ClientType},
 					core.Olm{ID: fmt.Sprintf("olm-race-%d", i), SecretHash: "h"}, func(sites, clients []string) (string, error) {
 						if slices.Contains(sites, "100.90.128.100/24") || slices.Contains(clients, "100.90.128.100/24") {
 							return "", core.Errorf(core.CodeConflict, "taken")
@@ -412,7 +412,7 @@ func testSiteResourceGrants(t *testing.T, b backend) {
 	must(t, err)
 	c1, c2 := mkClient(t, s, "acme", "c1"), mkClient(t, s, "acme", "c2")
 	foreign := mkClient(t, s, "globex", "c1")
-	dev, err := s.CreateClient(ctx, &corev1.Client{OrgId: "acme", NiceId: "phone", Name: "Phone", UserId: ptr("u1"), Type: core.ClientType},
+	dev, err := s.CreateClient(ctx, &corev1.OlmClient{OrgId: "acme", NiceId: "phone", Name: "Phone", UserId: ptr("u1"), Type: core.ClientType},
 		core.Olm{ID: "olm-phone", SecretHash: "h"}, firstFree)
 	must(t, err)
 

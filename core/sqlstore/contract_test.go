@@ -318,7 +318,7 @@ func testTablesMatchSchema(t *testing.T, b backend) {
 	}
 	for tb, msg := range map[*table]proto.Message{orgs: &corev1.Org{}, sites: &corev1.Site{}, resources: &corev1.Resource{},
 		domains: &corev1.Domain{}, dnsRecords: &corev1.DnsRecord{},
-		targets: &corev1.Target{}, rules: &corev1.Rule{}, clients: &corev1.Client{}, siteResources: &corev1.SiteResource{}} {
+		targets: &corev1.Target{}, rules: &corev1.Rule{}, clients: &corev1.OlmClient{}, siteResources: &corev1.SiteResource{}} {
 		fields := msg.ProtoReflect().Descriptor().Fields()
 		for i := range fields.Len() {
 			if name := fields.Get(i).Name(); !tb.hasColumn(name) {

@@ -44,10 +44,25 @@ func Mount(g *gin.RouterGroup, conn grpc.ClientConnInterface, authn Authenticato
 	for _, o := range ops {
 		for _, p := range o.Paths() {
 			path, params := ginPath(p.GetPath())
-			g.Handle(p.GetMethod(), path, o.handler(conn, authn, opts, params))
+			template := g.BasePath() + strings.NewReplacer("{", ":", "}", "").Replace(p.GetPath())
+			g.Handle(p.GetMethod(), path, func(c *gin.Context) { c.Set(routeKey, template) }, o.handler(conn, authn, opts, params))
 		}
 	}
 	return nil
+}
+
+// routeKey is the gin context key of the matched route's template.
+const routeKey = "pangolin.route"
+
+// Route returns the template of the route a request matched, in the
+// contract's names (/v1/org/:orgId, not gin's positional /v1/org/:p2), for
+// logs and metrics: gin's FullPath for routes served outside the contract,
+// "" when none matched.
+func Route(c *gin.Context) string {
+	if t, ok := c.Get(routeKey); ok {
+		return t.(string)
+	}
+	return c.FullPath()
 }
 
 // handler serves one path of an operation: authenticate, guard, bind, call,

@@ -22,8 +22,9 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
-// Client is an OLM client of an org as stored.
-type Client struct {
+// OlmClient is an OLM client of an org as stored. (Not named Client: the
+// name OpenAPI client generators give their own type.)
+type OlmClient struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
 	ClientId   int64                  `protobuf:"varint,1,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
 	OrgId      string                 `protobuf:"bytes,2,opt,name=org_id,json=orgId,proto3" json:"org_id,omitempty"`
@@ -51,20 +52,20 @@ type Client struct {
 	sizeCache           protoimpl.SizeCache
 }
 
-func (x *Client) Reset() {
-	*x = Client{}
+func (x *OlmClient) Reset() {
+	*x = OlmClient{}
 	mi := &file_pangolin_core_v1_clients_proto_msgTypes[0]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *Client) String() string {
+func (x *OlmClient) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*Client) ProtoMessage() {}
+func (*OlmClient) ProtoMessage() {}
 
-func (x *Client) ProtoReflect() protoreflect.Message {
+func (x *OlmClient) ProtoReflect() protoreflect.Message {
 	mi := &file_pangolin_core_v1_clients_proto_msgTypes[0]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -76,138 +77,138 @@ func (x *Client) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use Client.ProtoReflect.Descriptor instead.
-func (*Client) Descriptor() ([]byte, []int) {
+// Deprecated: Use OlmClient.ProtoReflect.Descriptor instead.
+func (*OlmClient) Descriptor() ([]byte, []int) {
 	return file_pangolin_core_v1_clients_proto_rawDescGZIP(), []int{0}
 }
 
-func (x *Client) GetClientId() int64 {
+func (x *OlmClient) GetClientId() int64 {
 	if x != nil {
 		return x.ClientId
 	}
 	return 0
 }
 
-func (x *Client) GetOrgId() string {
+func (x *OlmClient) GetOrgId() string {
 	if x != nil {
 		return x.OrgId
 	}
 	return ""
 }
 
-func (x *Client) GetExitNodeId() int64 {
+func (x *OlmClient) GetExitNodeId() int64 {
 	if x != nil && x.ExitNodeId != nil {
 		return *x.ExitNodeId
 	}
 	return 0
 }
 
-func (x *Client) GetUserId() string {
+func (x *OlmClient) GetUserId() string {
 	if x != nil && x.UserId != nil {
 		return *x.UserId
 	}
 	return ""
 }
 
-func (x *Client) GetNiceId() string {
+func (x *OlmClient) GetNiceId() string {
 	if x != nil {
 		return x.NiceId
 	}
 	return ""
 }
 
-func (x *Client) GetName() string {
+func (x *OlmClient) GetName() string {
 	if x != nil {
 		return x.Name
 	}
 	return ""
 }
 
-func (x *Client) GetPubKey() string {
+func (x *OlmClient) GetPubKey() string {
 	if x != nil && x.PubKey != nil {
 		return *x.PubKey
 	}
 	return ""
 }
 
-func (x *Client) GetOlmId() string {
+func (x *OlmClient) GetOlmId() string {
 	if x != nil && x.OlmId != nil {
 		return *x.OlmId
 	}
 	return ""
 }
 
-func (x *Client) GetSubnet() string {
+func (x *OlmClient) GetSubnet() string {
 	if x != nil {
 		return x.Subnet
 	}
 	return ""
 }
 
-func (x *Client) GetMegabytesIn() float64 {
+func (x *OlmClient) GetMegabytesIn() float64 {
 	if x != nil {
 		return x.MegabytesIn
 	}
 	return 0
 }
 
-func (x *Client) GetMegabytesOut() float64 {
+func (x *OlmClient) GetMegabytesOut() float64 {
 	if x != nil {
 		return x.MegabytesOut
 	}
 	return 0
 }
 
-func (x *Client) GetLastBandwidthUpdate() string {
+func (x *OlmClient) GetLastBandwidthUpdate() string {
 	if x != nil && x.LastBandwidthUpdate != nil {
 		return *x.LastBandwidthUpdate
 	}
 	return ""
 }
 
-func (x *Client) GetLastPing() int64 {
+func (x *OlmClient) GetLastPing() int64 {
 	if x != nil && x.LastPing != nil {
 		return *x.LastPing
 	}
 	return 0
 }
 
-func (x *Client) GetType() string {
+func (x *OlmClient) GetType() string {
 	if x != nil {
 		return x.Type
 	}
 	return ""
 }
 
-func (x *Client) GetOnline() bool {
+func (x *OlmClient) GetOnline() bool {
 	if x != nil {
 		return x.Online
 	}
 	return false
 }
 
-func (x *Client) GetLastHolePunch() int64 {
+func (x *OlmClient) GetLastHolePunch() int64 {
 	if x != nil && x.LastHolePunch != nil {
 		return *x.LastHolePunch
 	}
 	return 0
 }
 
-func (x *Client) GetArchived() bool {
+func (x *OlmClient) GetArchived() bool {
 	if x != nil {
 		return x.Archived
 	}
 	return false
 }
 
-func (x *Client) GetBlocked() bool {
+func (x *OlmClient) GetBlocked() bool {
 	if x != nil {
 		return x.Blocked
 	}
 	return false
 }
 
-func (x *Client) GetApprovalState() string {
+func (x *OlmClient) GetApprovalState() string {
 	if x != nil && x.ApprovalState != nil {
 		return *x.ApprovalState
 	}
@@ -218,7 +219,7 @@ func (x *Client) GetApprovalState() string {
 // this once.
 type CreatedClient struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Client        *Client                `protobuf:"bytes,1,opt,name=client,proto3" json:"client,omitempty"`
+	Client        *OlmClient             `protobuf:"bytes,1,opt,name=client,proto3" json:"client,omitempty"`
 	Secret        *string                `protobuf:"bytes,2,opt,name=secret,proto3,oneof" json:"secret,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -254,7 +255,7 @@ func (*CreatedClient) Descriptor() ([]byte, []int) {
 	return file_pangolin_core_v1_clients_proto_rawDescGZIP(), []int{1}
 }
 
-func (x *CreatedClient) GetClient() *Client {
+func (x *CreatedClient) GetClient() *OlmClient {
 	if x != nil {
 		return x.Client
 	}
@@ -324,7 +325,7 @@ func (x *ClientRole) GetName() string {
 // GetClientResponse is a client with its OLM, its user and its roles.
 type GetClientResponse struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
-	Client *Client                `protobuf:"bytes,1,opt,name=client,proto3" json:"client,omitempty"`
+	Client *OlmClient             `protobuf:"bytes,1,opt,name=client,proto3" json:"client,omitempty"`
 	// The version and agent (platform) the client's OLM reported.
 	OlmVersion    *string       `protobuf:"bytes,2,opt,name=olm_version,json=olmVersion,proto3,oneof" json:"olm_version,omitempty"`
 	Agent         *string       `protobuf:"bytes,3,opt,name=agent,proto3,oneof" json:"agent,omitempty"`
@@ -368,7 +369,7 @@ func (*GetClientResponse) Descriptor() ([]byte, []int) {
 	return file_pangolin_core_v1_clients_proto_rawDescGZIP(), []int{3}
 }
 
-func (x *GetClientResponse) GetClient() *Client {
+func (x *GetClientResponse) GetClient() *OlmClient {
 	if x != nil {
 		return x.Client
 	}
@@ -1168,7 +1169,7 @@ func (x *UpdateClientRequest) GetNiceId() string {
 // updated client.
 type UpdatedClients struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Clients       []*Client              `protobuf:"bytes,1,rep,name=clients,proto3" json:"clients,omitempty"`
+	Clients       []*OlmClient           `protobuf:"bytes,1,rep,name=clients,proto3" json:"clients,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1203,7 +1204,7 @@ func (*UpdatedClients) Descriptor() ([]byte, []int) {
 	return file_pangolin_core_v1_clients_proto_rawDescGZIP(), []int{13}
 }
 
-func (x *UpdatedClients) GetClients() []*Client {
+func (x *UpdatedClients) GetClients() []*OlmClient {
 	if x != nil {
 		return x.Clients
 	}
@@ -1214,8 +1215,8 @@ var File_pangolin_core_v1_clients_proto protoreflect.FileDescriptor
 
 const file_pangolin_core_v1_clients_proto_rawDesc = "" +
 	"\n" +
-	"\x1epangolin/core/v1/clients.proto\x12\x10pangolin.core.v1\x1a\x1dpangolin/api/v1/options.proto\x1a\x1dpangolin/core/v1/common.proto\"\x8d\x06\n" +
-	"\x06Client\x12\x1b\n" +
+	"\x1epangolin/core/v1/clients.proto\x12\x10pangolin.core.v1\x1a\x1dpangolin/api/v1/options.proto\x1a\x1dpangolin/core/v1/common.proto\"\x90\x06\n" +
+	"\tOlmClient\x12\x1b\n" +
 	"\tclient_id\x18\x01 \x01(\x03R\bclientId\x12\x15\n" +
 	"\x06org_id\x18\x02 \x01(\tR\x05orgId\x12%\n" +
 	"\fexit_node_id\x18\x03 \x01(\x03H\x00R\n" +
@@ -1247,17 +1248,17 @@ const file_pangolin_core_v1_clients_proto_rawDesc = "" +
 	"\n" +
 	"_last_pingB\x12\n" +
 	"\x10_last_hole_punchB\x11\n" +
-	"\x0f_approval_state\"y\n" +
-	"\rCreatedClient\x128\n" +
-	"\x06client\x18\x01 \x01(\v2\x18.pangolin.core.v1.ClientB\x06\xc2\xf3\x18\x02\x18\x01R\x06client\x12#\n" +
+	"\x0f_approval_state\"|\n" +
+	"\rCreatedClient\x12;\n" +
+	"\x06client\x18\x01 \x01(\v2\x1b.pangolin.core.v1.OlmClientB\x06\xc2\xf3\x18\x02\x18\x01R\x06client\x12#\n" +
 	"\x06secret\x18\x02 \x01(\tB\x06\xc2\xf3\x18\x02 \x01H\x00R\x06secret\x88\x01\x01B\t\n" +
 	"\a_secret\"9\n" +
 	"\n" +
 	"ClientRole\x12\x17\n" +
 	"\arole_id\x18\x01 \x01(\x03R\x06roleId\x12\x12\n" +
-	"\x04name\x18\x02 \x01(\tR\x04name\"\xd8\x03\n" +
-	"\x11GetClientResponse\x128\n" +
-	"\x06client\x18\x01 \x01(\v2\x18.pangolin.core.v1.ClientB\x06\xc2\xf3\x18\x02\x18\x01R\x06client\x12$\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\"\xdb\x03\n" +
+	"\x11GetClientResponse\x12;\n" +
+	"\x06client\x18\x01 \x01(\v2\x1b.pangolin.core.v1.OlmClientB\x06\xc2\xf3\x18\x02\x18\x01R\x06client\x12$\n" +
 	"\volm_version\x18\x02 \x01(\tH\x00R\n" +
 	"olmVersion\x88\x01\x01\x12\x19\n" +
 	"\x05agent\x18\x03 \x01(\tH\x01R\x05agent\x88\x01\x01\x12\"\n" +
@@ -1367,9 +1368,9 @@ const file_pangolin_core_v1_clients_proto_rawDesc = "" +
 	"\anice_id\x18\x03 \x01(\tB\x06\xc2\xf3\x18\x02\b\x03H\x01R\x06niceId\x88\x01\x01B\a\n" +
 	"\x05_nameB\n" +
 	"\n" +
-	"\b_nice_id\"D\n" +
-	"\x0eUpdatedClients\x122\n" +
-	"\aclients\x18\x01 \x03(\v2\x18.pangolin.core.v1.ClientR\aclients2\xcc\x10\n" +
+	"\b_nice_id\"G\n" +
+	"\x0eUpdatedClients\x125\n" +
+	"\aclients\x18\x01 \x03(\v2\x1b.pangolin.core.v1.OlmClientR\aclients2\xd8\x10\n" +
 	"\rClientService\x12\xc5\x01\n" +
 	"\x12PickClientDefaults\x12#.pangolin.core.v1.OrgClientsRequest\x1a .pangolin.core.v1.ClientDefaults\"h\xc2\xf3\x18P\n" +
 	"\x03GET\x12!/org/{orgId}/pick-client-defaults \xc8\x01*#Client defaults chosen successfully\xca\xf3\x18\x10\b\x04\x12\fcreateClient\x12\xaa\x01\n" +
@@ -1384,14 +1385,14 @@ const file_pangolin_core_v1_clients_proto_rawDesc = "" +
 	"\fUpdateClient\x12%.pangolin.core.v1.UpdateClientRequest\x1a .pangolin.core.v1.UpdatedClients\"n\xc2\xf3\x18C\n" +
 	"\x04POST\x12\x12/client/{clientId} \xc8\x01*\x1bClient updated successfullyJ\aclients\xca\xf3\x18#\b\x05\x12\fupdateClient\x1a\x06client\"\tclient_id\x12\xb4\x01\n" +
 	"\fDeleteClient\x12!.pangolin.core.v1.ClientIdRequest\x1a\x18.pangolin.core.v1.NoData\"g\xc2\xf3\x18<\n" +
-	"\x06DELETE\x12\x12/client/{clientId} \xc8\x01*\x1bClient deleted successfully\xca\xf3\x18#\b\x05\x12\fdeleteClient\x1a\x06client\"\tclient_id\x12\xbd\x01\n" +
-	"\rArchiveClient\x12!.pangolin.core.v1.ClientIdRequest\x1a\x18.pangolin.core.v1.Client\"o\xc2\xf3\x18C\n" +
-	"\x04POST\x12\x1a/client/{clientId}/archive \xc8\x01*\x1cClient archived successfully\xca\xf3\x18$\b\x05\x12\rarchiveClient\x1a\x06client\"\tclient_id\x12\xc5\x01\n" +
-	"\x0fUnarchiveClient\x12!.pangolin.core.v1.ClientIdRequest\x1a\x18.pangolin.core.v1.Client\"u\xc2\xf3\x18G\n" +
-	"\x04POST\x12\x1c/client/{clientId}/unarchive \xc8\x01*\x1eClient unarchived successfully\xca\xf3\x18&\b\x05\x12\x0funarchiveClient\x1a\x06client\"\tclient_id\x12\xb6\x01\n" +
-	"\vBlockClient\x12!.pangolin.core.v1.ClientIdRequest\x1a\x18.pangolin.core.v1.Client\"j\xc2\xf3\x18@\n" +
-	"\x04POST\x12\x18/client/{clientId}/block \xc8\x01*\x1bClient blocked successfully\xca\xf3\x18\"\b\x05\x12\vblockClient\x1a\x06client\"\tclient_id\x12\xbe\x01\n" +
-	"\rUnblockClient\x12!.pangolin.core.v1.ClientIdRequest\x1a\x18.pangolin.core.v1.Client\"p\xc2\xf3\x18D\n" +
+	"\x06DELETE\x12\x12/client/{clientId} \xc8\x01*\x1bClient deleted successfully\xca\xf3\x18#\b\x05\x12\fdeleteClient\x1a\x06client\"\tclient_id\x12\xc0\x01\n" +
+	"\rArchiveClient\x12!.pangolin.core.v1.ClientIdRequest\x1a\x1b.pangolin.core.v1.OlmClient\"o\xc2\xf3\x18C\n" +
+	"\x04POST\x12\x1a/client/{clientId}/archive \xc8\x01*\x1cClient archived successfully\xca\xf3\x18$\b\x05\x12\rarchiveClient\x1a\x06client\"\tclient_id\x12\xc8\x01\n" +
+	"\x0fUnarchiveClient\x12!.pangolin.core.v1.ClientIdRequest\x1a\x1b.pangolin.core.v1.OlmClient\"u\xc2\xf3\x18G\n" +
+	"\x04POST\x12\x1c/client/{clientId}/unarchive \xc8\x01*\x1eClient unarchived successfully\xca\xf3\x18&\b\x05\x12\x0funarchiveClient\x1a\x06client\"\tclient_id\x12\xb9\x01\n" +
+	"\vBlockClient\x12!.pangolin.core.v1.ClientIdRequest\x1a\x1b.pangolin.core.v1.OlmClient\"j\xc2\xf3\x18@\n" +
+	"\x04POST\x12\x18/client/{clientId}/block \xc8\x01*\x1bClient blocked successfully\xca\xf3\x18\"\b\x05\x12\vblockClient\x1a\x06client\"\tclient_id\x12\xc1\x01\n" +
+	"\rUnblockClient\x12!.pangolin.core.v1.ClientIdRequest\x1a\x1b.pangolin.core.v1.OlmClient\"p\xc2\xf3\x18D\n" +
 	"\x04POST\x12\x1a/client/{clientId}/unblock \xc8\x01*\x1dClient unblocked successfully\xca\xf3\x18$\b\x05\x12\runblockClient\x1a\x06client\"\tclient_id\x1a\n" +
 	"\xc2\xf3\x18\x06ClientB0Z.pangolin-gateway/proto/pangolin/core/v1;corev1b\x06proto3"
 
@@ -1409,7 +1410,7 @@ func file_pangolin_core_v1_clients_proto_rawDescGZIP() []byte {
 
 var file_pangolin_core_v1_clients_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_pangolin_core_v1_clients_proto_goTypes = []any{
-	(*Client)(nil),                  // 0: pangolin.core.v1.Client
+	(*OlmClient)(nil),               // 0: pangolin.core.v1.OlmClient
 	(*CreatedClient)(nil),           // 1: pangolin.core.v1.CreatedClient
 	(*ClientRole)(nil),              // 2: pangolin.core.v1.ClientRole
 	(*GetClientResponse)(nil),       // 3: pangolin.core.v1.GetClientResponse
@@ -1427,13 +1428,13 @@ var file_pangolin_core_v1_clients_proto_goTypes = []any{
 	(*NoData)(nil),                  // 15: pangolin.core.v1.NoData
 }
 var file_pangolin_core_v1_clients_proto_depIdxs = []int32{
-	0,  // 0: pangolin.core.v1.CreatedClient.client:type_name -> pangolin.core.v1.Client
-	0,  // 1: pangolin.core.v1.GetClientResponse.client:type_name -> pangolin.core.v1.Client
+	0,  // 0: pangolin.core.v1.CreatedClient.client:type_name -> pangolin.core.v1.OlmClient
+	0,  // 1: pangolin.core.v1.GetClientResponse.client:type_name -> pangolin.core.v1.OlmClient
 	2,  // 2: pangolin.core.v1.GetClientResponse.roles:type_name -> pangolin.core.v1.ClientRole
 	14, // 3: pangolin.core.v1.ListClientsRequest.page:type_name -> pangolin.core.v1.Page
 	4,  // 4: pangolin.core.v1.ListClientsResponse.clients:type_name -> pangolin.core.v1.ClientListItem
 	4,  // 5: pangolin.core.v1.ListUserDevicesResponse.devices:type_name -> pangolin.core.v1.ClientListItem
-	0,  // 6: pangolin.core.v1.UpdatedClients.clients:type_name -> pangolin.core.v1.Client
+	0,  // 6: pangolin.core.v1.UpdatedClients.clients:type_name -> pangolin.core.v1.OlmClient
 	6,  // 7: pangolin.core.v1.ClientService.PickClientDefaults:input_type -> pangolin.core.v1.OrgClientsRequest
 	8,  // 8: pangolin.core.v1.ClientService.CreateClient:input_type -> pangolin.core.v1.CreateClientRequest
 	9,  // 9: pangolin.core.v1.ClientService.ListClients:input_type -> pangolin.core.v1.ListClientsRequest
@@ -1452,10 +1453,10 @@ var file_pangolin_core_v1_clients_proto_depIdxs = []int32{
 	3,  // 22: pangolin.core.v1.ClientService.GetClient:output_type -> pangolin.core.v1.GetClientResponse
 	13, // 23: pangolin.core.v1.ClientService.UpdateClient:output_type -> pangolin.core.v1.UpdatedClients
 	15, // 24: pangolin.core.v1.ClientService.DeleteClient:output_type -> pangolin.core.v1.NoData
-	0,  // 25: pangolin.core.v1.ClientService.ArchiveClient:output_type -> pangolin.core.v1.Client
-	0,  // 26: pangolin.core.v1.ClientService.UnarchiveClient:output_type -> pangolin.core.v1.Client
-	0,  // 27: pangolin.core.v1.ClientService.BlockClient:output_type -> pangolin.core.v1.Client
-	0,  // 28: pangolin.core.v1.ClientService.UnblockClient:output_type -> pangolin.core.v1.Client
+	0,  // 25: pangolin.core.v1.ClientService.ArchiveClient:output_type -> pangolin.core.v1.OlmClient
+	0,  // 26: pangolin.core.v1.ClientService.UnarchiveClient:output_type -> pangolin.core.v1.OlmClient
+	0,  // 27: pangolin.core.v1.ClientService.BlockClient:output_type -> pangolin.core.v1.OlmClient
+	0,  // 28: pangolin.core.v1.ClientService.UnblockClient:output_type -> pangolin.core.v1.OlmClient
 	18, // [18:29] is the sub-list for method output_type
 	7,  // [7:18] is the sub-list for method input_type
 	7,  // [7:7] is the sub-list for extension type_name

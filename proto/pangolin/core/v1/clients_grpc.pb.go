@@ -83,21 +83,21 @@ type ClientServiceClient interface {
 	// Archive a client
 	//
 	// 400 when it is archived already. Answers the client as stored.
-	ArchiveClient(ctx context.Context, in *ClientIdRequest, opts ...grpc.CallOption) (*Client, error)
+	ArchiveClient(ctx context.Context, in *ClientIdRequest, opts ...grpc.CallOption) (*OlmClient, error)
 	// Unarchive a client
 	//
 	// 400 when it is not archived. Answers the client as stored.
-	UnarchiveClient(ctx context.Context, in *ClientIdRequest, opts ...grpc.CallOption) (*Client, error)
+	UnarchiveClient(ctx context.Context, in *ClientIdRequest, opts ...grpc.CallOption) (*OlmClient, error)
 	// Block a client
 	//
 	// Sets blocked and approvalState "denied"; 400 when it is blocked
 	// already. Answers the client as stored.
-	BlockClient(ctx context.Context, in *ClientIdRequest, opts ...grpc.CallOption) (*Client, error)
+	BlockClient(ctx context.Context, in *ClientIdRequest, opts ...grpc.CallOption) (*OlmClient, error)
 	// Unblock a client
 	//
 	// Clears blocked and approvalState; 400 when it is not blocked. Answers
 	// the client as stored.
-	UnblockClient(ctx context.Context, in *ClientIdRequest, opts ...grpc.CallOption) (*Client, error)
+	UnblockClient(ctx context.Context, in *ClientIdRequest, opts ...grpc.CallOption) (*OlmClient, error)
 }
 
 type clientServiceClient struct {
@@ -178,9 +178,9 @@ func (c *clientServiceClient) DeleteClient(ctx context.Context, in *ClientIdRequ
 	return out, nil
 }
 
-func (c *clientServiceClient) ArchiveClient(ctx context.Context, in *ClientIdRequest, opts ...grpc.CallOption) (*Client, error) {
+func (c *clientServiceClient) ArchiveClient(ctx context.Context, in *ClientIdRequest, opts ...grpc.CallOption) (*OlmClient, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(Client)
+	out := new(OlmClient)
 	err := c.cc.Invoke(ctx, ClientService_ArchiveClient_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
@@ -188,9 +188,9 @@ func (c *clientServiceClient) ArchiveClient(ctx context.Context, in *ClientIdReq
 	return out, nil
 }
 
-func (c *clientServiceClient) UnarchiveClient(ctx context.Context, in *ClientIdRequest, opts ...grpc.CallOption) (*Client, error) {
+func (c *clientServiceClient) UnarchiveClient(ctx context.Context, in *ClientIdRequest, opts ...grpc.CallOption) (*OlmClient, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(Client)
+	out := new(OlmClient)
 	err := c.cc.Invoke(ctx, ClientService_UnarchiveClient_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
@@ -198,9 +198,9 @@ func (c *clientServiceClient) UnarchiveClient(ctx context.Context, in *ClientIdR
 	return out, nil
 }
 
-func (c *clientServiceClient) BlockClient(ctx context.Context, in *ClientIdRequest, opts ...grpc.CallOption) (*Client, error) {
+func (c *clientServiceClient) BlockClient(ctx context.Context, in *ClientIdRequest, opts ...grpc.CallOption) (*OlmClient, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(Client)
+	out := new(OlmClient)
 	err := c.cc.Invoke(ctx, ClientService_BlockClient_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
@@ -208,9 +208,9 @@ func (c *clientServiceClient) BlockClient(ctx context.Context, in *ClientIdReque
 	return out, nil
 }
 
-func (c *clientServiceClient) UnblockClient(ctx context.Context, in *ClientIdRequest, opts ...grpc.CallOption) (*Client, error) {
+func (c *clientServiceClient) UnblockClient(ctx context.Context, in *ClientIdRequest, opts ...grpc.CallOption) (*OlmClient, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(Client)
+	out := new(OlmClient)
 	err := c.cc.Invoke(ctx, ClientService_UnblockClient_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
@@ -269,21 +269,21 @@ type ClientServiceServer interface {
 	// Archive a client
 	//
 	// 400 when it is archived already. Answers the client as stored.
-	ArchiveClient(context.Context, *ClientIdRequest) (*Client, error)
+	ArchiveClient(context.Context, *ClientIdRequest) (*OlmClient, error)
 	// Unarchive a client
 	//
 	// 400 when it is not archived. Answers the client as stored.
-	UnarchiveClient(context.Context, *ClientIdRequest) (*Client, error)
+	UnarchiveClient(context.Context, *ClientIdRequest) (*OlmClient, error)
 	// Block a client
 	//
 	// Sets blocked and approvalState "denied"; 400 when it is blocked
 	// already. Answers the client as stored.
-	BlockClient(context.Context, *ClientIdRequest) (*Client, error)
+	BlockClient(context.Context, *ClientIdRequest) (*OlmClient, error)
 	// Unblock a client
 	//
 	// Clears blocked and approvalState; 400 when it is not blocked. Answers
 	// the client as stored.
-	UnblockClient(context.Context, *ClientIdRequest) (*Client, error)
+	UnblockClient(context.Context, *ClientIdRequest) (*OlmClient, error)
 	mustEmbedUnimplementedClientServiceServer()
 }
 
@@ -315,16 +315,16 @@ func (UnimplementedClientServiceServer) UpdateClient(context.Context, *UpdateCli
 func (UnimplementedClientServiceServer) DeleteClient(context.Context, *ClientIdRequest) (*NoData, error) {
 	return nil, status.Error(codes.Unimplemented, "method DeleteClient not implemented")
 }
-func (UnimplementedClientServiceServer) ArchiveClient(context.Context, *ClientIdRequest) (*Client, error) {
+func (UnimplementedClientServiceServer) ArchiveClient(context.Context, *ClientIdRequest) (*OlmClient, error) {
 	return nil, status.Error(codes.Unimplemented, "method ArchiveClient not implemented")
 }
-func (UnimplementedClientServiceServer) UnarchiveClient(context.Context, *ClientIdRequest) (*Client, error) {
+func (UnimplementedClientServiceServer) UnarchiveClient(context.Context, *ClientIdRequest) (*OlmClient, error) {
 	return nil, status.Error(codes.Unimplemented, "method UnarchiveClient not implemented")
 }
-func (UnimplementedClientServiceServer) BlockClient(context.Context, *ClientIdRequest) (*Client, error) {
+func (UnimplementedClientServiceServer) BlockClient(context.Context, *ClientIdRequest) (*OlmClient, error) {
 	return nil, status.Error(codes.Unimplemented, "method BlockClient not implemented")
 }
-func (UnimplementedClientServiceServer) UnblockClient(context.Context, *ClientIdRequest) (*Client, error) {
+func (UnimplementedClientServiceServer) UnblockClient(context.Context, *ClientIdRequest) (*OlmClient, error) {
 	return nil, status.Error(codes.Unimplemented, "method UnblockClient not implemented")
 }
 func (UnimplementedClientServiceServer) mustEmbedUnimplementedClientServiceServer() {}
