@@ -195,29 +195,14 @@ func (s *Store) ListClients(ctx context.Context, f core.ClientFilter, page *core
 		states = append(states, `c.archived`)
 	}
 	where = append(where, "("+strings.Join(states, " OR ")+")")
-	cond := strings.Join(where, " AND ")
-	dir := "ASC"
-	if f.Desc {
-		dir = "DESC"
-	}
+	dir := direction(f.Desc)
 	order := map[string]string{
 		"":             "c.client_id " + dir,
 		"name":         "LOWER(c.name) " + dir + ", c.name " + dir + ", c.client_id " + dir,
 		"megabytesIn":  "c.megabytes_in " + dir + ", c.client_id " + dir,
 		"megabytesOut": "c.megabytes_out " + dir + ", c.client_id " + dir,
 	}[f.SortBy]
-	limit, offset := limitOffset(page)
-	list, err := getRows[corev1.ClientListItem](ctx, s.reader, clients,
-		`WHERE `+cond+` ORDER BY `+order+fmt.Sprintf(` LIMIT $%d OFFSET $%d`, len(args)+1, len(args)+2),
-		append(args, limit, offset)...)
-	if err != nil {
-		return nil, 0, internal("list clients", err)
-	}
-	if total, ok := pageTotal(limit, offset, len(list)); ok {
-		return list, total, nil
-	}
-	total, err := count(ctx, s.reader, `SELECT COUNT(*) FROM clients c WHERE `+cond, args...)
-	return list, total, internal("count clients", err)
+	return pageOf[corev1.ClientListItem](ctx, s, clients, "clients", strings.Join(where, " AND "), order, args, page)
 }
 
 // UpdateClient reads the client (locked on PostgreSQL), lets change

@@ -182,24 +182,12 @@ func (s *Store) ListResources(ctx context.Context, f core.ResourceFilter, page *
 			where = append(where, `NOT r.http AND r.protocol = `+arg(*f.Protocol))
 		}
 	}
-	cond := strings.Join(where, " AND ")
-	dir := "ASC"
-	if f.Desc {
-		dir = "DESC"
-	}
+	dir := direction(f.Desc)
 	order := "r.resource_id " + dir
 	if f.SortByName {
 		order = "LOWER(r.name) " + dir + ", r.name " + dir + ", r.resource_id " + dir
 	}
-	limit, offset := limitOffset(page)
-	list, err := getRows[corev1.ResourceListItem](ctx, s.reader, resources,
-		`WHERE `+cond+` ORDER BY `+order+fmt.Sprintf(` LIMIT $%d OFFSET $%d`, len(args)+1, len(args)+2),
-		append(args, limit, offset)...)
-	if err != nil {
-		return nil, 0, internal("list resources", err)
-	}
-	total, err := count(ctx, s.reader, `SELECT COUNT(*) FROM resources r WHERE `+cond, args...)
-	return list, total, internal("count resources", err)
+	return pageOf[corev1.ResourceListItem](ctx, s, resources, "resources", strings.Join(where, " AND "), order, args, page)
 }
 
 // likeEscaper escapes the LIKE wildcards of user text.

@@ -191,27 +191,12 @@ func (s *Store) ListSiteResources(ctx context.Context, f core.SiteResourceFilter
 		}
 		where = append(where, "("+strings.Join(like, " OR ")+")")
 	}
-	cond := strings.Join(where, " AND ")
-	dir := "ASC"
-	if f.Desc {
-		dir = "DESC"
-	}
+	dir := direction(f.Desc)
 	order := "sr.site_resource_id " + dir
 	if f.SortByName {
 		order = "LOWER(sr.name) " + dir + ", sr.name " + dir + ", sr.site_resource_id " + dir
 	}
-	limit, offset := limitOffset(page)
-	list, err := getRows[corev1.SiteResourceListItem](ctx, s.reader, siteResources,
-		`WHERE `+cond+` ORDER BY `+order+fmt.Sprintf(` LIMIT $%d OFFSET $%d`, len(args)+1, len(args)+2),
-		append(args, limit, offset)...)
-	if err != nil {
-		return nil, 0, internal("list site resources", err)
-	}
-	if total, ok := pageTotal(limit, offset, len(list)); ok {
-		return list, total, nil
-	}
-	total, err := count(ctx, s.reader, `SELECT COUNT(*) FROM site_resources sr WHERE `+cond, args...)
-	return list, total, internal("count site resources", err)
+	return pageOf[corev1.SiteResourceListItem](ctx, s, siteResources, "site resources", strings.Join(where, " AND "), order, args, page)
 }
 
 // UpdateSiteResource reads the site resource (locked on PostgreSQL), lets

@@ -426,6 +426,32 @@ func limitOffset(p *corev1.Page) (limit, offset int64) {
 	return limit, max(offset, 0)
 }
 
+// pageOf reads the page of the table's rows that cond (a WHERE over its
+// alias, whose arguments are args) selects, in order, as messages of type
+// M, and how many rows cond selects; op names the list in errors.
+func pageOf[T any, M message[T]](ctx context.Context, s *Store, t *table, op, cond, order string, args []any, page *corev1.Page) ([]M, int32, error) {
+	limit, offset := limitOffset(page)
+	list, err := getRows[T, M](ctx, s.reader, t,
+		`WHERE `+cond+` ORDER BY `+order+fmt.Sprintf(` LIMIT $%d OFFSET $%d`, len(args)+1, len(args)+2),
+		append(slices.Clip(args), limit, offset)...)
+	if err != nil {
+		return nil, 0, internal("list "+op, err)
+	}
+	if total, ok := pageTotal(limit, offset, len(list)); ok {
+		return list, total, nil
+	}
+	total, err := count(ctx, s.reader, `SELECT COUNT(*) FROM `+t.name+` `+t.alias+` WHERE `+cond, args...)
+	return list, total, internal("count "+op, err)
+}
+
+// direction is the SQL of a sort order.
+func direction(desc bool) string {
+	if desc {
+		return "DESC"
+	}
+	return "ASC"
+}
+
 // queryStrings returns the single text column of every row.
 func queryStrings(ctx context.Context, q querier, query string, args ...any) (out []string, err error) {
 	err = reading(ctx, q, func(ctx context.Context, q querier) error {
