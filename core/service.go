@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	corev1 "pangolin-gateway/proto/pangolin/core/v1"
@@ -21,6 +22,10 @@ type Store interface {
 	ResourceAuthStore
 	ResourceAccessStore
 	AccessTokenStore
+	RoleStore
+	UserStore
+	InvitationStore
+	IdpStore
 	KeyStore
 	// KeyChangesAfter returns up to limit log entries after seq, in order.
 	KeyChangesAfter(ctx context.Context, seq int64, limit int) ([]*corev1.KeyChange, error)
@@ -47,6 +52,10 @@ type Service struct {
 	ResourceAuth   *ResourceAuth
 	ResourceAccess *ResourceAccess
 	AccessTokens   *AccessTokens
+	Roles          *Roles
+	Users          *Users
+	Invitations    *Invitations
+	Idps           *Idps
 	Keys           *Keys
 	Health         Health
 	// Hasher computes every argon2id hash of the core, under one bound (see
@@ -54,6 +63,9 @@ type Service struct {
 	// NewService; none builds its own.
 	Hasher *Hasher
 	store  Store
+	// dashboardURL is app.dashboard_url, which invite links and identity
+	// provider redirect URLs start with (see Configure).
+	dashboardURL atomic.Pointer[string]
 }
 
 // Option tunes NewService.
@@ -77,7 +89,7 @@ func NewService(store Store, hashConcurrency int, log *slog.Logger, opts ...Opti
 		o(&limits)
 	}
 	hasher := NewHasher(limits)
-	return &Service{
+	svc := &Service{
 		Orgs:      &Orgs{store: store},
 		Sites:     &Sites{store: store, hasher: hasher},
 		Resources: &Resources{store: store},
@@ -89,11 +101,25 @@ func NewService(store Store, hashConcurrency int, log *slog.Logger, opts ...Opti
 		ResourceAuth:   &ResourceAuth{store: store, hash: hasher.Hash},
 		ResourceAccess: &ResourceAccess{store: store},
 		AccessTokens:   &AccessTokens{store: store, now: time.Now},
+		Roles:          &Roles{store: store},
+		Users:          &Users{store: store},
 		Keys:           &Keys{store: store, hasher: hasher, log: log},
 		Hasher:         hasher,
 		store:          store,
 	}
+	defaultURL := DefaultDashboardURL
+	svc.dashboardURL.Store(&defaultURL)
+	dashboard := func() string { return *svc.dashboardURL.Load() }
+	// The invitation token and the providers' client secrets are hashed
+	// under the core's one bound.
+	svc.Invitations = &Invitations{store: store, hasher: hasher, dashboardURL: dashboard, now: time.Now}
+	svc.Idps = &Idps{store: store, hasher: hasher, dashboardURL: dashboard}
+	return svc
 }
+
+// DefaultDashboardURL is app.dashboard_url when the config sets none:
+// Pangolin's dashboard on its default port.
+const DefaultDashboardURL = "http://localhost:3002"
 
 // Settings are what the core takes from the config file besides its
 // transport and its database.
@@ -103,6 +129,10 @@ type Settings struct {
 	AllowRawResources bool
 	// Domains are the server's domains (domains.<key>).
 	Domains []ConfigDomain
+	// DashboardURL is Pangolin's dashboard (app.dashboard_url): invite
+	// links and identity provider redirect URLs point there. Empty keeps
+	// DefaultDashboardURL.
+	DashboardURL string
 }
 
 // Configure applies the config file's settings; call it before serving.
@@ -111,6 +141,9 @@ type Settings struct {
 // removed.
 func (s *Service) Configure(ctx context.Context, set Settings) error {
 	s.Resources.allowRaw.Store(set.AllowRawResources)
+	if set.DashboardURL != "" {
+		s.dashboardURL.Store(&set.DashboardURL)
+	}
 	return s.store.SyncConfigDomains(ctx, configDomains(set.Domains))
 }
 
@@ -126,6 +159,7 @@ func (s *Service) Objects() map[string]Reach {
 		"resource":     s.Resources.Reach,
 		"target":       s.Targets.Reach,
 		"access_token": s.AccessTokens.Reach,
+		"role":         s.Roles.Reach,
 	}
 }
 

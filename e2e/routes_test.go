@@ -189,7 +189,7 @@ func (r route) body(t *testing.T) any {
 		if f.GetExample() == "" {
 			t.Fatalf("%s: required body field %s has no example option: add one in proto/", r, fd.JSONName())
 		}
-		body[fd.JSONName()] = json.RawMessage(f.GetExample())
+		body[contract.BodyKey(fd)] = json.RawMessage(f.GetExample())
 	}
 	return body
 }
@@ -365,7 +365,7 @@ func badBodies(t *testing.T, r route, valid map[string]any, send func(any) reply
 		send(withField(valid, "unexpectedField", 1)).want(t, http.StatusBadRequest, "unexpectedField")
 	}
 	for _, fd := range r.fields(apiv1.Source_SOURCE_BODY) {
-		name := fd.JSONName()
+		name := contract.BodyKey(fd)
 		required := contract.FieldOf(fd).GetRequired()
 		// Names match exactly: a case variant is another (unknown) key.
 		if required {
@@ -404,6 +404,8 @@ func wrongValues(fd protoreflect.FieldDescriptor) []string {
 	invalidStrings := []string{`"a\u0000b"`, "\"a\xffb\"", `"a\udc00"`}
 	scalar := func() []string {
 		switch {
+		case fd.Kind() == protoreflect.StringKind && contract.FieldOf(fd).GetDigits():
+			return append([]string{`-1`, `1.5`, `true`, `["x"]`, `{}`}, invalidStrings...)
 		case fd.Kind() == protoreflect.StringKind:
 			return append([]string{`123`, `true`, `["x"]`, `{}`}, invalidStrings...)
 		case fd.Kind() == protoreflect.BoolKind:

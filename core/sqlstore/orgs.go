@@ -169,15 +169,7 @@ func createOrgRoles(ctx context.Context, tx *tx, orgID string) error {
 		if err != nil {
 			return err
 		}
-		grant := `INSERT INTO role_actions (role_id, action_id, org_id) SELECT $1, action_id, $2 FROM actions`
-		args := []any{roleID, orgID}
-		if r.actions != nil {
-			grant += ` WHERE action_id IN (` + placeholders(3, len(r.actions)) + `)`
-			for _, a := range r.actions {
-				args = append(args, a)
-			}
-		}
-		if _, err := tx.ExecContext(ctx, grant, args...); err != nil {
+		if err := grantActions(ctx, tx, roleID, orgID, r.actions); err != nil {
 			return err
 		}
 	}

@@ -9,27 +9,6 @@ import (
 	corev1 "pangolin-gateway/proto/pangolin/core/v1"
 )
 
-// roles and users are read here as what resource access lists of them
-// (corev1.ResourceRole, corev1.ResourceUser); the roles and users
-// services will read their own messages from the same declarations.
-var roles = &table{
-	name: "roles", alias: "ro", generated: "role_id",
-	columns: []string{"role_id", "org_id", "is_admin", "name", "description"},
-}
-
-// users never lists password_hash or two_factor_secret: no message can
-// read them.
-var users = &table{
-	name: "users", alias: "u",
-	columns: []string{
-		"user_id", "email", "username", "name", "type", "idp_id", "two_factor_enabled",
-		"two_factor_setup_requested", "email_verified", "date_created", "terms_accepted_timestamp",
-		"terms_version", "server_admin",
-	},
-	// Identity providers are not stored yet: no user has an idp name.
-	computed: map[string]string{"idp_name": `CAST(NULL AS TEXT)`},
-}
-
 // ResourceRoles lists the roles granted the resource, by id.
 func (s *Store) ResourceRoles(ctx context.Context, resourceID int64) ([]*corev1.ResourceRole, error) {
 	list, err := getRows[corev1.ResourceRole](ctx, s.reader, roles,
@@ -46,9 +25,9 @@ func (s *Store) ResourceUsers(ctx context.Context, resourceID int64) ([]*corev1.
 
 // orgRole reads whether a role of the org is its Admin role; found is
 // false for a role that does not exist or is of another org.
-func orgRole(ctx context.Context, tx *tx, orgID string, roleID int64) (admin, found bool, err error) {
+func orgRole(ctx context.Context, q querier, orgID string, roleID int64) (admin, found bool, err error) {
 	var isAdmin sql.NullBool
-	err = tx.QueryRowContext(ctx, `SELECT is_admin FROM roles WHERE role_id = $1 AND org_id = $2`, roleID, orgID).Scan(&isAdmin)
+	err = q.QueryRowContext(ctx, `SELECT is_admin FROM roles WHERE role_id = $1 AND org_id = $2`, roleID, orgID).Scan(&isAdmin)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, false, nil
 	}

@@ -476,8 +476,11 @@ func objectOrg[ID any](ctx context.Context, q querier, op, query string, id ID, 
 	return orgID, internal(op, err)
 }
 
-// deletedOne returns notFound when a DELETE removed no row.
-func deletedOne(res sql.Result, notFound error) error {
+// deletedOne returns notFound when a DELETE removed no row; updatedOne
+// when an UPDATE changed none.
+func deletedOne(res sql.Result, notFound error) error { return updatedOne(res, notFound) }
+
+func updatedOne(res sql.Result, notFound error) error {
 	n, err := res.RowsAffected()
 	if err != nil {
 		return err
