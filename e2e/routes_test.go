@@ -71,7 +71,9 @@ func isInteger(fd protoreflect.FieldDescriptor) bool {
 
 // fixture is two orgs with, each, a site, an org key, a domain, an HTTP
 // resource on the site under the domain, a target, a rule, a member (and
-// its role) and an access token to the resource.
+// its role), an identity provider with a policy for the org and an OIDC
+// user of it who owns the org, an invitation, and an access token to the
+// resource.
 type fixture struct {
 	*stack
 	// params fill path parameters with globex's objects.
@@ -130,7 +132,37 @@ func newFixture(t *testing.T, mutate ...func(*config.Config)) *fixture {
 		if err != nil {
 			t.Fatal(err)
 		}
-		params["roleId"], params["userId"] = strconv.FormatInt(roleID, 10), org+"-user"
+		params["roleId"], params["userId"], params["username"] = strconv.FormatInt(roleID, 10), org+"-user", org+"-user"
+		// An identity provider, its policy for the org, an OIDC user of it
+		// with the Admin role (the org's owner), and an invitation.
+		var idp struct {
+			IdpID int64 `json:"idpId"`
+		}
+		call(t, "PUT", s.url+"/v1/idp/oidc", s.root, map[string]any{
+			"name": org + "-sso", "clientId": org, "clientSecret": org + "-client-secret", "authUrl": "https://sso.test/auth",
+			"tokenUrl": "https://sso.test/token", "identifierPath": "sub", "scopes": "openid",
+		}).want(t, 201, "").decode(t, &idp)
+		params["idpId"] = strconv.FormatInt(idp.IdpID, 10)
+		call(t, "PUT", s.url+"/v1/idp/"+params["idpId"]+"/org/"+org, s.root, map[string]any{"roleMapping": "'Member'"}).want(t, 201, "")
+		params["adminRoleId"] = strconv.FormatInt(roleID-1, 10) // created just before Member
+		var owner struct {
+			UserID  string `json:"userId"`
+			IsOwner bool   `json:"isOwner"`
+		}
+		call(t, "PUT", s.url+"/v1/org/"+org+"/user", s.root, map[string]any{
+			"username": org + "-owner", "type": "oidc", "idpId": idp.IdpID, "roleId": roleID - 1, "email": org + "-owner@example.com",
+		}).want(t, 201, "").decode(t, &owner)
+		if !owner.IsOwner {
+			t.Fatalf("%s: the first Admin member is not the owner", org)
+		}
+		params["ownerId"] = owner.UserID
+		var invite struct {
+			InviteID string `json:"inviteId"`
+		}
+		call(t, "POST", s.url+"/v1/org/"+org+"/create-invite", s.root, map[string]any{
+			"email": "invitee@" + org + ".test", "roleId": roleID, "validHours": 24,
+		}).want(t, 200, "").decode(t, &invite)
+		params["inviteId"] = invite.InviteID
 		var tok struct {
 			AccessTokenID string `json:"accessTokenId"`
 		}

@@ -7,6 +7,8 @@ import (
 	"maps"
 	"strings"
 
+	"google.golang.org/protobuf/proto"
+
 	"pangolin-gateway/core"
 	corev1 "pangolin-gateway/proto/pangolin/core/v1"
 )
@@ -140,7 +142,9 @@ func (s *Store) CreateOrgUser(ctx context.Context, orgID string, u *corev1.User,
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 			userID = u.GetUserId()
-			if _, err := insert(ctx, tx, users, u, column{"date_created", now()}); err != nil {
+			stamped := proto.CloneOf(u) // a retried run must not see the stamp
+			stamped.DateCreated = now()
+			if _, err := insert(ctx, tx, users, stamped); err != nil {
 				return err
 			}
 		case err != nil:
