@@ -2,7 +2,7 @@ package sqlstore
 
 import (
 	"context"
-		"testing"
+	"testing"
 
 	"google.golang.org/protobuf/proto"
 
@@ -101,7 +101,6 @@ func testRoles(t *testing.T, b backend) {
 	_, err = s.GetRole(ctx, ops.GetRoleId())
 	wantErr(t, err, core.CodeNotFound, "Role with ID "+itoa(ops.GetRoleId())+" not found")
 }
-
 
 // The Admin role and the owner: the first Admin member owns the org, the
 // owner keeps the Admin role, the Admin role keeps a member.
