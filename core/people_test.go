@@ -48,7 +48,7 @@ func TestInviteTokenHashed(t *testing.T) {
 		t.Fatal("the old token still verifies after regeneration")
 	}
 	for what, bad := range map[string]*corev1.CreateInviteRequest{
-		"Invalid email":                 {OrgId: "acme", Email: "not-an-email", RoleId: &roleID, ValidHours: 1},
+		"Invalid email":                  {OrgId: "acme", Email: "not-an-email", RoleId: &roleID, ValidHours: 1},
 		"validHours must be more than 0": {OrgId: "acme", Email: "b@example.com", RoleId: &roleID, ValidHours: 169},
 		"roleId or roleIds is required":  {OrgId: "acme", Email: "b@example.com", ValidHours: 1},
 		"roleIds must name one role":     {OrgId: "acme", Email: "b@example.com", RoleIds: []int64{roleID, roleID + 1}, ValidHours: 1},
@@ -101,12 +101,12 @@ func TestPeopleInput(t *testing.T) {
 	ctx := as(core.Admin)
 	users, roles := f.svc.Users, f.svc.Roles
 	for what, req := range map[string]*corev1.CreateOrgUserRequest{
-		"Internal users cannot be created":   {OrgId: "acme", Username: "ann", Type: core.UserInternal, RoleId: proto.Int64(1)},
-		"idpId is required for oidc users":   {OrgId: "acme", Username: "ann", Type: core.UserOIDC, RoleId: proto.Int64(1)},
-		"type must be one of":                {OrgId: "acme", Username: "ann", Type: "saml", RoleId: proto.Int64(1)},
-		"Invalid email":                      {OrgId: "acme", Username: "ann", Type: core.UserOIDC, IdpId: proto.Int64(1), RoleId: proto.Int64(1), Email: proto.String("x@")},
-		"roleIds must name one role":         {OrgId: "acme", Username: "ann", Type: core.UserOIDC, IdpId: proto.Int64(1), RoleIds: []int64{1, 2}},
-		"username must be 1-255 characters":  {OrgId: "acme", Type: core.UserOIDC, IdpId: proto.Int64(1), RoleId: proto.Int64(1)},
+		"Internal users cannot be created":    {OrgId: "acme", Username: "ann", Type: core.UserInternal, RoleId: proto.Int64(1)},
+		"idpId is required for oidc users":    {OrgId: "acme", Username: "ann", Type: core.UserOIDC, RoleId: proto.Int64(1)},
+		"type must be one of":                 {OrgId: "acme", Username: "ann", Type: "saml", RoleId: proto.Int64(1)},
+		"Invalid email":                       {OrgId: "acme", Username: "ann", Type: core.UserOIDC, IdpId: proto.Int64(1), RoleId: proto.Int64(1), Email: proto.String("x@")},
+		"roleIds must name one role":          {OrgId: "acme", Username: "ann", Type: core.UserOIDC, IdpId: proto.Int64(1), RoleIds: []int64{1, 2}},
+		"username must be 1-255 characters":   {OrgId: "acme", Type: core.UserOIDC, IdpId: proto.Int64(1), RoleId: proto.Int64(1)},
 		"Identity provider with ID 1 not fou": {OrgId: "acme", Username: "ann", Type: core.UserOIDC, IdpId: proto.Int64(1), RoleId: proto.Int64(1)},
 	} {
 		_, err := users.CreateOrgUser(ctx, req)

@@ -144,13 +144,24 @@ func newFixture(t *testing.T, mutate ...func(*config.Config)) *fixture {
 		}).want(t, 201, "").decode(t, &idp)
 		params["idpId"] = strconv.FormatInt(idp.IdpID, 10)
 		call(t, "PUT", s.url+"/v1/idp/"+params["idpId"]+"/org/"+org, s.root, map[string]any{"roleMapping": "'Member'"}).want(t, 201, "")
-		params["adminRoleId"] = strconv.FormatInt(roleID-1, 10) // created just before Member
+		var roles struct {
+			Roles []struct {
+				RoleID  int64 `json:"roleId"`
+				IsAdmin *bool `json:"isAdmin"`
+			} `json:"roles"`
+		}
+		call(t, "GET", s.url+"/v1/org/"+org+"/roles", s.root, nil).want(t, 200, "").decode(t, &roles)
+		for _, r := range roles.Roles {
+			if r.IsAdmin != nil && *r.IsAdmin {
+				params["adminRoleId"] = strconv.FormatInt(r.RoleID, 10)
+			}
+		}
 		var owner struct {
 			UserID  string `json:"userId"`
 			IsOwner bool   `json:"isOwner"`
 		}
 		call(t, "PUT", s.url+"/v1/org/"+org+"/user", s.root, map[string]any{
-			"username": org + "-owner", "type": "oidc", "idpId": idp.IdpID, "roleId": roleID - 1, "email": org + "-owner@example.com",
+			"username": org + "-owner", "type": "oidc", "idpId": idp.IdpID, "roleId": json.RawMessage(params["adminRoleId"]), "email": org + "-owner@example.com",
 		}).want(t, 201, "").decode(t, &owner)
 		if !owner.IsOwner {
 			t.Fatalf("%s: the first Admin member is not the owner", org)

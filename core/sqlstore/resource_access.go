@@ -223,9 +223,9 @@ func (s *Store) RemoveResourceUser(ctx context.Context, resourceID int64, userID
 }
 
 // AddOrgMember makes u a member of the org with its Member role, creating
-// the user when it does not exist, and returns the Member role's id.
-// Users and memberships have no API of their own yet: this is how tests
-// and fixtures make members.
+// the user (internal users included, which the API only invites) when it
+// does not exist, and returns the Member role's id: how tests and
+// fixtures make internal members.
 func (s *Store) AddOrgMember(ctx context.Context, orgID string, u *corev1.ResourceUser) (roleID int64, err error) {
 	err = s.write(ctx, func(tx *tx) error {
 		found, err := exists(ctx, tx, `SELECT 1 FROM users WHERE user_id = $1`, u.GetUserId())

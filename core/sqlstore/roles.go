@@ -217,16 +217,23 @@ func setMemberRole(ctx context.Context, tx *tx, orgID, userID string, roleID int
 	return err
 }
 
+// lockRoleMember locks the role and the membership of the user in the
+// role's org (not a member → OrgUserNotFound).
+func (s *Store) lockRoleMember(ctx context.Context, tx *tx, roleID int64, userID string) (*corev1.Role, membership, error) {
+	r, err := s.lockRole(ctx, tx, roleID)
+	if err != nil {
+		return nil, membership{}, err
+	}
+	m, err := s.lockMembership(ctx, tx, r.GetOrgId(), userID)
+	return r, m, err
+}
+
 // SetUserRole makes the role the member's role in its org and returns the
 // membership.
 func (s *Store) SetUserRole(ctx context.Context, roleID int64, userID string) (*corev1.OrgMembership, error) {
 	var stored *corev1.OrgMembership
 	err := s.write(ctx, func(tx *tx) error {
-		r, err := s.lockRole(ctx, tx, roleID)
-		if err != nil {
-			return err
-		}
-		m, err := s.lockMembership(ctx, tx, r.GetOrgId(), userID)
+		r, m, err := s.lockRoleMember(ctx, tx, roleID, userID)
 		if err != nil {
 			return err
 		}
@@ -249,11 +256,7 @@ func (s *Store) SetUserRole(ctx context.Context, roleID int64, userID string) (*
 // RemoveUserRole gives a member who has the role its org's Member role.
 func (s *Store) RemoveUserRole(ctx context.Context, roleID int64, userID string) error {
 	err := s.write(ctx, func(tx *tx) error {
-		r, err := s.lockRole(ctx, tx, roleID)
-		if err != nil {
-			return err
-		}
-		m, err := s.lockMembership(ctx, tx, r.GetOrgId(), userID)
+		r, m, err := s.lockRoleMember(ctx, tx, roleID, userID)
 		if err != nil {
 			return err
 		}
@@ -280,14 +283,7 @@ func (s *Store) RemoveUserRole(ctx context.Context, roleID int64, userID string)
 // ListRoleUsers returns a page of the members who have the role, by
 // username, and how many there are.
 func (s *Store) ListRoleUsers(ctx context.Context, roleID int64, page *corev1.Page) ([]*corev1.RoleUser, int32, error) {
-	limit, offset := limitOffset(page)
-	list, err := getRows[corev1.RoleUser](ctx, s.reader, orgUsers,
-		orgUsersJoin+` WHERE uo.role_id = $1 ORDER BY u.username, u.user_id LIMIT $2 OFFSET $3`, roleID, limit, offset)
-	if err != nil {
-		return nil, 0, internal("list role users", err)
-	}
-	total, err := count(ctx, s.reader, `SELECT COUNT(*) FROM user_orgs WHERE role_id = $1`, roleID)
-	return list, total, internal("count role users", err)
+	return listMembers[corev1.RoleUser](ctx, s, "role_id", roleID, page)
 }
 
 // grantActions grants the role the actions (nil: every action).

@@ -75,14 +75,21 @@ func getMembership(ctx context.Context, q querier, orgID, userID string) (*corev
 // ListOrgUsers returns a page of the org's members by username, and how
 // many there are.
 func (s *Store) ListOrgUsers(ctx context.Context, orgID string, page *corev1.Page) ([]*corev1.OrgUserListItem, int32, error) {
+	return listMembers[corev1.OrgUserListItem](ctx, s, "org_id", orgID, page)
+}
+
+// listMembers returns a page of the memberships whose column (org_id or
+// role_id) holds value, as messages M of orgUsers, by username, and how
+// many there are.
+func listMembers[T any, M message[T]](ctx context.Context, s *Store, column string, value any, page *corev1.Page) ([]M, int32, error) {
 	limit, offset := limitOffset(page)
-	list, err := getRows[corev1.OrgUserListItem](ctx, s.reader, orgUsers,
-		orgUsersJoin+` WHERE uo.org_id = $1 ORDER BY u.username, u.user_id LIMIT $2 OFFSET $3`, orgID, limit, offset)
+	list, err := getRows[T, M](ctx, s.reader, orgUsers,
+		orgUsersJoin+` WHERE uo.`+column+` = $1 ORDER BY u.username, u.user_id LIMIT $2 OFFSET $3`, value, limit, offset)
 	if err != nil {
-		return nil, 0, internal("list org users", err)
+		return nil, 0, internal("list members", err)
 	}
-	total, err := count(ctx, s.reader, `SELECT COUNT(*) FROM user_orgs WHERE org_id = $1`, orgID)
-	return list, total, internal("count org users", err)
+	total, err := count(ctx, s.reader, `SELECT COUNT(*) FROM user_orgs WHERE `+column+` = $1`, value)
+	return list, total, internal("count members", err)
 }
 
 // GetOrgUser returns the member with that id or, failing that, that
