@@ -24,9 +24,8 @@ type IdpStore interface {
 	// DeleteIdp deletes the provider, its policies and its users.
 	DeleteIdp(ctx context.Context, id int64) error
 	ListIdps(ctx context.Context, page *corev1.Page) ([]*corev1.IdpListItem, int32, error)
-	// CreateIdpOrg stores a policy: a missing provider →
-	// IdpNotFoundInBody, a missing org → NotFound, one that exists →
-	// IdpOrgExists.
+	// CreateIdpOrg stores a policy: a missing provider → IdpNotFound, a
+	// missing org → NotFound, one that exists → IdpOrgExists.
 	CreateIdpOrg(ctx context.Context, p *corev1.IdpOrgPolicy) (*corev1.IdpOrgPolicy, error)
 	// UpdateIdpOrg sets the mappings req carries; a missing policy →
 	// IdpOrgNotFound.
@@ -43,19 +42,18 @@ var idpVariants = []string{"oidc", "google", "azure"}
 
 func IdpNotFound(id int64) error { return Errorf(CodeNotFound, "Idp with ID %d not found", id) }
 
-// IdpNotFoundInBody is the answer for a provider named where it is an
-// input rather than the object of the route (a user's idpId, a policy's
-// provider): Pangolin's 400.
+// IdpNotFoundInBody is the answer for a provider named in a body (a
+// user's idpId): Pangolin's 400.
 func IdpNotFoundInBody(id int64) error {
 	return Errorf(CodeInvalid, "Identity provider with ID %d not found", id)
 }
 
 func IdpOrgExists() error {
-	return Errorf(CodeInvalid, "An identity provider policy for this organization already exists")
+	return Errorf(CodeConflict, "An identity provider policy for this organization already exists")
 }
 
 func IdpOrgNotFound() error {
-	return Errorf(CodeInvalid, "No identity provider policy for this organization")
+	return Errorf(CodeNotFound, "No identity provider policy for this organization")
 }
 
 // Idps is the IdpService.

@@ -50,7 +50,7 @@ type RoleStore interface {
 func RoleNotFound(id int64) error { return Errorf(CodeNotFound, "Role with ID %d not found", id) }
 
 func RoleNameTaken(name string) error {
-	return Errorf(CodeInvalid, "Role with name %s already exists in this organization", name)
+	return Errorf(CodeConflict, "Role with name %s already exists in this organization", name)
 }
 
 func AdminRoleRenamed() error { return Errorf(CodeForbidden, "The Admin role cannot be renamed") }

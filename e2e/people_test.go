@@ -23,7 +23,7 @@ func TestRoleRoutes(t *testing.T) {
 	if !strings.HasPrefix(string(r.env.Data), `{"roleId":`+ops+`,"orgId":"acme","isAdmin":null,"name":"Ops","description":"operators",`) {
 		t.Fatalf("created role %s", r.env.Data)
 	}
-	call(t, "PUT", org+"/role", f.root, `{"name":"Ops"}`).want(t, http.StatusBadRequest, "Role with name Ops already exists")
+	call(t, "PUT", org+"/role", f.root, `{"name":"Ops"}`).want(t, http.StatusConflict, "Role with name Ops already exists")
 	call(t, "PUT", org+"/role", f.root, `{"name":""}`).want(t, http.StatusBadRequest, "name must be 1-255 characters")
 	call(t, "GET", f.url+"/v1/role/"+ops, f.root, nil).want(t, http.StatusOK, "Role retrieved successfully")
 	var roles struct {
@@ -48,7 +48,7 @@ func TestRoleRoutes(t *testing.T) {
 	}
 	call(t, "POST", f.url+"/v1/role/"+admin, f.root, `{"name":"Root"}`).want(t, http.StatusForbidden, "The Admin role cannot be renamed")
 	call(t, "POST", f.url+"/v1/role/"+ops, f.root, `{}`).want(t, http.StatusBadRequest, "At least one field")
-	call(t, "POST", f.url+"/v1/role/"+ops, f.root, `{"name":"Member"}`).want(t, http.StatusBadRequest, "already exists")
+	call(t, "POST", f.url+"/v1/role/"+ops, f.root, `{"name":"Member"}`).want(t, http.StatusConflict, "already exists")
 
 	// Members: the fixture's member joins Operators, then the role goes.
 	user := f.acme["userId"]
@@ -282,16 +282,16 @@ func TestIdpRoutes(t *testing.T) {
 	if string(r.env.Data) != `{"idpId":`+id+`,"orgId":"acme","roleMapping":"'Member'","orgMapping":null}` {
 		t.Fatalf("policy %s", r.env.Data)
 	}
-	call(t, "PUT", pol, f.root, `{}`).want(t, http.StatusBadRequest, "already exists")
+	call(t, "PUT", pol, f.root, `{}`).want(t, http.StatusConflict, "already exists")
 	call(t, "POST", pol, f.root, `{"orgMapping":"'acme'"}`).want(t, http.StatusOK, "Policy updated successfully")
-	call(t, "POST", f.url+"/v1/idp/"+id+"/org/globex", f.root, `{}`).want(t, http.StatusBadRequest, "No identity provider policy")
-	call(t, "PUT", f.url+"/v1/idp/999999/org/acme", f.root, `{}`).want(t, http.StatusBadRequest, "Identity provider with ID 999999 not found")
+	call(t, "POST", f.url+"/v1/idp/"+id+"/org/globex", f.root, `{}`).want(t, http.StatusNotFound, "No identity provider policy")
+	call(t, "PUT", f.url+"/v1/idp/999999/org/acme", f.root, `{}`).want(t, http.StatusNotFound, "Idp with ID 999999 not found")
 	r = call(t, "GET", f.url+"/v1/idp/"+id+"/org", f.root, nil).want(t, http.StatusOK, "Policies retrieved successfully")
 	if !strings.Contains(string(r.env.Data), `"orgMapping":"'acme'"`) {
 		t.Fatalf("policies %s", r.env.Data)
 	}
 	call(t, "DELETE", pol, f.root, nil).want(t, http.StatusOK, "Policy deleted successfully")
-	call(t, "DELETE", pol, f.root, nil).want(t, http.StatusBadRequest, "No identity provider policy")
+	call(t, "DELETE", pol, f.root, nil).want(t, http.StatusNotFound, "No identity provider policy")
 
 	// A provider's users go with it (the fixture's acme owner is one).
 	call(t, "DELETE", f.url+"/v1/idp/"+f.acme["idpId"], f.root, nil).want(t, http.StatusOK, "Idp deleted successfully")

@@ -148,7 +148,7 @@ func (s *Store) CreateIdpOrg(ctx context.Context, p *corev1.IdpOrgPolicy) (*core
 			return err
 		}
 		if !found {
-			return core.IdpNotFoundInBody(p.GetIdpId())
+			return core.IdpNotFound(p.GetIdpId())
 		}
 		if err := orgExists(ctx, tx, p.GetOrgId()); err != nil {
 			return err

@@ -46,7 +46,7 @@ func testRoles(t *testing.T, b backend) {
 		t.Fatalf("new role holds %d actions, want the %d memberRole actions", n, len(core.MemberActions))
 	}
 	_, err = s.CreateRole(ctx, &corev1.Role{OrgId: "acme", Name: "Ops", SshSudoMode: "none", SshSudoCommands: "[]", SshUnixGroups: "[]"})
-	wantErr(t, err, core.CodeInvalid, "Role with name Ops already exists in this organization")
+	wantErr(t, err, core.CodeConflict, "Role with name Ops already exists in this organization")
 	_, err = s.CreateRole(ctx, &corev1.Role{OrgId: "nope", Name: "Ops", SshSudoMode: "none", SshSudoCommands: "[]", SshUnixGroups: "[]"})
 	wantErr(t, err, core.CodeNotFound, "Organization with ID nope not found")
 	// The same name in another org is another role.
@@ -74,7 +74,7 @@ func testRoles(t *testing.T, b backend) {
 		t.Fatalf("updated role: %v", got)
 	}
 	_, err = s.UpdateRole(ctx, &corev1.UpdateRoleRequest{RoleId: ops.GetRoleId(), Name: proto.String(core.MemberRoleName)})
-	wantErr(t, err, core.CodeInvalid, "Role with name Member already exists in this organization")
+	wantErr(t, err, core.CodeConflict, "Role with name Member already exists in this organization")
 	_, err = s.UpdateRole(ctx, &corev1.UpdateRoleRequest{RoleId: admin, Name: proto.String("Root")})
 	wantErr(t, err, core.CodeForbidden, "The Admin role cannot be renamed")
 	got, err = s.UpdateRole(ctx, &corev1.UpdateRoleRequest{RoleId: admin, Name: proto.String(core.AdminRoleName), Description: proto.String("all")})
@@ -361,16 +361,16 @@ func testIdps(t *testing.T, b backend) {
 	must(t, err)
 	wantMsg(t, "policy", p, &corev1.IdpOrgPolicy{IdpId: id, OrgId: "acme", RoleMapping: proto.String("'Member'")})
 	_, err = s.CreateIdpOrg(ctx, &corev1.IdpOrgPolicy{IdpId: id, OrgId: "acme"})
-	wantErr(t, err, core.CodeInvalid, "An identity provider policy for this organization already exists")
+	wantErr(t, err, core.CodeConflict, "An identity provider policy for this organization already exists")
 	_, err = s.CreateIdpOrg(ctx, &corev1.IdpOrgPolicy{IdpId: 999999, OrgId: "acme"})
-	wantErr(t, err, core.CodeInvalid, "Identity provider with ID 999999 not found")
+	wantErr(t, err, core.CodeNotFound, "Idp with ID 999999 not found")
 	_, err = s.CreateIdpOrg(ctx, &corev1.IdpOrgPolicy{IdpId: id, OrgId: "nope"})
 	wantErr(t, err, core.CodeNotFound, "Organization with ID nope not found")
 	p, err = s.UpdateIdpOrg(ctx, &corev1.IdpOrgRequest{IdpId: id, OrgId: "acme", OrgMapping: proto.String("'acme'")})
 	must(t, err)
 	wantMsg(t, "updated policy", p, &corev1.IdpOrgPolicy{IdpId: id, OrgId: "acme", RoleMapping: proto.String("'Member'"), OrgMapping: proto.String("'acme'")})
 	_, err = s.UpdateIdpOrg(ctx, &corev1.IdpOrgRequest{IdpId: id, OrgId: "globex"})
-	wantErr(t, err, core.CodeInvalid, "No identity provider policy for this organization")
+	wantErr(t, err, core.CodeNotFound, "No identity provider policy for this organization")
 
 	list, total, err := s.ListIdps(ctx, nil)
 	must(t, err)
@@ -389,7 +389,7 @@ func testIdps(t *testing.T, b backend) {
 	user := mkOIDCUser(t, s, "acme", "ann", id, roleID(t, s, "acme", core.MemberRoleName))
 	r := mkResource(t, s, httpResource("acme", "web", "web.example.com"))
 	exec(t, s, `UPDATE resources SET skip_to_idp_id = $1 WHERE resource_id = $2`, id, r.GetResourceId())
-	wantErr(t, s.DeleteIdpOrg(ctx, id, "globex"), core.CodeInvalid, "No identity provider policy for this organization")
+	wantErr(t, s.DeleteIdpOrg(ctx, id, "globex"), core.CodeNotFound, "No identity provider policy for this organization")
 	must(t, s.DeleteIdp(ctx, id))
 	wantErr(t, s.DeleteIdp(ctx, id), core.CodeNotFound, "Idp with ID "+itoa(id)+" not found")
 	for _, q := range []string{`SELECT COUNT(*) FROM idp_orgs`, `SELECT COUNT(*) FROM idp_oidc_configs`,

@@ -60,11 +60,11 @@ type IdpServiceClient interface {
 	GetIdp(ctx context.Context, in *IdpIdRequest, opts ...grpc.CallOption) (*GetIdpResponse, error)
 	// Create the policy of an identity provider for an organization
 	//
-	// One per provider and org (400 when it exists).
+	// One per provider and org (409 when it exists).
 	CreateIdpOrg(ctx context.Context, in *IdpOrgRequest, opts ...grpc.CallOption) (*IdpOrgPolicy, error)
 	// Update the policy of an identity provider for an organization
 	//
-	// A field left out stays as it is; 400 when there is no policy.
+	// A field left out stays as it is; 404 when there is no policy.
 	UpdateIdpOrg(ctx context.Context, in *IdpOrgRequest, opts ...grpc.CallOption) (*IdpOrgPolicy, error)
 	// Delete the policy of an identity provider for an organization
 	DeleteIdpOrg(ctx context.Context, in *IdpOrgIdRequest, opts ...grpc.CallOption) (*NoData, error)
@@ -200,11 +200,11 @@ type IdpServiceServer interface {
 	GetIdp(context.Context, *IdpIdRequest) (*GetIdpResponse, error)
 	// Create the policy of an identity provider for an organization
 	//
-	// One per provider and org (400 when it exists).
+	// One per provider and org (409 when it exists).
 	CreateIdpOrg(context.Context, *IdpOrgRequest) (*IdpOrgPolicy, error)
 	// Update the policy of an identity provider for an organization
 	//
-	// A field left out stays as it is; 400 when there is no policy.
+	// A field left out stays as it is; 404 when there is no policy.
 	UpdateIdpOrg(context.Context, *IdpOrgRequest) (*IdpOrgPolicy, error)
 	// Delete the policy of an identity provider for an organization
 	DeleteIdpOrg(context.Context, *IdpOrgIdRequest) (*NoData, error)

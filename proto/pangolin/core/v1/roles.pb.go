@@ -649,10 +649,12 @@ func (x *RoleIdRequest) GetRoleId() int64 {
 }
 
 type DeleteRoleRequest struct {
-	state  protoimpl.MessageState `protogen:"open.v1"`
-	RoleId int64                  `protobuf:"varint,1,opt,name=role_id,json=roleId,proto3" json:"role_id,omitempty"`
-	// The replacement role: its members move there. A positive integer, as
-	// a JSON number or a string of digits (Pangolin 1.8 sends a string).
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A role created in the org (its Admin and Member roles come first).
+	RoleId int64 `protobuf:"varint,1,opt,name=role_id,json=roleId,proto3" json:"role_id,omitempty"`
+	// The replacement role (here the org's Member role): its members move
+	// there. A positive integer, as a JSON number or a string of digits
+	// (Pangolin 1.8 sends a string).
 	ReplacementRoleId string `protobuf:"bytes,2,opt,name=replacement_role_id,json=replacementRoleId,proto3" json:"replacement_role_id,omitempty"`
 	unknownFields     protoimpl.UnknownFields
 	sizeCache         protoimpl.SizeCache
@@ -1120,9 +1122,9 @@ const file_pangolin_core_v1_roles_proto_rawDesc = "" +
 	"\x05roles\x18\x01 \x03(\v2\x1e.pangolin.core.v1.RoleListItemR\x05roles\x12\x14\n" +
 	"\x05total\x18\x02 \x01(\x05R\x05total\"0\n" +
 	"\rRoleIdRequest\x12\x1f\n" +
-	"\arole_id\x18\x01 \x01(\x03B\x06\xc2\xf3\x18\x02\b\x01R\x06roleId\"}\n" +
-	"\x11DeleteRoleRequest\x12\x1f\n" +
-	"\arole_id\x18\x01 \x01(\x03B\x06\xc2\xf3\x18\x02\b\x01R\x06roleId\x12G\n" +
+	"\arole_id\x18\x01 \x01(\x03B\x06\xc2\xf3\x18\x02\b\x01R\x06roleId\"\x80\x01\n" +
+	"\x11DeleteRoleRequest\x12\"\n" +
+	"\arole_id\x18\x01 \x01(\x03B\t\xc2\xf3\x18\x05\b\x012\x013R\x06roleId\x12G\n" +
 	"\x13replacement_role_id\x18\x02 \x01(\tB\x17\xc2\xf3\x18\x13\b\x03\x10\x012\x03\"2\"H\x01R\x06roleIdR\x11replacementRoleId\"S\n" +
 	"\x0fRoleUserRequest\x12\x1f\n" +
 	"\arole_id\x18\x01 \x01(\x03B\x06\xc2\xf3\x18\x02\b\x01R\x06roleId\x12\x1f\n" +

@@ -41,7 +41,7 @@ const (
 type RoleServiceClient interface {
 	// Create a role
 	//
-	// The name is unique in the org (400 when taken).
+	// The name is unique in the org (409 when taken).
 	CreateRole(ctx context.Context, in *CreateRoleRequest, opts ...grpc.CallOption) (*Role, error)
 	// List the roles of an organization
 	ListRoles(ctx context.Context, in *ListRolesRequest, opts ...grpc.CallOption) (*ListRolesResponse, error)
@@ -179,7 +179,7 @@ func (c *roleServiceClient) RemoveUserRole(ctx context.Context, in *RoleUserRequ
 type RoleServiceServer interface {
 	// Create a role
 	//
-	// The name is unique in the org (400 when taken).
+	// The name is unique in the org (409 when taken).
 	CreateRole(context.Context, *CreateRoleRequest) (*Role, error)
 	// List the roles of an organization
 	ListRoles(context.Context, *ListRolesRequest) (*ListRolesResponse, error)
