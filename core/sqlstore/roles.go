@@ -202,10 +202,14 @@ func (s *Store) mayLeaveAdmin(ctx context.Context, tx *tx, orgID string, m membe
 }
 
 // setMemberRole gives a member the role; joining the Admin role in an org
-// without an owner makes it the owner.
-func setMemberRole(ctx context.Context, tx *tx, orgID, userID string, roleID int64, admin bool) error {
+// without an owner makes it the owner. The org's row is locked first, so
+// that two members joining at once cannot both find no owner.
+func (s *Store) setMemberRole(ctx context.Context, tx *tx, orgID, userID string, roleID int64, admin bool) error {
 	owner := false
 	if admin {
+		if _, err := exists(ctx, tx, `SELECT 1 FROM orgs WHERE org_id = $1`+s.dialect.forUpdate(), orgID); err != nil {
+			return err
+		}
 		taken, err := exists(ctx, tx, `SELECT 1 FROM user_orgs WHERE org_id = $1 AND is_owner`, orgID)
 		if err != nil {
 			return err
@@ -243,7 +247,7 @@ func (s *Store) SetUserRole(ctx context.Context, roleID int64, userID string) (*
 					return err
 				}
 			}
-			if err := setMemberRole(ctx, tx, r.GetOrgId(), userID, roleID, r.GetIsAdmin()); err != nil {
+			if err := s.setMemberRole(ctx, tx, r.GetOrgId(), userID, roleID, r.GetIsAdmin()); err != nil {
 				return err
 			}
 		}
@@ -275,7 +279,7 @@ func (s *Store) RemoveUserRole(ctx context.Context, roleID int64, userID string)
 		if err := s.mayLeaveAdmin(ctx, tx, r.GetOrgId(), m, core.CodeForbidden); err != nil {
 			return err
 		}
-		return setMemberRole(ctx, tx, r.GetOrgId(), userID, memberRole, false)
+		return s.setMemberRole(ctx, tx, r.GetOrgId(), userID, memberRole, false)
 	})
 	return internal("remove user role", err)
 }

@@ -151,7 +151,11 @@ func (s *Store) CreateOrgUser(ctx context.Context, orgID string, u *corev1.User,
 			userID = u.GetUserId()
 			stamped := proto.CloneOf(u) // a retried run must not see the stamp
 			stamped.DateCreated = now()
-			if _, err := insert(ctx, tx, users, stamped); err != nil {
+			_, err := insert(ctx, tx, users, stamped)
+			if _, ok := uniqueViolation(err); ok {
+				return core.Errorf(core.CodeConflict, "User %s of this identity provider was created at the same time: retry", u.GetUsername())
+			}
+			if err != nil {
 				return err
 			}
 		case err != nil:
@@ -164,7 +168,7 @@ func (s *Store) CreateOrgUser(ctx context.Context, orgID string, u *corev1.User,
 		if err != nil {
 			return err
 		}
-		return setMemberRole(ctx, tx, orgID, userID, roleID, admin)
+		return s.setMemberRole(ctx, tx, orgID, userID, roleID, admin)
 	})
 	return userID, internal("create org user", err)
 }

@@ -11,6 +11,8 @@ ALTER TABLE roles ADD COLUMN allow_ssh INTEGER NOT NULL DEFAULT 0;
 
 CREATE UNIQUE INDEX user_orgs_org_id_owner_key ON user_orgs (org_id) WHERE is_owner;
 CREATE INDEX users_email_idx ON users (email);
+-- A provider's user is one per username (API creates reuse it).
+CREATE UNIQUE INDEX users_idp_id_username_key ON users (idp_id, username) WHERE idp_id IS NOT NULL;
 
 CREATE TABLE idps (
     idp_id               INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -66,6 +68,7 @@ DROP TABLE user_invites;
 DROP TABLE idp_orgs;
 DROP TABLE idp_oidc_configs;
 DROP TABLE idps;
+DROP INDEX users_idp_id_username_key;
 DROP INDEX users_email_idx;
 DROP INDEX user_orgs_org_id_owner_key;
 ALTER TABLE roles DROP COLUMN allow_ssh;
