@@ -69,6 +69,7 @@ var contractTests = []struct {
 	{"OrgUsers", testOrgUsers},
 	{"Invitations", testInvitations},
 	{"Idps", testIdps},
+	{"ConcurrentPeople", testConcurrentPeople},
 	{"AccessTablesMatchSchema", testAccessTablesMatchSchema},
 	{"ConcurrentWriters", testConcurrentWriters},
 	{"ConcurrentConflicts", testConcurrentConflicts},

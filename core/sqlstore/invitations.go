@@ -65,9 +65,9 @@ func (s *Store) CheckInvite(ctx context.Context, inv *core.PendingInvite) error 
 func (s *Store) CreateInvite(ctx context.Context, inv *core.PendingInvite) (*corev1.Invitation, error) {
 	var stored *corev1.Invitation
 	err := s.write(ctx, func(tx *tx) error {
-		// The org row lock serialises invitations of one org on
-		// PostgreSQL (SQLite has one writer).
-		if _, err := exists(ctx, tx, `SELECT 1 FROM orgs WHERE org_id = $1`+s.dialect.forUpdate(), inv.OrgID); err != nil {
+		// The org's lock serialises the invitations and member changes
+		// of one org on PostgreSQL (SQLite has one writer).
+		if err := s.lockOrg(ctx, tx, inv.OrgID); err != nil {
 			return err
 		}
 		existing, since, n, err := s.checkInvite(ctx, tx, inv)

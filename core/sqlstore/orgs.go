@@ -39,6 +39,18 @@ func orgExists(ctx context.Context, q querier, id string) error {
 	return err
 }
 
+// lockOrg row-locks the org until the transaction ends (a missing one →
+// NotFound). Writes that change an org's members take it first, before any
+// other row: they queue on it instead of deadlocking on the rows they
+// would otherwise lock in different orders.
+func (s *Store) lockOrg(ctx context.Context, tx *tx, id string) error {
+	found, err := exists(ctx, tx, `SELECT 1 FROM orgs WHERE org_id = $1`+s.dialect.forUpdate(), id)
+	if err == nil && !found {
+		err = errOrgNotFound(id)
+	}
+	return err
+}
+
 // CreateOrg stores org (an empty created_at is set to now) with its Admin
 // and Member roles and its links to the config-managed domains, in one
 // transaction, and returns it as stored.

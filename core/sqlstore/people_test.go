@@ -2,6 +2,8 @@ package sqlstore
 
 import (
 	"context"
+	"fmt"
+	"sync"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -398,5 +400,85 @@ func testIdps(t *testing.T, b backend) {
 		if n := rowCount(t, s, q); n != 0 {
 			t.Fatalf("%s: %d after the provider's deletion", q, n)
 		}
+	}
+}
+
+// Members joining, leaving and being created at once: one owner, the
+// Admin role never empty, a role name and a provider's user made once.
+func testConcurrentPeople(t *testing.T, b backend) {
+	ctx := context.Background()
+	s := openStore(t, b)
+	mkOrg(t, s, "acme")
+	admin, memberRole := roleID(t, s, "acme", core.AdminRoleName), roleID(t, s, "acme", core.MemberRoleName)
+	idp := mkIdp(t, s, "sso")
+	const n = 8
+	run := func(f func(i int) error) []error {
+		var wg sync.WaitGroup
+		errs := make([]error, n)
+		for i := range n {
+			wg.Go(func() { errs[i] = f(i) })
+		}
+		wg.Wait()
+		return errs
+	}
+	// n users join the Admin role of an org without an owner.
+	for _, err := range run(func(i int) error {
+		_, err := s.CreateOrgUser(ctx, "acme", &corev1.User{UserId: fmt.Sprintf("u%d", i), Username: fmt.Sprintf("user%d", i),
+			Type: core.UserOIDC, IdpId: &idp}, admin)
+		return err
+	}) {
+		must(t, err)
+	}
+	if n := rowCount(t, s, `SELECT COUNT(*) FROM user_orgs WHERE org_id = 'acme' AND is_owner`); n != 1 {
+		t.Fatalf("%d owners", n)
+	}
+	// Every member but the owner leaves the Admin role at once, then the
+	// owner's role is cleared: the Admin role keeps a member.
+	exec(t, s, `UPDATE user_orgs SET is_owner = $1`, false)
+	left := 0
+	for _, err := range run(func(i int) error {
+		_, err := s.SetUserRole(ctx, memberRole, fmt.Sprintf("id-user%d", i))
+		if core.ErrorCode(err) == core.CodeNotFound {
+			_, err = s.SetUserRole(ctx, memberRole, fmt.Sprintf("u%d", i))
+		}
+		return err
+	}) {
+		switch {
+		case err == nil:
+			left++
+		case core.ErrorCode(err) != core.CodeForbidden || err.Error() != "The Admin role must keep at least one member":
+			t.Errorf("leaving: %v", err)
+		}
+	}
+	if left != n-1 || rowCount(t, s, `SELECT COUNT(*) FROM user_orgs WHERE role_id = $1`, admin) != 1 {
+		t.Fatalf("%d left the Admin role, want %d, and one member kept", left, n-1)
+	}
+	// One role per name, one user per provider account.
+	won := 0
+	for _, err := range run(func(int) error {
+		_, err := s.CreateRole(ctx, &corev1.Role{OrgId: "acme", Name: "Same", SshSudoMode: "none", SshSudoCommands: "[]", SshUnixGroups: "[]"})
+		return err
+	}) {
+		if err == nil {
+			won++
+		} else if core.ErrorCode(err) != core.CodeConflict {
+			t.Errorf("role: %v", err)
+		}
+	}
+	mkOrg(t, s, "globex")
+	for i := range n {
+		mkOrg(t, s, fmt.Sprintf("org%d", i))
+	}
+	for _, err := range run(func(i int) error {
+		_, err := s.CreateOrgUser(ctx, fmt.Sprintf("org%d", i), &corev1.User{UserId: fmt.Sprintf("dan%d", i), Username: "dan",
+			Type: core.UserOIDC, IdpId: &idp}, roleID(t, s, fmt.Sprintf("org%d", i), core.MemberRoleName))
+		return err
+	}) {
+		if err != nil && core.ErrorCode(err) != core.CodeConflict {
+			t.Errorf("user: %v", err)
+		}
+	}
+	if won != 1 || rowCount(t, s, `SELECT COUNT(*) FROM users WHERE username = 'dan'`) != 1 {
+		t.Fatalf("%d roles named Same; %d users dan", won, rowCount(t, s, `SELECT COUNT(*) FROM users WHERE username = 'dan'`))
 	}
 }

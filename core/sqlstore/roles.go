@@ -134,6 +134,13 @@ func (s *Store) UpdateRole(ctx context.Context, req *corev1.UpdateRoleRequest) (
 // (its grants and invitations cascade), in one transaction.
 func (s *Store) DeleteRole(ctx context.Context, id, replacement int64) error {
 	err := s.write(ctx, func(tx *tx) error {
+		orgID, err := objectOrg(ctx, tx, "role org", `SELECT org_id FROM roles WHERE role_id = $1`, id, core.RoleNotFound)
+		if err != nil {
+			return err
+		}
+		if err := s.lockOrg(ctx, tx, orgID); err != nil {
+			return err
+		}
 		r, err := s.lockRole(ctx, tx, id)
 		if err != nil {
 			return err
@@ -181,8 +188,8 @@ func (s *Store) lockMembership(ctx context.Context, tx *tx, orgID, userID string
 
 // mayLeaveAdmin refuses a change that takes the Admin role from the org's
 // owner or from the role's last member (code: the route's status). The
-// Admin role's memberships are locked first, so that two members leaving
-// it at once cannot both pass.
+// caller holds the org's lock, so that two members leaving it at once
+// cannot both pass.
 func (s *Store) mayLeaveAdmin(ctx context.Context, tx *tx, orgID string, m membership, code core.Code) error {
 	if !m.admin {
 		return nil
@@ -190,8 +197,7 @@ func (s *Store) mayLeaveAdmin(ctx context.Context, tx *tx, orgID string, m membe
 	if m.owner {
 		return core.OwnerKeepsAdmin(code)
 	}
-	n, err := count(ctx, tx, `SELECT COUNT(*) FROM (SELECT uo.user_id FROM user_orgs uo WHERE uo.org_id = $1 AND uo.role_id = $2`+
-		s.dialect.forUpdate()+`) m`, orgID, m.roleID)
+	n, err := count(ctx, tx, `SELECT COUNT(*) FROM user_orgs WHERE org_id = $1 AND role_id = $2`, orgID, m.roleID)
 	if err != nil {
 		return err
 	}
@@ -202,14 +208,11 @@ func (s *Store) mayLeaveAdmin(ctx context.Context, tx *tx, orgID string, m membe
 }
 
 // setMemberRole gives a member the role; joining the Admin role in an org
-// without an owner makes it the owner. The org's row is locked first, so
+// without an owner makes it the owner. The caller holds the org's lock, so
 // that two members joining at once cannot both find no owner.
-func (s *Store) setMemberRole(ctx context.Context, tx *tx, orgID, userID string, roleID int64, admin bool) error {
+func setMemberRole(ctx context.Context, tx *tx, orgID, userID string, roleID int64, admin bool) error {
 	owner := false
 	if admin {
-		if _, err := exists(ctx, tx, `SELECT 1 FROM orgs WHERE org_id = $1`+s.dialect.forUpdate(), orgID); err != nil {
-			return err
-		}
 		taken, err := exists(ctx, tx, `SELECT 1 FROM user_orgs WHERE org_id = $1 AND is_owner`, orgID)
 		if err != nil {
 			return err
@@ -221,9 +224,16 @@ func (s *Store) setMemberRole(ctx context.Context, tx *tx, orgID, userID string,
 	return err
 }
 
-// lockRoleMember locks the role and the membership of the user in the
-// role's org (not a member → OrgUserNotFound).
+// lockRoleMember locks the role's org, the role and the membership of the
+// user in the org (not a member → OrgUserNotFound).
 func (s *Store) lockRoleMember(ctx context.Context, tx *tx, roleID int64, userID string) (*corev1.Role, membership, error) {
+	orgID, err := objectOrg(ctx, tx, "role org", `SELECT org_id FROM roles WHERE role_id = $1`, roleID, core.RoleNotFound)
+	if err != nil {
+		return nil, membership{}, err
+	}
+	if err := s.lockOrg(ctx, tx, orgID); err != nil {
+		return nil, membership{}, err
+	}
 	r, err := s.lockRole(ctx, tx, roleID)
 	if err != nil {
 		return nil, membership{}, err
@@ -247,7 +257,7 @@ func (s *Store) SetUserRole(ctx context.Context, roleID int64, userID string) (*
 					return err
 				}
 			}
-			if err := s.setMemberRole(ctx, tx, r.GetOrgId(), userID, roleID, r.GetIsAdmin()); err != nil {
+			if err := setMemberRole(ctx, tx, r.GetOrgId(), userID, roleID, r.GetIsAdmin()); err != nil {
 				return err
 			}
 		}
@@ -279,7 +289,7 @@ func (s *Store) RemoveUserRole(ctx context.Context, roleID int64, userID string)
 		if err := s.mayLeaveAdmin(ctx, tx, r.GetOrgId(), m, core.CodeForbidden); err != nil {
 			return err
 		}
-		return s.setMemberRole(ctx, tx, r.GetOrgId(), userID, memberRole, false)
+		return setMemberRole(ctx, tx, r.GetOrgId(), userID, memberRole, false)
 	})
 	return internal("remove user role", err)
 }

@@ -127,7 +127,7 @@ func (s *Store) OrgUsersByUsername(ctx context.Context, orgID, username string, 
 func (s *Store) CreateOrgUser(ctx context.Context, orgID string, u *corev1.User, roleID int64) (string, error) {
 	var userID string
 	err := s.write(ctx, func(tx *tx) error {
-		if err := orgExists(ctx, tx, orgID); err != nil {
+		if err := s.lockOrg(ctx, tx, orgID); err != nil {
 			return err
 		}
 		admin, found, err := orgRole(ctx, tx, orgID, roleID)
@@ -168,7 +168,7 @@ func (s *Store) CreateOrgUser(ctx context.Context, orgID string, u *corev1.User,
 		if err != nil {
 			return err
 		}
-		return s.setMemberRole(ctx, tx, orgID, userID, roleID, admin)
+		return setMemberRole(ctx, tx, orgID, userID, roleID, admin)
 	})
 	return userID, internal("create org user", err)
 }
@@ -195,6 +195,9 @@ func (s *Store) UpdateOrgUser(ctx context.Context, req *corev1.UpdateOrgUserRequ
 // resources, in one transaction.
 func (s *Store) RemoveOrgUser(ctx context.Context, orgID, userID string) error {
 	err := s.write(ctx, func(tx *tx) error {
+		if err := s.lockOrg(ctx, tx, orgID); err != nil {
+			return err
+		}
 		m, err := s.lockMembership(ctx, tx, orgID, userID)
 		if err != nil {
 			return err
