@@ -335,6 +335,21 @@ func testInvitations(t *testing.T, b backend) {
 	wantErr(t, s.RemoveInvitation(ctx, "globex", "inv4"), core.CodeNotFound, "Invitation with ID inv4 not found in organization globex")
 	must(t, s.RemoveInvitation(ctx, "acme", "inv4"))
 	wantErr(t, s.RemoveInvitation(ctx, "acme", "inv4"), core.CodeNotFound, "Invitation with ID inv4 not found in organization acme")
+
+	// An org's invitations, memberships and policies go with it; its users
+	// stay (they may be members elsewhere).
+	idp := mkIdp(t, s, "sso")
+	_, err = s.CreateIdpOrg(ctx, &corev1.IdpOrgPolicy{IdpId: idp, OrgId: "acme"})
+	must(t, err)
+	must(t, s.DeleteOrg(ctx, "acme"))
+	for _, q := range []string{`SELECT COUNT(*) FROM user_invites`, `SELECT COUNT(*) FROM user_orgs`, `SELECT COUNT(*) FROM idp_orgs`} {
+		if n := rowCount(t, s, q); n != 0 {
+			t.Fatalf("%s: %d after the org's deletion", q, n)
+		}
+	}
+	if rowCount(t, s, `SELECT COUNT(*) FROM users WHERE user_id = 'u1'`) != 1 {
+		t.Fatal("the org's deletion deleted its member's user")
+	}
 }
 
 func testIdps(t *testing.T, b backend) {
