@@ -32,6 +32,7 @@ const EnvPrefix = "PGW_"
 // has them (server.integration_port, flags.enable_integration_api,
 // server.trust_proxy).
 type Config struct {
+	App      App      `koanf:"app"`
 	Server   Server   `koanf:"server"`
 	Flags    Flags    `koanf:"flags"`
 	Core     Core     `koanf:"core"`
@@ -60,6 +61,13 @@ type Domain struct {
 
 // DomainFields are the keys of each entry of domains.
 var DomainFields = []string{"base_domain", "cert_resolver", "prefer_wildcard_cert"}
+
+// App is Pangolin's app section.
+type App struct {
+	// DashboardURL is Pangolin's dashboard: invite links and identity
+	// provider redirect URLs point there (the core builds them).
+	DashboardURL string `koanf:"dashboard_url"`
+}
 
 // Server is the gateway's HTTP listener.
 type Server struct {
@@ -229,6 +237,7 @@ type Metrics struct {
 // Default returns the configuration used for keys that are not set.
 func Default() Config {
 	return Config{
+		App: App{DashboardURL: "http://localhost:3002"},
 		Server: Server{
 			IntegrationPort: 3003,
 			MaxBodyBytes:    100 << 10,
@@ -450,6 +459,9 @@ func (c Config) ValidateCore() error {
 		errs = append(errs, errors.New("database.data_dir: must be set when database.url is empty"))
 	}
 	errs = append(errs, validateListenAddress("core.metrics_address", c.Core.MetricsAddress)...)
+	if u, err := url.Parse(c.App.DashboardURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		errs = append(errs, fmt.Errorf("app.dashboard_url: %q is not an http(s) URL such as https://pangolin.example.com", c.App.DashboardURL))
+	}
 	errs = append(errs, c.validateCommon()...)
 	return errors.Join(errs...)
 }

@@ -26,19 +26,28 @@ const (
 	maxArgonMemoryKiB = 64 << 10
 )
 
-const idAlphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+const (
+	idAlphabet    = "abcdefghijklmnopqrstuvwxyz0123456789"
+	mixedAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+)
 
 // RandomID returns n characters of [a-z0-9] from a CSPRNG, without modulo
 // bias.
-func RandomID(n int) string {
+func RandomID(n int) string { return randomString(idAlphabet, n) }
+
+// randomString returns n characters of alphabet (at most 256 of them) from
+// a CSPRNG, without modulo bias.
+func randomString(alphabet string, n int) string {
 	out := make([]byte, 0, n)
 	buf := make([]byte, n*2)
+	// Reject the bytes at or past the largest multiple of the alphabet's
+	// size, to keep the distribution uniform.
+	limit := 256 - 256%len(alphabet)
 	for len(out) < n {
 		rand.Read(buf)
 		for _, b := range buf {
-			// 252 = 7*36: reject the tail to keep the distribution uniform.
-			if b < 252 && len(out) < n {
-				out = append(out, idAlphabet[b%36])
+			if int(b) < limit && len(out) < n {
+				out = append(out, alphabet[int(b)%len(alphabet)])
 			}
 		}
 	}

@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	corev1 "pangolin-gateway/proto/pangolin/core/v1"
@@ -23,6 +24,10 @@ type Store interface {
 	AccessTokenStore
 	ClientStore
 	SiteResourceStore
+	RoleStore
+	UserStore
+	InvitationStore
+	IdpStore
 	KeyStore
 	// KeyChangesAfter returns up to limit log entries after seq, in order.
 	KeyChangesAfter(ctx context.Context, seq int64, limit int) ([]*corev1.KeyChange, error)
@@ -53,6 +58,10 @@ type Service struct {
 	// reach and their grants.
 	Clients          *Clients
 	PrivateResources *PrivateResources
+	Roles            *Roles
+	Users            *Users
+	Invitations      *Invitations
+	Idps             *Idps
 	Keys             *Keys
 	Health           Health
 	// Hasher computes every argon2id hash of the core, under one bound (see
@@ -60,6 +69,9 @@ type Service struct {
 	// NewService; none builds its own.
 	Hasher *Hasher
 	store  Store
+	// dashboardURL is app.dashboard_url, which invite links and identity
+	// provider redirect URLs start with (see Configure).
+	dashboardURL atomic.Pointer[string]
 }
 
 // Option tunes NewService.
@@ -83,7 +95,7 @@ func NewService(store Store, hashConcurrency int, log *slog.Logger, opts ...Opti
 		o(&limits)
 	}
 	hasher := NewHasher(limits)
-	return &Service{
+	svc := &Service{
 		Orgs:      &Orgs{store: store},
 		Sites:     &Sites{store: store, hasher: hasher},
 		Resources: &Resources{store: store},
@@ -98,11 +110,25 @@ func NewService(store Store, hashConcurrency int, log *slog.Logger, opts ...Opti
 		// OLM secrets are hashed under the core's one bound.
 		Clients:          &Clients{store: store, hasher: hasher},
 		PrivateResources: &PrivateResources{store: store},
+		Roles:            &Roles{store: store},
+		Users:            &Users{store: store},
 		Keys:             &Keys{store: store, hasher: hasher, log: log},
 		Hasher:           hasher,
 		store:            store,
 	}
+	defaultURL := DefaultDashboardURL
+	svc.dashboardURL.Store(&defaultURL)
+	dashboard := func() string { return *svc.dashboardURL.Load() }
+	// The invitation token and the providers' client secrets are hashed
+	// under the core's one bound.
+	svc.Invitations = &Invitations{store: store, hasher: hasher, dashboardURL: dashboard, now: time.Now}
+	svc.Idps = &Idps{store: store, hasher: hasher, dashboardURL: dashboard}
+	return svc
 }
+
+// DefaultDashboardURL is app.dashboard_url when the config sets none:
+// Pangolin's dashboard on its default port.
+const DefaultDashboardURL = "http://localhost:3002"
 
 // Settings are what the core takes from the config file besides its
 // transport and its database.
@@ -112,6 +138,10 @@ type Settings struct {
 	AllowRawResources bool
 	// Domains are the server's domains (domains.<key>).
 	Domains []ConfigDomain
+	// DashboardURL is Pangolin's dashboard (app.dashboard_url): invite
+	// links and identity provider redirect URLs point there. Empty keeps
+	// DefaultDashboardURL.
+	DashboardURL string
 }
 
 // Configure applies the config file's settings; call it before serving.
@@ -120,6 +150,9 @@ type Settings struct {
 // removed.
 func (s *Service) Configure(ctx context.Context, set Settings) error {
 	s.Resources.allowRaw.Store(set.AllowRawResources)
+	if set.DashboardURL != "" {
+		s.dashboardURL.Store(&set.DashboardURL)
+	}
 	return s.store.SyncConfigDomains(ctx, configDomains(set.Domains))
 }
 
@@ -137,6 +170,7 @@ func (s *Service) Objects() map[string]Reach {
 		"access_token":  s.AccessTokens.Reach,
 		"client":        s.Clients.Reach,
 		"site_resource": s.PrivateResources.Reach,
+		"role":          s.Roles.Reach,
 	}
 }
 

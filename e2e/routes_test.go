@@ -71,8 +71,9 @@ func isInteger(fd protoreflect.FieldDescriptor) bool {
 
 // fixture is two orgs with, each, a site, an org key, a domain, an HTTP
 // resource on the site under the domain, a target, a rule, a member (and
-// its role), an access token to the resource, a machine client and a
-// private resource behind the site.
+// its role), an identity provider with a policy for the org and an OIDC
+// user of it who owns the org, an invitation, an access token to the
+// resource, a machine client and a private resource behind the site.
 type fixture struct {
 	*stack
 	// params fill path parameters with globex's objects.
@@ -131,7 +132,48 @@ func newFixture(t *testing.T, mutate ...func(*config.Config)) *fixture {
 		if err != nil {
 			t.Fatal(err)
 		}
-		params["roleId"], params["userId"] = strconv.FormatInt(roleID, 10), org+"-user"
+		params["roleId"], params["userId"], params["username"] = strconv.FormatInt(roleID, 10), org+"-user", org+"-user"
+		// An identity provider, its policy for the org, an OIDC user of it
+		// with the Admin role (the org's owner), and an invitation.
+		var idp struct {
+			IdpID int64 `json:"idpId"`
+		}
+		call(t, "PUT", s.url+"/v1/idp/oidc", s.root, map[string]any{
+			"name": org + "-sso", "clientId": org, "clientSecret": org + "-client-secret", "authUrl": "https://sso.test/auth",
+			"tokenUrl": "https://sso.test/token", "identifierPath": "sub", "scopes": "openid",
+		}).want(t, 201, "").decode(t, &idp)
+		params["idpId"] = strconv.FormatInt(idp.IdpID, 10)
+		call(t, "PUT", s.url+"/v1/idp/"+params["idpId"]+"/org/"+org, s.root, map[string]any{"roleMapping": "'Member'"}).want(t, 201, "")
+		var roles struct {
+			Roles []struct {
+				RoleID  int64 `json:"roleId"`
+				IsAdmin *bool `json:"isAdmin"`
+			} `json:"roles"`
+		}
+		call(t, "GET", s.url+"/v1/org/"+org+"/roles", s.root, nil).want(t, 200, "").decode(t, &roles)
+		for _, r := range roles.Roles {
+			if r.IsAdmin != nil && *r.IsAdmin {
+				params["adminRoleId"] = strconv.FormatInt(r.RoleID, 10)
+			}
+		}
+		var owner struct {
+			UserID  string `json:"userId"`
+			IsOwner bool   `json:"isOwner"`
+		}
+		call(t, "PUT", s.url+"/v1/org/"+org+"/user", s.root, map[string]any{
+			"username": org + "-owner", "type": "oidc", "idpId": idp.IdpID, "roleId": json.RawMessage(params["adminRoleId"]), "email": org + "-owner@example.com",
+		}).want(t, 201, "").decode(t, &owner)
+		if !owner.IsOwner {
+			t.Fatalf("%s: the first Admin member is not the owner", org)
+		}
+		params["ownerId"] = owner.UserID
+		var invite struct {
+			InviteID string `json:"inviteId"`
+		}
+		call(t, "POST", s.url+"/v1/org/"+org+"/create-invite", s.root, map[string]any{
+			"email": "invitee@" + org + ".test", "roleId": roleID, "validHours": 24,
+		}).want(t, 200, "").decode(t, &invite)
+		params["inviteId"] = invite.InviteID
 		var tok struct {
 			AccessTokenID string `json:"accessTokenId"`
 		}
@@ -203,7 +245,7 @@ func (r route) body(t *testing.T) any {
 		if f.GetExample() == "" {
 			t.Fatalf("%s: required body field %s has no example option: add one in proto/", r, fd.JSONName())
 		}
-		body[fd.JSONName()] = json.RawMessage(f.GetExample())
+		body[contract.BodyKey(fd)] = json.RawMessage(f.GetExample())
 	}
 	return body
 }
@@ -379,7 +421,7 @@ func badBodies(t *testing.T, r route, valid map[string]any, send func(any) reply
 		send(withField(valid, "unexpectedField", 1)).want(t, http.StatusBadRequest, "unexpectedField")
 	}
 	for _, fd := range r.fields(apiv1.Source_SOURCE_BODY) {
-		name := fd.JSONName()
+		name := contract.BodyKey(fd)
 		required := contract.FieldOf(fd).GetRequired()
 		// Names match exactly: a case variant is another (unknown) key.
 		if required {
@@ -418,6 +460,8 @@ func wrongValues(fd protoreflect.FieldDescriptor) []string {
 	invalidStrings := []string{`"a\u0000b"`, "\"a\xffb\"", `"a\udc00"`}
 	scalar := func() []string {
 		switch {
+		case fd.Kind() == protoreflect.StringKind && contract.FieldOf(fd).GetDigits():
+			return append([]string{`-1`, `1.5`, `true`, `["x"]`, `{}`}, invalidStrings...)
 		case fd.Kind() == protoreflect.StringKind:
 			return append([]string{`123`, `true`, `["x"]`, `{}`}, invalidStrings...)
 		case fd.Kind() == protoreflect.BoolKind:

@@ -13,8 +13,7 @@ import (
 
 // clients holds corev1.OlmClient; lists (corev1.ClientListItem) and the
 // detail (corev1.GetClientResponse) read the org's name, the OLM's version
-// and agent and the user's fields beside it. Identity providers are not
-// stored: idp_name is null.
+// and agent and the user's fields beside it, with the user's provider.
 var clients = &table{
 	name: "clients", alias: "c", generated: "client_id",
 	columns: []string{
@@ -32,7 +31,7 @@ var clients = &table{
 		"user_email":           `(SELECT u.email FROM users u WHERE u.user_id = c.user_id)`,
 		"user_name":            `(SELECT u.name FROM users u WHERE u.user_id = c.user_id)`,
 		"user_type":            `(SELECT u.type FROM users u WHERE u.user_id = c.user_id)`,
-		"idp_name":             `CAST(NULL AS TEXT)`,
+		"idp_name":             `(SELECT i.name FROM users u JOIN idps i ON i.idp_id = u.idp_id WHERE u.user_id = c.user_id)`,
 		"olm_update_available": sqlFalse,
 	},
 }
@@ -65,19 +64,6 @@ func clientConflict(err error, c *corev1.OlmClient) error {
 		return core.Errorf(core.CodeConflict, "Subnet %s already exists in clients", c.GetSubnet())
 	case ok && strings.Contains(name, "olm"):
 		return core.Errorf(core.CodeConflict, "OLM with ID %s already exists", c.GetOlmId())
-	}
-	return err
-}
-
-// lockOrg checks that the org exists and, on PostgreSQL, locks its row
-// until the transaction ends: writers of the org's overlay addresses
-// (sites, clients) queue on it, so an address read as free stays free
-// until the writer commits. SQLite's one writer is serial anyway.
-func (s *Store) lockOrg(ctx context.Context, tx *tx, orgID string) error {
-	var id string
-	err := tx.QueryRowContext(ctx, `SELECT org_id FROM orgs WHERE org_id = $1`+s.dialect.forUpdate(), orgID).Scan(&id)
-	if errors.Is(err, sql.ErrNoRows) {
-		return errOrgNotFound(orgID)
 	}
 	return err
 }

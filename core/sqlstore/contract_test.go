@@ -64,6 +64,12 @@ var contractTests = []struct {
 	{"ResourceRoles", testResourceRoles},
 	{"ResourceUsers", testResourceUsers},
 	{"AccessTokens", testAccessTokens},
+	{"Roles", testRoles},
+	{"MemberRoles", testMemberRoles},
+	{"OrgUsers", testOrgUsers},
+	{"Invitations", testInvitations},
+	{"Idps", testIdps},
+	{"ConcurrentPeople", testConcurrentPeople},
 	{"AccessTablesMatchSchema", testAccessTablesMatchSchema},
 	{"Clients", testClients},
 	{"ClientAddressesUnderConcurrency", testClientAddressesUnderConcurrency},
@@ -301,7 +307,8 @@ func testTimestamps(t *testing.T, b backend) {
 // and a forgotten one fails here.
 func testTablesMatchSchema(t *testing.T, b backend) {
 	s := openStore(t, b)
-	for _, tb := range []*table{orgs, sites, exitNodes, apiKeys, keyActions, keyChanges, resources, domains, dnsRecords, targets, rules, clients, siteResources} {
+	for _, tb := range []*table{orgs, sites, exitNodes, apiKeys, keyActions, keyChanges, resources, domains, dnsRecords, targets, rules,
+		clients, siteResources, roles, users, memberships, idps, idpOidcConfigs, idpOrgs} {
 		cols := ""
 		for i, c := range tb.columns {
 			if i > 0 {
@@ -318,7 +325,9 @@ func testTablesMatchSchema(t *testing.T, b backend) {
 	}
 	for tb, msg := range map[*table]proto.Message{orgs: &corev1.Org{}, sites: &corev1.Site{}, resources: &corev1.Resource{},
 		domains: &corev1.Domain{}, dnsRecords: &corev1.DnsRecord{},
-		targets: &corev1.Target{}, rules: &corev1.Rule{}, clients: &corev1.OlmClient{}, siteResources: &corev1.SiteResource{}} {
+		targets: &corev1.Target{}, rules: &corev1.Rule{}, clients: &corev1.OlmClient{}, siteResources: &corev1.SiteResource{},
+		roles: &corev1.Role{}, memberships: &corev1.OrgMembership{},
+		idps: &corev1.Idp{}, idpOidcConfigs: &corev1.IdpOidcConfig{}, idpOrgs: &corev1.IdpOrgPolicy{}} {
 		fields := msg.ProtoReflect().Descriptor().Fields()
 		for i := range fields.Len() {
 			if name := fields.Get(i).Name(); !tb.hasColumn(name) {

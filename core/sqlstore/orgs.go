@@ -39,6 +39,20 @@ func orgExists(ctx context.Context, q querier, id string) error {
 	return err
 }
 
+// lockOrg row-locks the org until the transaction ends (a missing one →
+// NotFound). Writes that change an org's members take it first, before any
+// other row: they queue on it instead of deadlocking on the rows they
+// would otherwise lock in different orders. Writers of the org's overlay
+// addresses (sites, clients) take it too, so an address read as free stays
+// free until the writer commits (SQLite's one writer is serial anyway).
+func (s *Store) lockOrg(ctx context.Context, tx *tx, id string) error {
+	found, err := exists(ctx, tx, `SELECT 1 FROM orgs WHERE org_id = $1`+s.dialect.forUpdate(), id)
+	if err == nil && !found {
+		err = errOrgNotFound(id)
+	}
+	return err
+}
+
 // CreateOrg stores org (an empty created_at is set to now) with its Admin
 // and Member roles and its links to the config-managed domains, in one
 // transaction, and returns it as stored.
@@ -169,15 +183,7 @@ func createOrgRoles(ctx context.Context, tx *tx, orgID string) error {
 		if err != nil {
 			return err
 		}
-		grant := `INSERT INTO role_actions (role_id, action_id, org_id) SELECT $1, action_id, $2 FROM actions`
-		args := []any{roleID, orgID}
-		if r.actions != nil {
-			grant += ` WHERE action_id IN (` + placeholders(3, len(r.actions)) + `)`
-			for _, a := range r.actions {
-				args = append(args, a)
-			}
-		}
-		if _, err := tx.ExecContext(ctx, grant, args...); err != nil {
+		if err := grantActions(ctx, tx, roleID, orgID, r.actions); err != nil {
 			return err
 		}
 	}

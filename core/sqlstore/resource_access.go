@@ -9,27 +9,6 @@ import (
 	corev1 "pangolin-gateway/proto/pangolin/core/v1"
 )
 
-// roles and users are read here as what resource access lists of them
-// (corev1.ResourceRole, corev1.ResourceUser); the roles and users
-// services will read their own messages from the same declarations.
-var roles = &table{
-	name: "roles", alias: "ro", generated: "role_id",
-	columns: []string{"role_id", "org_id", "is_admin", "name", "description"},
-}
-
-// users never lists password_hash or two_factor_secret: no message can
-// read them.
-var users = &table{
-	name: "users", alias: "u",
-	columns: []string{
-		"user_id", "email", "username", "name", "type", "idp_id", "two_factor_enabled",
-		"two_factor_setup_requested", "email_verified", "date_created", "terms_accepted_timestamp",
-		"terms_version", "server_admin",
-	},
-	// Identity providers are not stored yet: no user has an idp name.
-	computed: map[string]string{"idp_name": `CAST(NULL AS TEXT)`},
-}
-
 // grants are the link tables through which roles, users and clients are
 // granted one kind of object (public resources, site resources), and how
 // such an object is locked: the rules on grants are the same for every
@@ -107,9 +86,9 @@ func (s *Store) grantedUsers(ctx context.Context, g *grants, id int64) ([]*corev
 
 // orgRole reads whether a role of the org is its Admin role; found is
 // false for a role that does not exist or is of another org.
-func orgRole(ctx context.Context, tx *tx, orgID string, roleID int64) (admin, found bool, err error) {
+func orgRole(ctx context.Context, q querier, orgID string, roleID int64) (admin, found bool, err error) {
 	var isAdmin sql.NullBool
-	err = tx.QueryRowContext(ctx, `SELECT is_admin FROM roles WHERE role_id = $1 AND org_id = $2`, roleID, orgID).Scan(&isAdmin)
+	err = q.QueryRowContext(ctx, `SELECT is_admin FROM roles WHERE role_id = $1 AND org_id = $2`, roleID, orgID).Scan(&isAdmin)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, false, nil
 	}
@@ -173,9 +152,9 @@ func linkRoles(ctx context.Context, tx *tx, g *grants, id int64, roleIDs []int64
 	return nil
 }
 
-// lockRole locks the object and checks that roleID is a role of its org
+// lockGrantRole locks the object and checks that roleID is a role of its org
 // other than the Admin role (adminErr when it is the Admin role).
-func (s *Store) lockRole(ctx context.Context, tx *tx, g *grants, id, roleID int64, adminErr error) error {
+func (s *Store) lockGrantRole(ctx context.Context, tx *tx, g *grants, id, roleID int64, adminErr error) error {
 	orgID, err := g.lock(s, ctx, tx, id)
 	if err != nil {
 		return err
@@ -195,7 +174,7 @@ func (s *Store) lockRole(ctx context.Context, tx *tx, g *grants, id, roleID int6
 // addRole grants a role of the object's org the object.
 func (s *Store) addRole(ctx context.Context, g *grants, id, roleID int64) error {
 	err := s.write(ctx, func(tx *tx) error {
-		if err := s.lockRole(ctx, tx, g, id, roleID, core.AdminRoleNotAssignable(g.kind)); err != nil {
+		if err := s.lockGrantRole(ctx, tx, g, id, roleID, core.AdminRoleNotAssignable(g.kind)); err != nil {
 			return err
 		}
 		granted, err := exists(ctx, tx, `SELECT 1 FROM `+g.roles+` WHERE role_id = $1 AND `+g.key+` = $2`, roleID, id)
@@ -217,7 +196,7 @@ func (s *Store) addRole(ctx context.Context, g *grants, id, roleID int64) error 
 // removeRole takes the object from a role of its org.
 func (s *Store) removeRole(ctx context.Context, g *grants, id, roleID int64) error {
 	err := s.write(ctx, func(tx *tx) error {
-		if err := s.lockRole(ctx, tx, g, id, roleID, core.AdminRoleNotRemovable(g.kind)); err != nil {
+		if err := s.lockGrantRole(ctx, tx, g, id, roleID, core.AdminRoleNotRemovable(g.kind)); err != nil {
 			return err
 		}
 		res, err := tx.ExecContext(ctx, `DELETE FROM `+g.roles+` WHERE role_id = $1 AND `+g.key+` = $2`, roleID, id)
@@ -318,9 +297,9 @@ func (s *Store) removeUser(ctx context.Context, g *grants, id int64, userID stri
 }
 
 // AddOrgMember makes u a member of the org with its Member role, creating
-// the user when it does not exist, and returns the Member role's id.
-// Users and memberships have no API of their own yet: this is how tests
-// and fixtures make members.
+// the user (internal users included, which the API only invites) when it
+// does not exist, and returns the Member role's id: how tests and
+// fixtures make internal members.
 func (s *Store) AddOrgMember(ctx context.Context, orgID string, u *corev1.ResourceUser) (roleID int64, err error) {
 	err = s.write(ctx, func(tx *tx) error {
 		found, err := exists(ctx, tx, `SELECT 1 FROM users WHERE user_id = $1`, u.GetUserId())

@@ -533,8 +533,11 @@ func inChunks[T any](orgID string, ids []T, fn func(args []any, n int) error) er
 	return nil
 }
 
-// deletedOne returns notFound when a DELETE removed no row.
-func deletedOne(res sql.Result, notFound error) error {
+// deletedOne returns notFound when a DELETE removed no row; updatedOne
+// when an UPDATE changed none.
+func deletedOne(res sql.Result, notFound error) error { return updatedOne(res, notFound) }
+
+func updatedOne(res sql.Result, notFound error) error {
 	n, err := res.RowsAffected()
 	if err != nil {
 		return err

@@ -42,6 +42,9 @@ type bodyField struct {
 	// nullable (with required): the key must be present, null leaves the
 	// field unset.
 	nullable bool
+	// digits: a string field that takes a non-negative JSON integer too,
+	// as its decimal text (Field.digits).
+	digits bool
 	// message decodes message values (list elements too).
 	message *decoder
 }
@@ -88,7 +91,8 @@ func (ds decoders) fill(d *decoder, md protoreflect.MessageDescriptor, settable 
 			return fmt.Errorf("%s: oneof fields cannot be read from a JSON body", fd.FullName())
 		}
 		opts := contract.FieldOf(fd)
-		f := &bodyField{fd: fd, name: fd.JSONName(), index: len(d.fields), required: opts.GetRequired(), nullable: opts.GetNullable()}
+		f := &bodyField{fd: fd, name: contract.BodyKey(fd), index: len(d.fields), required: opts.GetRequired(),
+			nullable: opts.GetNullable(), digits: opts.GetDigits()}
 		if fd.Kind() == protoreflect.MessageKind {
 			sub, err := ds.of(fd.Message())
 			if err != nil {

@@ -39,6 +39,7 @@ func TestDecodeBody(t *testing.T) {
 	actions := bodyDecoderOf(t, &corev1.SetKeyActionsRequest{}, false)
 	key := bodyDecoderOf(t, &corev1.CreateOrgKeyRequest{}, true)
 	siteRes := bodyDecoderOf(t, &corev1.CreateSiteResourceRequest{}, false)
+	delRole := bodyDecoderOf(t, &corev1.DeleteRoleRequest{}, false)
 	for _, c := range []struct {
 		name string
 		d    bodyTarget
@@ -60,6 +61,15 @@ func TestDecodeBody(t *testing.T) {
 			&corev1.CreateSiteResourceRequest{Name: "w"}, ""},
 		{"repeated twice it is a duplicate", siteRes, `{"name":"w","siteId":1,"siteId":1}`, nil, "Duplicate key 'siteId'"},
 		{"other path parameters stay unknown", siteRes, `{"name":"w","orgId":"x"}`, nil, "Unrecognized key(s) in object: 'orgId'"},
+		// body_key: the replacement role is read from roleId; digits: as a
+		// string of digits or a non-negative integer, kept as its text.
+		{"body_key, digits as a string", delRole, `{"roleId":"2"}`, &corev1.DeleteRoleRequest{ReplacementRoleId: "2"}, ""},
+		{"digits as a number", delRole, `{"roleId":12}`, &corev1.DeleteRoleRequest{ReplacementRoleId: "12"}, ""},
+		{"digits: not a negative number", delRole, `{"roleId":-2}`, nil, `Expected string of digits or integer, received number at "roleId"`},
+		{"digits: not a fraction", delRole, `{"roleId":1.5}`, nil, `Expected string of digits or integer, received number at "roleId"`},
+		{"body_key: the field's own JSON name is unknown", delRole, `{"roleId":"2","replacementRoleId":"3"}`, nil,
+			"Unrecognized key(s) in object: 'replacementRoleId'"},
+		{"body_key: required", delRole, `{}`, nil, `Required at "roleId"`},
 		{"lenient: unknown keys ignored", key, `{"x":{"y":[1,{"z":null}]},"name":"ci","w":"v"}`, &corev1.CreateOrgKeyRequest{Name: "ci"}, ""},
 
 		// Names match exactly; only BODY fields are keys of the body.

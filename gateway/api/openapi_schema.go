@@ -293,13 +293,20 @@ func (s *spec) bodyObject(fields []protoreflect.FieldDescriptor, closed bool) ma
 	for _, fd := range fields {
 		schema := s.field(fd, s.nestedBodyRef)
 		f := contract.FieldOf(fd)
+		if f.GetDigits() {
+			// A string of digits or a non-negative integer.
+			schema = map[string]any{"description": schema["description"], "example": schema["example"], "oneOf": []any{
+				map[string]any{"type": "string", "pattern": "^[0-9]+$"},
+				map[string]any{"type": "integer", "format": "int64", "minimum": 0},
+			}}
+		}
 		if f.GetRequired() {
-			required = append(required, fd.JSONName())
+			required = append(required, contract.BodyKey(fd))
 		}
 		if !f.GetRequired() || f.GetNullable() {
 			schema = nullable(schema, fd)
 		}
-		props.set(fd.JSONName(), schema)
+		props.set(contract.BodyKey(fd), schema)
 	}
 	slices.Sort(required)
 	def := map[string]any{"type": "object", "properties": props}

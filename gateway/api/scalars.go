@@ -11,6 +11,8 @@ import (
 	"unicode/utf8"
 
 	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"pangolin-gateway/proto/contract"
 )
 
 // Scalars: how a JSON token (or a query value, through numberValue) becomes
@@ -35,6 +37,12 @@ func (r *reader) value(f *bodyField, tok json.Token, start int64, fresh protoref
 		}
 		return fresh, f.message.checkRequired(fresh.Message(), seen, at)
 	case protoreflect.StringKind, protoreflect.EnumKind:
+		if n, isNumber := tok.(json.Number); isNumber && f.digits {
+			if !canonicalInteger(string(n)) || strings.HasPrefix(string(n), "-") {
+				return wrongType()
+			}
+			return protoreflect.ValueOfString(string(n)), nil
+		}
 		s, ok := tok.(string)
 		if !ok {
 			return wrongType()
@@ -180,6 +188,9 @@ func kindRange(k protoreflect.Kind) string {
 
 // expected names a field's JSON type the way a JSON client thinks of it.
 func expected(fd protoreflect.FieldDescriptor) string {
+	if contract.FieldOf(fd).GetDigits() {
+		return "string of digits or integer"
+	}
 	switch fd.Kind() {
 	case protoreflect.StringKind, protoreflect.EnumKind:
 		return "string"

@@ -37,7 +37,9 @@ func Check() []error {
 			if a.GetAction() != "" {
 				fail("public routes need no action")
 			}
-		case apiv1.Scope_SCOPE_KEY:
+		case apiv1.Scope_SCOPE_KEY, apiv1.Scope_SCOPE_ORG:
+			// Pangolin serves a few without an action (/api-key/me,
+			// user-resources).
 		default:
 			if !actionID.MatchString(a.GetAction()) {
 				fail("action %q is not an action id", a.GetAction())
@@ -102,6 +104,12 @@ func Check() []error {
 				if fd.IsList() || fd.Kind() == protoreflect.MessageKind {
 					fail("path or query field %s must be a scalar", fd.FullName())
 				}
+			}
+			if (f.GetBodyKey() != "" || f.GetDigits()) && (f.GetSource() != apiv1.Source_SOURCE_BODY || fd.Parent() != req) {
+				fail("body_key, digits: %s is no top-level body field", fd.FullName())
+			}
+			if f.GetDigits() && (fd.Kind() != protoreflect.StringKind || fd.IsList()) {
+				fail("digits: %s is no string field", fd.FullName())
 			}
 			if f.GetNullable() && f.GetSource() != apiv1.Source_SOURCE_BODY {
 				fail("nullable field %s: only body fields can be sent as null", fd.FullName())

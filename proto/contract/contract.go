@@ -63,6 +63,15 @@ func FieldOf(fd protoreflect.FieldDescriptor) *apiv1.Field {
 	return f
 }
 
+// BodyKey is the key a body field is read from: its body_key option, else
+// its JSON name.
+func BodyKey(fd protoreflect.FieldDescriptor) string {
+	if k := FieldOf(fd).GetBodyKey(); k != "" {
+		return k
+	}
+	return fd.JSONName()
+}
+
 // Comment returns the leading comment of a contract element (message,
 // field, service, method), trimmed; "" when it has none.
 func Comment(d protoreflect.Descriptor) string { return load().comments[d.FullName()] }

@@ -434,8 +434,8 @@ type Access struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Scope Scope                  `protobuf:"varint,1,opt,name=scope,proto3,enum=pangolin.api.v1.Scope" json:"scope,omitempty"`
 	// The action id the key must hold (root keys too). Empty only for
-	// SCOPE_PUBLIC, SCOPE_INTERNAL, and SCOPE_KEY routes Pangolin serves
-	// without one.
+	// SCOPE_PUBLIC, SCOPE_INTERNAL, and the SCOPE_KEY and SCOPE_ORG routes
+	// Pangolin serves without one.
 	Action string `protobuf:"bytes,2,opt,name=action,proto3" json:"action,omitempty"`
 	// SCOPE_OBJECT: the kind of object the core resolves to its org ("site").
 	Object string `protobuf:"bytes,3,opt,name=object,proto3" json:"object,omitempty"`
@@ -527,7 +527,15 @@ type Field struct {
 	// null, which leaves the field unset (Pangolin's `.nullable()` without
 	// `.optional()`: `{"password": null}` removes a password, `{}` is a
 	// 400). Only fields that can be unset: optional scalars and messages.
-	Nullable      bool `protobuf:"varint,8,opt,name=nullable,proto3" json:"nullable,omitempty"`
+	Nullable bool `protobuf:"varint,8,opt,name=nullable,proto3" json:"nullable,omitempty"`
+	// Request string field: a JSON integer (0 or more) is taken too, as its
+	// decimal text, and a string must be such a text. Pangolin 1.8 sends some
+	// ids as strings of digits where newer versions send numbers.
+	Digits bool `protobuf:"varint,9,opt,name=digits,proto3" json:"digits,omitempty"`
+	// Request body field: the key it is read from, when not its JSON name.
+	// For a body key that means another value than the path parameter of the
+	// same name: DELETE /role/{roleId} takes the replacement role as roleId.
+	BodyKey       string `protobuf:"bytes,10,opt,name=body_key,json=bodyKey,proto3" json:"body_key,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -618,6 +626,20 @@ func (x *Field) GetNullable() bool {
 	return false
 }
 
+func (x *Field) GetDigits() bool {
+	if x != nil {
+		return x.Digits
+	}
+	return false
+}
+
+func (x *Field) GetBodyKey() string {
+	if x != nil {
+		return x.BodyKey
+	}
+	return ""
+}
+
 var file_pangolin_api_v1_options_proto_extTypes = []protoimpl.ExtensionInfo{
 	{
 		ExtendedType:  (*descriptorpb.ServiceOptions)(nil),
@@ -704,7 +726,7 @@ const file_pangolin_api_v1_options_proto_rawDesc = "" +
 	"\x05scope\x18\x01 \x01(\x0e2\x16.pangolin.api.v1.ScopeR\x05scope\x12\x16\n" +
 	"\x06action\x18\x02 \x01(\tR\x06action\x12\x16\n" +
 	"\x06object\x18\x03 \x01(\tR\x06object\x12\x14\n" +
-	"\x05field\x18\x04 \x01(\tR\x05field\"\x84\x02\n" +
+	"\x05field\x18\x04 \x01(\tR\x05field\"\xb7\x02\n" +
 	"\x05Field\x12/\n" +
 	"\x06source\x18\x01 \x01(\x0e2\x17.pangolin.api.v1.SourceR\x06source\x12\x1a\n" +
 	"\brequired\x18\x02 \x01(\bR\brequired\x12\x16\n" +
@@ -716,7 +738,10 @@ const file_pangolin_api_v1_options_proto_rawDesc = "" +
 	"\aexample\x18\x06 \x01(\tR\aexample\x12 \n" +
 	"\falso_in_body\x18\a \x01(\bR\n" +
 	"alsoInBody\x12\x1a\n" +
-	"\bnullable\x18\b \x01(\bR\bnullable*,\n" +
+	"\bnullable\x18\b \x01(\bR\bnullable\x12\x16\n" +
+	"\x06digits\x18\t \x01(\bR\x06digits\x12\x19\n" +
+	"\bbody_key\x18\n" +
+	" \x01(\tR\abodyKey*,\n" +
 	"\x06Paging\x12\x0f\n" +
 	"\vPAGING_NONE\x10\x00\x12\x11\n" +
 	"\rPAGING_OFFSET\x10\x01*=\n" +
