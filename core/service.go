@@ -48,7 +48,10 @@ type Service struct {
 	ResourceAccess *ResourceAccess
 	AccessTokens   *AccessTokens
 	Keys           *Keys
-	Health         Health
+	// KeyUses records when each key was last used; the transport notes
+	// every call's key and runs its writer.
+	KeyUses *KeyUses
+	Health  Health
 	// Hasher computes every argon2id hash of the core, under one bound (see
 	// Hasher). A service that stores or checks a secret gets this one in
 	// NewService; none builds its own.
@@ -90,6 +93,7 @@ func NewService(store Store, hashConcurrency int, log *slog.Logger, opts ...Opti
 		ResourceAccess: &ResourceAccess{store: store},
 		AccessTokens:   &AccessTokens{store: store, now: time.Now},
 		Keys:           &Keys{store: store, hasher: hasher, log: log},
+		KeyUses:        NewKeyUses(store, log),
 		Hasher:         hasher,
 		store:          store,
 	}

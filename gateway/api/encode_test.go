@@ -131,7 +131,7 @@ func TestEncodeMatchesTheOldAnswers(t *testing.T) {
 		check(d, oldSiteDefaults{d.ExitNodeId, d.Address, d.PublicKey, d.Name, d.ListenPort, d.Endpoint, d.Subnet, d.ClientAddress, d.NewtId, d.NewtSecret})
 		k := &corev1.CreatedApiKey{}
 		fill(r, k.ProtoReflect())
-		check(k, oldCreatedKey{k.ApiKeyId, k.ApiKey, k.Name, k.LastChars, k.CreatedAt, k.ExpiresAt})
+		check(k, oldCreatedKey{k.ApiKeyId, k.ApiKey, k.Name, k.LastChars, k.CreatedAt, k.ExpiresAt, []string{}, nil, k.PreviousSecretExpiresAt})
 	}
 }
 
@@ -246,4 +246,8 @@ type oldCreatedKey struct {
 	CreatedAt string `json:"createdAt"`
 	// Not in the old answers: added with key expiry, null when unset.
 	ExpiresAt *string `json:"expiresAt"`
+	// Added with the key's own limits: [] and null when unset.
+	AllowedIPs              []string          `json:"allowedIps"`
+	RateLimit               *corev1.RateLimit `json:"rateLimit"`
+	PreviousSecretExpiresAt *string           `json:"previousSecretExpiresAt"`
 }

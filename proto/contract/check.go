@@ -102,6 +102,10 @@ func Check() []error {
 				if fd.IsList() || fd.Kind() == protoreflect.MessageKind {
 					fail("path or query field %s must be a scalar", fd.FullName())
 				}
+			case apiv1.Source_SOURCE_BODY_KEYS:
+				if !fd.IsList() || fd.Kind() != protoreflect.StringKind {
+					fail("body keys field %s must be a repeated string", fd.FullName())
+				}
 			}
 			if f.GetNullable() && f.GetSource() != apiv1.Source_SOURCE_BODY {
 				fail("nullable field %s: only body fields can be sent as null", fd.FullName())
