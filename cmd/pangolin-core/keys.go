@@ -24,7 +24,7 @@ func keys(cfg config.Config, args []string) error {
 		return err
 	}
 	if len(args) == 0 {
-		return errors.New("keys: want create-root, list or revoke")
+		return errors.New("keys: want create-root, list, roll or revoke")
 	}
 	ctx := context.Background()
 	store, err := sqlstore.Open(ctx, cfg.Database.URL, cfg.Database.DataDir)
@@ -80,16 +80,41 @@ func keys(cfg config.Config, args []string) error {
 			return err
 		}
 		w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(w, "ID\tNAME\tROOT\tORGS\tACTIONS\tLAST CHARS\tCREATED\tEXPIRES")
+		fmt.Fprintln(w, "ID\tNAME\tROOT\tORGS\tACTIONS\tLAST CHARS\tCREATED\tEXPIRES\tLAST USED")
 		for _, k := range list {
-			expires := "never"
-			if k.ExpiresAt != nil {
-				expires = k.GetExpiresAt()
-			}
-			fmt.Fprintf(w, "%s\t%s\t%t\t%s\t%d\t%s\t%s\t%s\n", k.GetApiKeyId(), k.GetName(), k.Scope.GetIsRoot(),
-				strings.Join(k.Scope.GetOrgIds(), ","), len(k.Scope.GetActionIds()), k.GetLastChars(), k.GetCreatedAt(), expires)
+			fmt.Fprintf(w, "%s\t%s\t%t\t%s\t%d\t%s\t%s\t%s\t%s\n", k.GetApiKeyId(), k.GetName(), k.Scope.GetIsRoot(),
+				strings.Join(k.Scope.GetOrgIds(), ","), len(k.Scope.GetActionIds()), k.GetLastChars(), k.GetCreatedAt(),
+				orNever(k.ExpiresAt), orNever(k.LastUsedAt))
 		}
 		return w.Flush()
+	case "roll":
+		fs := flag.NewFlagSet("keys roll", flag.ContinueOnError)
+		grace := fs.Duration("grace", 0, `how long the old secret keeps working: "1h", "90m" (at most 24h; 0 stops it at once)`)
+		// The id may come before the flags: keys roll ID --grace 1h.
+		if len(args) < 2 {
+			return errors.New("keys roll: want KEY_ID [--grace 1h]")
+		}
+		id, rest := args[1], args[2:]
+		if strings.HasPrefix(id, "-") {
+			return errors.New("keys roll: want KEY_ID [--grace 1h]")
+		}
+		if err := fs.Parse(rest); err != nil {
+			return err
+		}
+		if fs.NArg() > 0 {
+			return errors.New("keys roll: want exactly one KEY_ID")
+		}
+		key, err := svc.Keys.RollKey(ctx, id, *grace)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("API key %s rolled. New key (shown once): %s\n", key.GetApiKeyId(), key.Token())
+		if key.PreviousSecretExpiresAt != nil {
+			fmt.Printf("The old secret works until %s.\n", key.GetPreviousSecretExpiresAt())
+		} else {
+			fmt.Println("The old secret no longer works.")
+		}
+		return nil
 	case "revoke":
 		if len(args) != 2 {
 			return errors.New("keys revoke: want exactly one KEY_ID")
@@ -100,8 +125,16 @@ func keys(cfg config.Config, args []string) error {
 		fmt.Printf("API key %s revoked.\n", args[1])
 		return nil
 	default:
-		return fmt.Errorf("keys: unknown command %q (create-root, list, revoke)", args[0])
+		return fmt.Errorf("keys: unknown command %q (create-root, list, roll, revoke)", args[0])
 	}
+}
+
+// orNever is an optional time for the key list.
+func orNever(t *string) string {
+	if t == nil {
+		return "never"
+	}
+	return *t
 }
 
 // expiry turns --expires-in or --expires-at into an RFC 3339 time, "" for

@@ -5,6 +5,7 @@
 //	pangolin-core [--config FILE] [serve]
 //	pangolin-core [--config FILE] keys create-root --name NAME [--actions all|id,id]
 //	pangolin-core [--config FILE] keys list
+//	pangolin-core [--config FILE] keys roll KEY_ID [--grace 1h]
 //	pangolin-core [--config FILE] keys revoke KEY_ID
 //	pangolin-core [--config FILE] healthcheck
 package main
