@@ -69,7 +69,7 @@ func TestEncodeConventions(t *testing.T) {
 		{&corev1.ListKeyActionsResponse{}, `{"actions":[],"total":0}`},
 		{&corev1.ListKeyActionsResponse{Actions: []*corev1.KeyAction{{ActionId: "a"}, {}}, Total: 2},
 			`{"actions":[{"actionId":"a"},{"actionId":""}],"total":2}`},
-		{&corev1.Principal{OrgIds: []string{"a", "<b>"}}, `{"apiKeyId":"","isRoot":false,"orgIds":["a","\u003cb\u003e"],"actionIds":[],"expiresAt":null}`},
+		{&corev1.Principal{OrgIds: []string{"a", "<b>"}}, `{"apiKeyId":"","isRoot":false,"orgIds":["a","\u003cb\u003e"],"actionIds":[],"expiresAt":null,"allowedIps":[],"rateLimit":null,"previousSecretExpiresAt":null,"previousSecret":false}`},
 		{&corev1.SiteDefaults{ExitNodeId: ptr(int64(math.MaxInt64)), ListenPort: ptr(int32(-1))},
 			`{"exitNodeId":9223372036854775807,"address":null,"publicKey":null,"name":null,"listenPort":-1,"endpoint":null,` +
 				`"subnet":null,"clientAddress":null,"newtId":"","newtSecret":""}`},

@@ -303,8 +303,10 @@ func (a *Authenticator) authenticate(ctx context.Context, authorization string) 
 		return nil, fromNone, err
 	}
 	d := a.digest(secret)
+	st := a.stripe(keyID)
+	gen := st.gen.Load() // before reading L1: see cacheUnsure
 	if e, ok := a.l1.Get(keyID); ok && time.Now().Before(e.expires) {
-		if p, err := e.check(d); err != errOtherSecret {
+		if p, err := e.check(d); !a.cacheUnsure(ctx, err, st, &gen) {
 			a.l1Hits.Add(1)
 			return p, fromL1, err
 		}
@@ -316,13 +318,13 @@ func (a *Authenticator) authenticate(ctx context.Context, authorization string) 
 		return nil, fromNone, ErrInvalidKey
 	}
 
-	st := a.stripe(keyID)
-	gen := st.gen.Load() // before reading any source: see stripe
+	// Read again: catching up may have applied the key's own creation.
+	gen = st.gen.Load() // before reading L2 or the core: see stripe
 	if e := a.getL2(ctx, keyID); e != nil {
 		if a.testHookL2Read != nil {
 			a.testHookL2Read(keyID)
 		}
-		if p, err := e.check(d); err != errOtherSecret {
+		if p, err := e.check(d); !a.cacheUnsure(ctx, err, st, &gen) {
 			a.l2Hits.Add(1)
 			a.fill(ctx, st, gen, keyID, e, false)
 			return p, fromL2, err
@@ -331,6 +333,33 @@ func (a *Authenticator) authenticate(ctx context.Context, authorization string) 
 	a.misses.Add(1)
 	p, err := a.verify(ctx, st, gen, keyID, secret, d)
 	return p, fromCore, err
+}
+
+// cacheUnsure reports whether a cache's answer err must not stand, so the
+// request goes on to the next source: the entry does not know the secret
+// of a key within a roll's grace (errOtherSecret), or the secret did not
+// match and the key changed before the request came (a roll it may
+// follow) though the change had not reached this replica yet. To tell, it
+// learns where the core's change log stands and lets the stream get there,
+// as mayExist does; if that invalidated the key, gen moves to the new
+// generation. A wrong secret for a cached key thus costs a share of one
+// cheap position call, never a hash.
+func (a *Authenticator) cacheUnsure(ctx context.Context, err error, st *stripe, gen *uint64) bool {
+	switch {
+	case err == errOtherSecret:
+		return true
+	case err != ErrInvalidKey:
+		return false
+	}
+	seq, perr := a.positions.get(ctx)
+	if perr != nil || !a.live.caughtUp(ctx, seq, maxCatchUp) {
+		return false // cannot tell: the mismatch stands, as it always did
+	}
+	if g := st.gen.Load(); g != *gen {
+		*gen = g
+		return true
+	}
+	return false
 }
 
 // verify asks the Verifier, once for all concurrent requests with the same

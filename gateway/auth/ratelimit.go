@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"math"
+	"strconv"
 	"sync"
 	"time"
 
@@ -19,8 +20,8 @@ const DefaultRatePrefix = "pgw:"
 
 // KeyRates enforces each key's own rate limit (Principal.RateLimit). With
 // Redis, one limit is shared by every replica: redis_rate's GCRA, whose
-// state is one Redis key per API key, updated by one script call per
-// request. Without Redis, or while it fails, each replica applies the limit
+// state is one Redis key per API key and limit (it expires once the limit
+// is whole again), updated by one script call per request. Without Redis, or while it fails, each replica applies the limit
 // on its own (golang.org/x/time/rate): N replicas then allow up to N times
 // the rate, but never an unlimited one. Safe for concurrent use.
 type KeyRates struct {
@@ -93,7 +94,10 @@ func (r *KeyRates) Take(ctx context.Context, p *Principal) Quota {
 	}
 	if r.redis != nil && r.health.usable() {
 		rctx, cancel := context.WithTimeout(ctx, r.timeout)
-		res, err := r.redis.Allow(rctx, r.prefix+p.KeyID, redis_rate.Limit{Rate: l.Requests, Burst: l.Requests, Period: l.Per})
+		// The limit is part of the Redis key: a changed limit starts whole
+		// (GCRA's state read under another limit would mean other numbers).
+		key := r.prefix + p.KeyID + ":" + strconv.Itoa(l.Requests) + "/" + strconv.FormatInt(l.Per.Milliseconds(), 10)
+		res, err := r.redis.Allow(rctx, key, redis_rate.Limit{Rate: l.Requests, Burst: l.Requests, Period: l.Per})
 		cancel()
 		if err == nil {
 			r.health.succeeded()
