@@ -131,10 +131,11 @@ type digest [sha256.Size]byte
 var errOtherSecret = errors.New("auth: another secret of the key")
 
 // check answers a request whose secret has digest d. A key's secrets
-// change only by a roll, which invalidates the entry, so a mismatch is
-// final (no need to ask the core) unless a roll's grace leaves a second
-// secret the entry has not seen. Past an expiry, the key's or the
-// secret's, the entry refuses, whatever its own TTL says.
+// change only by a roll, which invalidates the entry, so a mismatch stands
+// (no need to ask the core; cacheUnsure only makes sure no roll is on its
+// way) unless a roll's grace leaves a second secret the entry has not
+// seen. Past an expiry, the key's or the secret's, the entry refuses,
+// whatever its own TTL says.
 func (e *entry) check(d digest) (*Principal, error) {
 	now := time.Now()
 	for _, s := range e.secrets {
@@ -289,7 +290,7 @@ func New(opts Options) *Authenticator {
 // client address ctx carries (WithClient) is on it.
 func (a *Authenticator) Authenticate(ctx context.Context, authorization string) (*Principal, error) {
 	p, from, err := a.authenticate(ctx, authorization)
-	if err == nil && !p.AllowsFrom(ClientOf(ctx)) {
+	if err == nil && len(p.AllowedIPs) > 0 && !p.AllowsFrom(ClientOf(ctx)) {
 		p, err = nil, &NotAllowedError{Addr: ClientOf(ctx)}
 	}
 	countAuth(from, err)
