@@ -18,7 +18,6 @@ func rootWith(expires *string, ips []string, rate *corev1.RateLimit) core.Caller
 		ExpiresAt: expires, AllowedIps: ips, RateLimit: rate}}
 }
 
-
 // An allow list takes IPv4 and IPv6 addresses and CIDRs, stored as masked
 // CIDRs without duplicates; anything else is a 400 naming the entry.
 func TestAllowedIPsValidated(t *testing.T) {

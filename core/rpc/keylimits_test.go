@@ -31,7 +31,10 @@ func TestCoreAppliesAllowList(t *testing.T) {
 		}
 		return ctx
 	}
-	me := func(addr string) error { _, err := keys.GetCallerKey(from(addr), &corev1.GetCallerKeyRequest{}); return err }
+	me := func(addr string) error {
+		_, err := keys.GetCallerKey(from(addr), &corev1.GetCallerKeyRequest{})
+		return err
+	}
 	wantStatus(t, "another address", me("198.51.100.7"), codes.PermissionDenied, "Key not allowed from 198.51.100.7")
 	wantStatus(t, "no address", me(""), codes.PermissionDenied, "Key not allowed from an unknown address")
 	if err := me("203.0.113.7"); err != nil {
