@@ -211,10 +211,23 @@ func (k *Keys) CreateRootKey(ctx context.Context, name string, actionIDs []strin
 	return k.create(ctx, name, "", actionIDs, keyLimits{})
 }
 
-// CreateRootKeyUntil is CreateRootKey for a key that stops working at
-// expiresAt (RFC 3339, in the future).
-func (k *Keys) CreateRootKeyUntil(ctx context.Context, name string, actionIDs []string, expiresAt string) (CreatedKey, error) {
-	limits, err := checkLimits(&expiresAt, nil, nil)
+// RootKeyLimits are the limits the server admin can give a root key, in
+// the API's forms: zero fields are none.
+type RootKeyLimits struct {
+	// ExpiresAt is an RFC 3339 time in the future; "" never.
+	ExpiresAt  string
+	AllowedIPs []string
+	RateLimit  *corev1.RateLimit
+}
+
+// CreateRootKeyWith is CreateRootKey for a key with limits, checked as an
+// org key's are.
+func (k *Keys) CreateRootKeyWith(ctx context.Context, name string, actionIDs []string, l RootKeyLimits) (CreatedKey, error) {
+	var expires *string
+	if l.ExpiresAt != "" {
+		expires = &l.ExpiresAt
+	}
+	limits, err := checkLimits(expires, l.AllowedIPs, l.RateLimit)
 	if err != nil {
 		return CreatedKey{}, err
 	}

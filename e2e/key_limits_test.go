@@ -270,23 +270,44 @@ func TestKeyAllowList(t *testing.T) {
 	}
 }
 
-// TestKeyLimitsBoundedByOwn: a root key that expires cannot make or
-// change a key into one that outlives it; the 403 names the field.
+// TestKeyLimitsBoundedByOwn: a root key the admin limited (expiry, allow
+// list, rate limit) works within its limits and cannot make or change a key
+// into one looser than itself; the 403 names the field.
 func TestKeyLimitsBoundedByOwn(t *testing.T) {
 	c, a, _, root := splitDeployment(t, "")
-	cmd := exec.Command(bin.core, "keys", "create-root", "--name", "brief", "--expires-in", "1h")
+	cmd := exec.Command(bin.core, "keys", "create-root", "--name", "brief", "--expires-in", "1h",
+		"--allowed-ips", "127.0.0.1,10.0.0.0/8", "--rate-limit", "100/60")
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, c.env...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("keys create-root: %v: %s", err, out)
 	}
 	brief := string(rootKeyLine.FindSubmatch(out)[1])
-	call(t, "PUT", a.url+"/v1/org/acme/api-key", brief, map[string]any{"name": "forever"}).
-		want(t, http.StatusForbidden, "expiresAt")
+	var me apiKey
+	r := call(t, "GET", a.url+"/v1/api-key/me", brief, nil).want(t, http.StatusOK, "")
+	r.decode(t, &me)
+	wantQuota(t, r, 100, 99)
+	if me.ExpiresAt == nil || strings.Join(me.AllowedIPs, ",") != "127.0.0.1/32,10.0.0.0/8" || me.RateLimit == nil || *me.RateLimit != (rateLimit{100, 60}) {
+		t.Fatalf("/api-key/me of the limited root key: %+v", me)
+	}
+	soon := time.Now().Add(30 * time.Minute).UTC().Format(time.RFC3339)
+	within := func() map[string]any {
+		return map[string]any{"name": "ok", "expiresAt": soon, "allowedIps": []string{"10.1.0.0/16"},
+			"rateLimit": map[string]int{"requests": 10, "perSeconds": 60}}
+	}
+	for field, loose := range map[string]any{
+		"expiresAt":  nil,
+		"allowedIps": []string{"10.0.0.0/8", "192.168.0.1"},
+		"rateLimit":  map[string]int{"requests": 100, "perSeconds": 30},
+	} {
+		body := within()
+		body[field] = loose
+		call(t, "PUT", a.url+"/v1/org/acme/api-key", brief, body).want(t, http.StatusForbidden, field)
+	}
+	call(t, "PUT", a.url+"/v1/org/acme/api-key", brief, within()).want(t, http.StatusCreated, "")
 	k := limitedKey(t, a.url, root, map[string]any{})
 	call(t, "POST", a.url+"/v1/org/acme/api-key/"+k.APIKeyID, brief, map[string]any{"expiresAt": nil}).
 		want(t, http.StatusForbidden, "expiresAt")
-	soon := time.Now().Add(30 * time.Minute).UTC().Format(time.RFC3339)
 	call(t, "POST", a.url+"/v1/org/acme/api-key/"+k.APIKeyID, brief, map[string]any{"expiresAt": soon, "name": "soon"}).
 		want(t, http.StatusOK, "")
 }

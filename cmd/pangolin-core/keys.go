@@ -14,6 +14,7 @@ import (
 	"pangolin-gateway/config"
 	"pangolin-gateway/core"
 	"pangolin-gateway/core/sqlstore"
+	corev1 "pangolin-gateway/proto/pangolin/core/v1"
 )
 
 // keys runs the server admin's key commands directly on the store. Their
@@ -41,6 +42,8 @@ func keys(cfg config.Config, args []string) error {
 		actions := fs.String("actions", "all", `"all" or a comma-separated list of action ids`)
 		expiresIn := fs.String("expires-in", "", `the key stops working this long from now: "30d", "12h", "90m"`)
 		expiresAt := fs.String("expires-at", "", "the key stops working at this RFC 3339 time (2030-01-02T15:04:05Z)")
+		allowedIPs := fs.String("allowed-ips", "", "the addresses the key works from: comma-separated IPs and CIDRs (default anywhere)")
+		rateLimit := fs.String("rate-limit", "", `at most this many requests per this many seconds, "100/60" (default none)`)
 		if err := fs.Parse(args[1:]); err != nil {
 			return err
 		}
@@ -53,19 +56,13 @@ func keys(cfg config.Config, args []string) error {
 		}
 		ids := core.Actions
 		if *actions != "all" {
-			ids = nil
-			for _, id := range strings.Split(*actions, ",") {
-				if id = strings.TrimSpace(id); id != "" {
-					ids = append(ids, id)
-				}
-			}
+			ids = splitList(*actions)
 		}
-		var key core.CreatedKey
-		if expires == "" {
-			key, err = svc.CreateRootKey(ctx, *name, ids)
-		} else {
-			key, err = svc.Keys.CreateRootKeyUntil(ctx, *name, ids, expires)
+		limits := core.RootKeyLimits{ExpiresAt: expires, AllowedIPs: splitList(*allowedIPs)}
+		if limits.RateLimit, err = parseRate(*rateLimit); err != nil {
+			return fmt.Errorf("keys create-root: %w", err)
 		}
+		key, err := svc.Keys.CreateRootKeyWith(ctx, *name, ids, limits)
 		if err != nil {
 			return err
 		}
@@ -127,6 +124,32 @@ func keys(cfg config.Config, args []string) error {
 	default:
 		return fmt.Errorf("keys: unknown command %q (create-root, list, roll, revoke)", args[0])
 	}
+}
+
+// splitList reads a comma-separated flag value, ignoring blanks.
+func splitList(s string) []string {
+	var out []string
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// parseRate reads --rate-limit: "N/S", N requests per S seconds; "" none.
+// The core checks the bounds.
+func parseRate(s string) (*corev1.RateLimit, error) {
+	if s == "" {
+		return nil, nil
+	}
+	n, per, ok := strings.Cut(s, "/")
+	requests, err1 := strconv.ParseInt(n, 10, 32)
+	seconds, err2 := strconv.ParseInt(per, 10, 32)
+	if !ok || err1 != nil || err2 != nil {
+		return nil, errors.New(`--rate-limit must be requests/seconds, such as 100/60`)
+	}
+	return &corev1.RateLimit{Requests: int32(requests), PerSeconds: int32(seconds)}, nil
 }
 
 // orNever is an optional time for the key list.
