@@ -1,7 +1,7 @@
 package core
 
 // Actions is the catalogue of action ids a key can be granted: the 80 ids of
-// Pangolin 1.8 plus those newer versions route. The store seeds it at start;
+// Pangolin 1.8, those newer versions route, and those of our own routes. The store seeds it at start;
 // setting an id outside it is refused.
 var Actions = []string{
 	// Pangolin 1.8.
@@ -31,6 +31,8 @@ var Actions = []string{
 	"getDomain", "updateOrgDomain", "getDNSRecords", "createOlm",
 	"removeUserRole", "setUserOrgRoles", "updateOrgUser",
 	"listBlueprints", "getBlueprint", "applyBlueprint", "viewLogs", "exportLogs",
+	// Beyond Pangolin: changing and rolling a key.
+	"updateApiKey", "rollApiKey",
 }
 
 // Pangolin18ActionCount is the number of ids in the 1.8 catalogue, the

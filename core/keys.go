@@ -1,6 +1,7 @@
 package core
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
 	"slices"
@@ -21,13 +22,26 @@ type KeyStore interface {
 	CreateKey(ctx context.Context, key *corev1.CreatedApiKey, hash, orgID string, actionIDs []string) error
 	// KeyHash returns the key's argon2id PHC string; missing → NotFound.
 	KeyHash(ctx context.Context, id string) (string, error)
+	// PreviousKeyHash returns the hash of the secret before the key's last
+	// roll and until when it works, or "" for both when none works.
+	PreviousKeyHash(ctx context.Context, id string) (hash, until string, err error)
 	// Principal is what the key may do, read in one query: the core asks
 	// it on every call it has not cached. Missing → NotFound.
 	Principal(ctx context.Context, id string) (*corev1.Principal, error)
 	// Key is one key without its hash; missing → NotFound.
 	Key(ctx context.Context, id string) (*corev1.ApiKey, error)
 	ListKeys(ctx context.Context) ([]*corev1.ApiKey, error)
-	ListOrgKeys(ctx context.Context, orgID string, page *corev1.Page) ([]*corev1.ApiKey, int32, error)
+	// ListOrgKeys lists the org keys of orgID; a non-empty unusedSince
+	// (TimeFormat) keeps those last used before it, or never.
+	ListOrgKeys(ctx context.Context, orgID, unusedSince string, page *corev1.Page) ([]*corev1.ApiKey, int32, error)
+	// UpdateKey applies change to the stored key, with the row locked, and
+	// writes its name and limits; it returns the key as stored after.
+	UpdateKey(ctx context.Context, id string, change func(*corev1.ApiKey) error) (*corev1.ApiKey, error)
+	// RollKey replaces the key's secret; the one before works until
+	// previousUntil (TimeFormat), or stops at once when it is "".
+	RollKey(ctx context.Context, id, hash, lastChars, previousUntil string) (*corev1.ApiKey, error)
+	// TouchKeys records each key's last use, at most once per interval.
+	TouchKeys(ctx context.Context, uses map[string]time.Time, interval time.Duration) error
 	DeleteKey(ctx context.Context, id string) error
 	SetKeyActions(ctx context.Context, id string, actionIDs []string) error
 	ListKeyActions(ctx context.Context, id string, page *corev1.Page) ([]*corev1.KeyAction, int32, error)
@@ -75,14 +89,24 @@ func (k *Keys) Verify(ctx context.Context, req *corev1.VerifyRequest) (*corev1.P
 		return nil, err
 	}
 	ok, err := k.hasher.Check(withHashParty(ctx, id), hash, secret)
-	if ErrorCode(err) == CodeExhausted {
-		return nil, Errorf(CodeExhausted, "Too many authentication attempts, retry later")
-	}
 	if err != nil {
-		return nil, err
+		return nil, hashError(err)
 	}
+	previous := false
 	if !ok {
-		return nil, invalid
+		// Within a roll's grace the secret before works too; the store
+		// answers no hash once the grace is over.
+		hash, _, err := k.store.PreviousKeyHash(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if hash == "" {
+			return nil, invalid
+		}
+		if ok, err = k.hasher.Check(withHashParty(ctx, id), hash, secret); err != nil || !ok {
+			return nil, cmp.Or(hashError(err), invalid)
+		}
+		previous = true
 	}
 	p, err := k.store.Principal(ctx, id)
 	if ErrorCode(err) == CodeNotFound {
@@ -95,7 +119,17 @@ func (k *Keys) Verify(ctx context.Context, req *corev1.VerifyRequest) (*corev1.P
 	if KeyExpired(p, time.Now()) {
 		return nil, ErrKeyExpired()
 	}
+	p.PreviousSecret = previous
 	return p, nil
+}
+
+// hashError is the answer to a failed secret check: a full hashing line is
+// a 429 that says so.
+func hashError(err error) error {
+	if ErrorCode(err) == CodeExhausted {
+		return Errorf(CodeExhausted, "Too many authentication attempts, retry later")
+	}
+	return err
 }
 
 // ErrKeyExpired is the answer to every call with a key past its expiry,
@@ -133,7 +167,11 @@ func checkExpiry(v *string) (*string, error) {
 // CreateOrgKey creates a key scoped to one org, with no actions, expiring
 // at expiresAt when set.
 func (k *Keys) CreateOrgKey(ctx context.Context, req *corev1.CreateOrgKeyRequest) (*corev1.CreatedApiKey, error) {
-	key, err := k.create(ctx, req.GetName(), req.GetOrgId(), nil, req.ExpiresAt)
+	limits, err := checkLimits(req.ExpiresAt, req.GetAllowedIps(), req.GetRateLimit())
+	if err != nil {
+		return nil, err
+	}
+	key, err := k.create(ctx, req.GetName(), req.GetOrgId(), nil, limits)
 	return key.CreatedApiKey, err
 }
 
@@ -153,34 +191,56 @@ func (k *Keys) GetCallerKey(ctx context.Context, _ *corev1.GetCallerKeyRequest) 
 		return nil, err
 	}
 	return &corev1.CallerKey{
-		ApiKeyId:  c.GetApiKeyId(),
-		Name:      key.GetName(),
-		IsRoot:    c.GetIsRoot(),
-		OrgIds:    c.GetOrgIds(),
-		ActionIds: c.GetActionIds(),
-		ExpiresAt: c.Principal.ExpiresAt,
-		CreatedAt: key.GetCreatedAt(),
+		ApiKeyId:                c.GetApiKeyId(),
+		Name:                    key.GetName(),
+		IsRoot:                  c.GetIsRoot(),
+		OrgIds:                  c.GetOrgIds(),
+		ActionIds:               c.GetActionIds(),
+		ExpiresAt:               c.Principal.ExpiresAt,
+		CreatedAt:               key.GetCreatedAt(),
+		AllowedIps:              c.GetAllowedIps(),
+		RateLimit:               c.GetRateLimit(),
+		LastUsedAt:              key.LastUsedAt,
+		PreviousSecretExpiresAt: key.PreviousSecretExpiresAt,
 	}, nil
 }
 
 // CreateRootKey creates a key with access to every org, granted actionIDs.
 // Server admin only: there is no API route for it.
 func (k *Keys) CreateRootKey(ctx context.Context, name string, actionIDs []string) (CreatedKey, error) {
-	return k.create(ctx, name, "", actionIDs, nil)
+	return k.create(ctx, name, "", actionIDs, keyLimits{})
 }
 
-// CreateRootKeyUntil is CreateRootKey for a key that stops working at
-// expiresAt (RFC 3339, in the future).
-func (k *Keys) CreateRootKeyUntil(ctx context.Context, name string, actionIDs []string, expiresAt string) (CreatedKey, error) {
-	return k.create(ctx, name, "", actionIDs, &expiresAt)
+// RootKeyLimits are the limits the server admin can give a root key, in
+// the API's forms: zero fields are none.
+type RootKeyLimits struct {
+	// ExpiresAt is an RFC 3339 time in the future; "" never.
+	ExpiresAt  string
+	AllowedIPs []string
+	RateLimit  *corev1.RateLimit
 }
 
-func (k *Keys) create(ctx context.Context, name, orgID string, actionIDs []string, expiresAt *string) (CreatedKey, error) {
+// CreateRootKeyWith is CreateRootKey for a key with limits, checked as an
+// org key's are.
+func (k *Keys) CreateRootKeyWith(ctx context.Context, name string, actionIDs []string, l RootKeyLimits) (CreatedKey, error) {
+	var expires *string
+	if l.ExpiresAt != "" {
+		expires = &l.ExpiresAt
+	}
+	limits, err := checkLimits(expires, l.AllowedIPs, l.RateLimit)
+	if err != nil {
+		return CreatedKey{}, err
+	}
+	return k.create(ctx, name, "", actionIDs, limits)
+}
+
+// create stores a new key with limits already checked (checkLimits), which
+// the caller may set only if its own are no looser.
+func (k *Keys) create(ctx context.Context, name, orgID string, actionIDs []string, limits keyLimits) (CreatedKey, error) {
 	if err := checkName("name", name); err != nil {
 		return CreatedKey{}, err
 	}
-	expires, err := checkExpiry(expiresAt)
-	if err != nil {
+	if err := mayLimit(CallerOf(ctx), limits, func(string) bool { return true }); err != nil {
 		return CreatedKey{}, err
 	}
 	secret := NewKeySecret()
@@ -189,12 +249,14 @@ func (k *Keys) create(ctx context.Context, name, orgID string, actionIDs []strin
 		return CreatedKey{}, err
 	}
 	key := &corev1.CreatedApiKey{
-		ApiKeyId:  RandomID(15),
-		ApiKey:    secret,
-		Name:      name,
-		LastChars: secret[len(secret)-4:],
-		CreatedAt: Timestamp(time.Now()),
-		ExpiresAt: expires,
+		ApiKeyId:   RandomID(15),
+		ApiKey:     secret,
+		Name:       name,
+		LastChars:  secret[len(secret)-4:],
+		CreatedAt:  Timestamp(time.Now()),
+		ExpiresAt:  limits.expiresAt,
+		AllowedIps: limits.allowedIPs,
+		RateLimit:  limits.rateLimit,
 	}
 	if err := k.store.CreateKey(ctx, key, hash, orgID, uniq(actionIDs)); err != nil {
 		return CreatedKey{}, err
@@ -208,8 +270,117 @@ func (k *Keys) ListOrgKeys(ctx context.Context, req *corev1.ListOrgKeysRequest) 
 	if _, err := k.store.GetOrg(ctx, req.GetOrgId()); err != nil {
 		return nil, err
 	}
-	keys, total, err := k.store.ListOrgKeys(ctx, req.GetOrgId(), req.GetPage())
+	var since string
+	if req.UnusedSince != nil {
+		t, err := time.Parse(time.RFC3339Nano, req.GetUnusedSince())
+		if err != nil {
+			return nil, Errorf(CodeInvalid, "Validation error: unusedSince must be an RFC 3339 time such as 2030-01-02T15:04:05Z")
+		}
+		since = Timestamp(t)
+	}
+	keys, total, err := k.store.ListOrgKeys(ctx, req.GetOrgId(), since, req.GetPage())
 	return &corev1.ListOrgKeysResponse{ApiKeys: keys, Total: total}, err
+}
+
+// UpdateOrgKey changes an org key's name and limits: the fields the body
+// holds (null clears a limit), each checked as on create, limits bounded
+// by the caller's own.
+func (k *Keys) UpdateOrgKey(ctx context.Context, req *corev1.UpdateOrgKeyRequest) (*corev1.ApiKey, error) {
+	if err := k.orgKey(ctx, req.GetOrgId(), req.GetApiKeyId()); err != nil {
+		return nil, err
+	}
+	// Given: the body's keys (the gateway lists them, so null clears), and
+	// whatever a direct caller set.
+	given := func(name string) bool {
+		return slices.Contains(req.GetBodyKeys(), name) ||
+			name == "name" && req.Name != nil || name == "expiresAt" && req.ExpiresAt != nil ||
+			name == "allowedIps" && len(req.GetAllowedIps()) > 0 || name == "rateLimit" && req.RateLimit != nil
+	}
+	if !given("name") && !given("expiresAt") && !given("allowedIps") && !given("rateLimit") {
+		return nil, Errorf(CodeInvalid, "Validation error: give at least one of name, expiresAt, allowedIps, rateLimit")
+	}
+	if given("name") {
+		if err := checkName("name", req.GetName()); err != nil {
+			return nil, err
+		}
+	}
+	limits, err := checkLimits(req.ExpiresAt, req.GetAllowedIps(), req.GetRateLimit())
+	if err != nil {
+		return nil, err
+	}
+	if err := mayLimit(CallerOf(ctx), limits, given); err != nil {
+		return nil, err
+	}
+	key, err := k.store.UpdateKey(ctx, req.GetApiKeyId(), func(key *corev1.ApiKey) error {
+		if given("name") {
+			key.Name = req.GetName()
+		}
+		if given("expiresAt") {
+			key.ExpiresAt = limits.expiresAt
+		}
+		if given("allowedIps") {
+			key.AllowedIps = limits.allowedIPs
+		}
+		if given("rateLimit") {
+			key.RateLimit = limits.rateLimit
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	key.OrgId = req.GetOrgId()
+	k.log.InfoContext(ctx, "core: API key updated", "api_key_id", key.GetApiKeyId(), "by", CallerOf(ctx).GetApiKeyId())
+	return key, nil
+}
+
+// RollOrgKey gives an org key a new secret; the old one works for the
+// grace only.
+func (k *Keys) RollOrgKey(ctx context.Context, req *corev1.RollOrgKeyRequest) (*corev1.CreatedApiKey, error) {
+	if err := k.orgKey(ctx, req.GetOrgId(), req.GetApiKeyId()); err != nil {
+		return nil, err
+	}
+	g := req.GetGraceSeconds()
+	if g < 0 || g > MaxRollGraceSeconds {
+		return nil, Errorf(CodeInvalid, "Validation error: graceSeconds must be between 0 and %d", MaxRollGraceSeconds)
+	}
+	key, err := k.RollKey(ctx, req.GetApiKeyId(), time.Duration(g)*time.Second)
+	return key.CreatedApiKey, err
+}
+
+// RollKey gives any key, root or org, a new secret, shown once; the one
+// before keeps working for grace (none when 0). Every gateway drops what it
+// cached of the key, and one holding the old secret later is told by the
+// core when its grace ends.
+func (k *Keys) RollKey(ctx context.Context, keyID string, grace time.Duration) (CreatedKey, error) {
+	if grace < 0 || grace > MaxRollGraceSeconds*time.Second {
+		return CreatedKey{}, Errorf(CodeInvalid, "Validation error: the grace must be between 0 and %d seconds", MaxRollGraceSeconds)
+	}
+	secret := NewKeySecret()
+	hash, err := k.hasher.Hash(ctx, secret)
+	if err != nil {
+		return CreatedKey{}, err
+	}
+	var until string
+	if grace > 0 {
+		until = Timestamp(time.Now().Add(grace))
+	}
+	key, err := k.store.RollKey(ctx, keyID, hash, secret[len(secret)-4:], until)
+	if err != nil {
+		return CreatedKey{}, err
+	}
+	k.log.InfoContext(ctx, "core: API key rolled", "api_key_id", keyID, "grace", grace, "by", CallerOf(ctx).GetApiKeyId())
+	return CreatedKey{&corev1.CreatedApiKey{
+		ApiKeyId:                key.GetApiKeyId(),
+		ApiKey:                  secret,
+		Name:                    key.GetName(),
+		LastChars:               key.GetLastChars(),
+		CreatedAt:               key.GetCreatedAt(),
+		ExpiresAt:               key.ExpiresAt,
+		AllowedIps:              key.GetAllowedIps(),
+		RateLimit:               key.GetRateLimit(),
+		PreviousSecretExpiresAt: key.PreviousSecretExpiresAt,
+	}}, nil
 }
 
 // DeleteOrgKey deletes an org key of the org. Unlike Pangolin 1.8, the key

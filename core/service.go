@@ -63,7 +63,10 @@ type Service struct {
 	Invitations      *Invitations
 	Idps             *Idps
 	Keys             *Keys
-	Health           Health
+	// KeyUses records when each key was last used; the transport notes
+	// every call's key and runs its writer.
+	KeyUses *KeyUses
+	Health  Health
 	// Hasher computes every argon2id hash of the core, under one bound (see
 	// Hasher). A service that stores or checks a secret gets this one in
 	// NewService; none builds its own.
@@ -113,6 +116,7 @@ func NewService(store Store, hashConcurrency int, log *slog.Logger, opts ...Opti
 		Roles:            &Roles{store: store},
 		Users:            &Users{store: store},
 		Keys:             &Keys{store: store, hasher: hasher, log: log},
+		KeyUses:          NewKeyUses(store, log),
 		Hasher:           hasher,
 		store:            store,
 	}

@@ -23,6 +23,7 @@ type reply struct {
 	status int
 	env    envelope
 	body   []byte
+	header http.Header
 }
 
 // decode unmarshals the envelope's data into v.
@@ -101,7 +102,7 @@ func send(t testing.TB, client *http.Client, method, url, header string, body an
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := reply{status: res.StatusCode, body: answer}
+	r := reply{status: res.StatusCode, body: answer, header: res.Header}
 	if err := json.Unmarshal(answer, &r.env); err != nil {
 		t.Fatalf("%s %s: answer is not JSON (%d): %s", method, url, res.StatusCode, answer)
 	}

@@ -71,7 +71,8 @@ func New(cfg config.Config, log *slog.Logger) (*Gateway, error) {
 		VerifyTimeout: cfg.Core.Timeout,
 		Logger:        log,
 	})
-	h, err := newHandler(cfg, log, conn, g.authn)
+	rates := auth.NewKeyRates(auth.RateOptions{Redis: g.redis, Timeout: cfg.Redis.Timeout, Logger: log})
+	h, err := newHandler(cfg, log, conn, rateLimited{g.authn, rates})
 	if err != nil {
 		g.Close()
 		return nil, err
@@ -219,16 +220,6 @@ func accessLog(log *slog.Logger) gin.HandlerFunc {
 				"client", c.ClientIP(), "duration", time.Since(start))
 		}
 	}
-}
-
-// clientAddress tells the authenticator who is asking (the address
-// server.trust_proxy makes of the request), which limits wrong secrets per
-// client. Only requests that carry a key pay for it.
-func clientAddress(c *gin.Context) {
-	if c.Request.Header.Get("Authorization") != "" {
-		c.Request = c.Request.WithContext(auth.WithClient(c.Request.Context(), c.ClientIP()))
-	}
-	c.Next()
 }
 
 // headers sets Pangolin's open CORS and a few protective headers, and

@@ -4,7 +4,9 @@
 //
 //	pangolin-core [--config FILE] [serve]
 //	pangolin-core [--config FILE] keys create-root --name NAME [--actions all|id,id]
+//	    [--expires-in 30d | --expires-at TIME] [--allowed-ips CIDR,…] [--rate-limit N/S]
 //	pangolin-core [--config FILE] keys list
+//	pangolin-core [--config FILE] keys roll KEY_ID [--grace 1h]
 //	pangolin-core [--config FILE] keys revoke KEY_ID
 //	pangolin-core [--config FILE] healthcheck
 package main

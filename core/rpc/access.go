@@ -102,7 +102,7 @@ func (a *access) authorize(ctx context.Context, method string, req proto.Message
 	if keyID == "" {
 		return ctx, core.Errorf(core.CodeUnauthenticated, "API key required")
 	}
-	c, err := a.callers.resolve(ctx, keyID)
+	c, err := a.callers.resolve(ctx, keyID, firstIncoming(ctx, corev1.MetadataClientAddress))
 	if err != nil {
 		return ctx, err
 	}

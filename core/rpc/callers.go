@@ -27,6 +27,8 @@ const maxCachedCallers = 10_000
 type callers struct {
 	store principals
 	feed  *Feed
+	// uses records the keys' last use (nil: not recorded).
+	uses *core.KeyUses
 
 	mu    sync.Mutex
 	cache map[string]core.Caller
@@ -37,23 +39,32 @@ type callers struct {
 	gen uint64
 }
 
-func newCallers(store principals, feed *Feed) *callers {
-	c := &callers{store: store, feed: feed, cache: map[string]core.Caller{}}
+func newCallers(store principals, feed *Feed, uses *core.KeyUses) *callers {
+	c := &callers{store: store, feed: feed, uses: uses, cache: map[string]core.Caller{}}
 	feed.onChange(c.forget)
 	return c
 }
 
-// resolve returns the caller of keyID; an unknown key is Unauthenticated,
-// and so is an expired one.
-func (c *callers) resolve(ctx context.Context, keyID string) (core.Caller, error) {
+// resolve returns the caller of keyID calling from client (the address
+// the gateway saw); an unknown key is Unauthenticated, and so is an expired
+// one; a key whose allow list does not hold client is Forbidden. A key that
+// passes counts as used.
+func (c *callers) resolve(ctx context.Context, keyID, client string) (core.Caller, error) {
 	caller, err := c.lookup(ctx, keyID)
 	if err != nil {
 		return core.Caller{}, err
 	}
 	// Checked on every call, cached or not: reaching the expiry is no
 	// change the feed reports, so the instant itself must be honoured.
-	if core.KeyExpired(caller.Principal, time.Now()) {
+	now := time.Now()
+	if core.KeyExpired(caller.Principal, now) {
 		return core.Caller{}, core.ErrKeyExpired()
+	}
+	if !core.KeyAllows(caller.Principal, client) {
+		return core.Caller{}, core.ErrNotAllowedFrom(client)
+	}
+	if c.uses != nil {
+		c.uses.Note(keyID, now)
 	}
 	return caller, nil
 }

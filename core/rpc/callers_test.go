@@ -35,10 +35,10 @@ func TestCallerCache(t *testing.T) {
 	log := &logStore{}
 	feed := NewFeed(log, time.Hour, quiet)
 	store := &principalStore{}
-	c := newCallers(store, feed)
+	c := newCallers(store, feed, nil)
 	resolve := func(what string, id string, wantReads int) {
 		t.Helper()
-		if _, err := c.resolve(ctx, id); err != nil {
+		if _, err := c.resolve(ctx, id, ""); err != nil {
 			t.Fatalf("%s: %v", what, err)
 		}
 		if store.reads != wantReads {
@@ -86,7 +86,7 @@ func TestCallerCache(t *testing.T) {
 	resolve("after the race", "fresh", 8)
 	resolve("cached", "fresh", 8)
 
-	if _, err := c.resolve(ctx, "gone"); core.ErrorCode(err) != core.CodeUnauthenticated || err.Error() != "Invalid API key" {
+	if _, err := c.resolve(ctx, "gone", ""); core.ErrorCode(err) != core.CodeUnauthenticated || err.Error() != "Invalid API key" {
 		t.Fatalf("unknown key: %v", err)
 	}
 }
@@ -97,7 +97,7 @@ func TestCallerCacheHonoursExpiry(t *testing.T) {
 	ctx := context.Background()
 	feed := NewFeed(&logStore{}, time.Hour, quiet)
 	store := &principalStore{}
-	c := newCallers(store, feed)
+	c := newCallers(store, feed, nil)
 	if err := feed.poll(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -105,10 +105,10 @@ func TestCallerCacheHonoursExpiry(t *testing.T) {
 	future := core.Timestamp(time.Now().Add(time.Hour))
 	c.cache["old"] = core.Caller{Principal: &corev1.Principal{ApiKeyId: "old", IsRoot: true, ExpiresAt: &past}}
 	c.cache["new"] = core.Caller{Principal: &corev1.Principal{ApiKeyId: "new", IsRoot: true, ExpiresAt: &future}}
-	if _, err := c.resolve(ctx, "old"); core.ErrorCode(err) != core.CodeUnauthenticated || err.Error() != "API key expired" {
+	if _, err := c.resolve(ctx, "old", ""); core.ErrorCode(err) != core.CodeUnauthenticated || err.Error() != "API key expired" {
 		t.Fatalf("expired cached key: %v, want Unauthenticated \"API key expired\"", err)
 	}
-	if _, err := c.resolve(ctx, "new"); err != nil {
+	if _, err := c.resolve(ctx, "new", ""); err != nil {
 		t.Fatalf("key expiring in an hour: %v", err)
 	}
 	if store.reads != 0 {

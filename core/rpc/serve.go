@@ -26,6 +26,11 @@ import (
 // how long the core's own caller cache may serve a key's old scope.
 const defaultFeedInterval = 200 * time.Millisecond
 
+// keyUseFlush is how often the core writes the keys' last uses it noted: a
+// key's lastUsedAt lags its use by at most this (and is kept to the
+// minute, core.KeyUseInterval).
+const keyUseFlush = 5 * time.Second
+
 // Flow-control windows of the gateway–core link, on both sides (the
 // gateway's DialCore sets the same): a call's message fits the stream
 // window (MaxRecvMsgSize is 4 MiB), and the connection carries several at
@@ -74,6 +79,11 @@ func Serve(ctx context.Context, lis net.Listener, svc *core.Service, cfg config.
 	feedCtx, stopFeed := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopFeed()
 	go feed.Run(feedCtx)
+	usesCtx, stopUses := context.WithCancel(context.WithoutCancel(ctx))
+	usesDone := make(chan struct{})
+	go func() { svc.KeyUses.Run(usesCtx, keyUseFlush); close(usesDone) }()
+	// After the calls: the uses they noted are written before Serve returns.
+	defer func() { stopUses(); <-usesDone }()
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(lis) }()

@@ -28,7 +28,7 @@ const grpcHealth = "/grpc.health.v1.Health/"
 // newServer returns the core's gRPC server with every service registered
 // and its guards installed, and the feed it needs running (see Serve).
 func newServer(svc *core.Service, token string, feed *Feed, log *slog.Logger, opts ...grpc.ServerOption) (*grpc.Server, error) {
-	acc, err := newAccess(newCallers(svc.Store(), feed), svc.Objects(), log)
+	acc, err := newAccess(newCallers(svc.Store(), feed, svc.KeyUses), svc.Objects(), log)
 	if err != nil {
 		return nil, err
 	}

@@ -203,7 +203,7 @@ func TestMethodWithoutRuleIsRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	acc, err := newAccess(newCallers(store, NewFeed(store, time.Hour, quiet)), svc.Objects(), quiet)
+	acc, err := newAccess(newCallers(store, NewFeed(store, time.Hour, quiet), nil), svc.Objects(), quiet)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,6 +32,9 @@ var contractTests = []struct {
 	{"CreateKeyAndPrincipal", testCreateKeyAndPrincipal},
 	{"CreateKeyRefused", testCreateKeyRefused},
 	{"KeyExpiry", testKeyExpiry},
+	{"KeyLimits", testKeyLimits},
+	{"RollKey", testRollKey},
+	{"TouchKeys", testTouchKeys},
 	{"ListKeys", testListKeys},
 	{"ListOrgKeys", testListOrgKeys},
 	{"DeleteKey", testDeleteKey},
@@ -577,7 +580,7 @@ func testKeyExpiry(t *testing.T, b backend) {
 	if len(keys) != 2 || keys[0].GetExpiresAt() != expires || keys[1].ExpiresAt != nil {
 		t.Fatalf("ListKeys: %v, want brief expiring at %s and forever without expiry", keys, expires)
 	}
-	orgKeys, _, err := s.ListOrgKeys(ctx, "acme", page(10, 0))
+	orgKeys, _, err := s.ListOrgKeys(ctx, "acme", "", page(10, 0))
 	must(t, err)
 	if len(orgKeys) != 1 || orgKeys[0].GetExpiresAt() != expires {
 		t.Fatalf("ListOrgKeys: %v, want brief expiring at %s", orgKeys, expires)
@@ -640,7 +643,7 @@ func testListOrgKeys(t *testing.T, b backend) {
 		{page(5, 4), all[4:]},
 		{page(0, 7), nil},
 	} {
-		keys, total, err := s.ListOrgKeys(ctx, "acme", tc.page)
+		keys, total, err := s.ListOrgKeys(ctx, "acme", "", tc.page)
 		must(t, err)
 		var got []string
 		for _, k := range keys {
@@ -653,7 +656,7 @@ func testListOrgKeys(t *testing.T, b backend) {
 			t.Errorf("ListOrgKeys(%v) = %v total %d, want %v total 5", tc.page, got, total, tc.want)
 		}
 	}
-	keys, total, err := s.ListOrgKeys(ctx, "nope", nil)
+	keys, total, err := s.ListOrgKeys(ctx, "nope", "", nil)
 	must(t, err)
 	if len(keys) != 0 || keys == nil || total != 0 {
 		t.Errorf("unknown org: %v total %d, want an empty non-nil list", keys, total)
@@ -1252,7 +1255,7 @@ func testConcurrentWriters(t *testing.T, b backend) {
 	if _, total, _ := s.ListSites(ctx, "acme", nil); total != n {
 		t.Errorf("%d sites, want %d", total, n)
 	}
-	if _, total, _ := s.ListOrgKeys(ctx, "acme", nil); total != n {
+	if _, total, _ := s.ListOrgKeys(ctx, "acme", "", nil); total != n {
 		t.Errorf("%d keys, want %d", total, n)
 	}
 	if got := loggedKeys(t, s, 0); len(got) != n {

@@ -101,7 +101,7 @@ func TestPostgresDroppedConnections(t *testing.T) {
 		"Principal": func() error { _, err := s.Principal(ctx, "reader"); return err },
 		"KeyHash":   func() error { _, err := s.KeyHash(ctx, "reader"); return err },
 		"ListOrgKeys": func() error {
-			_, _, err := s.ListOrgKeys(ctx, "acme", nil)
+			_, _, err := s.ListOrgKeys(ctx, "acme", "", nil)
 			return err
 		},
 		"ListSites": func() error { _, _, err := s.ListSites(ctx, "acme", nil); return err },

@@ -1,10 +1,15 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"slices"
+	"time"
+
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"pangolin-gateway/core"
 	corev1 "pangolin-gateway/proto/pangolin/core/v1"
@@ -15,7 +20,8 @@ import (
 // column: only the hash is stored, beside it.
 var apiKeys = &table{
 	name: "api_keys", alias: "k",
-	columns: []string{"api_key_id", "name", "last_chars", "created_at", "expires_at"},
+	columns: []string{"api_key_id", "name", "last_chars", "created_at", "expires_at",
+		"allowed_ips", "rate_limit", "last_used_at", "previous_secret_expires_at"},
 }
 
 // keyActions are the grants, read as corev1.KeyAction.
@@ -93,18 +99,32 @@ func (s *Store) KeyHash(ctx context.Context, id string) (string, error) {
 	return hash, internal("get api key hash", err)
 }
 
-// principalQuery reads a key's root flag, expiry, orgs and actions in one
+// PreviousKeyHash returns the hash of the key's secret before its last
+// roll and until when that secret works, or "" for both when no previous
+// secret works any more.
+func (s *Store) PreviousKeyHash(ctx context.Context, id string) (hash, until string, err error) {
+	var h sql.NullString
+	p := &corev1.Principal{} // its field reads the time as the table does
+	err = s.reader.QueryRowContext(ctx, `SELECT previous_hash, previous_secret_expires_at FROM api_keys
+		WHERE api_key_id = $1 AND previous_secret_expires_at > $2`, id, now()).Scan(&h, principalColumn(p, "previous_secret_expires_at"))
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", "", nil
+	}
+	return h.String, p.GetPreviousSecretExpiresAt(), internal("get previous api key hash", err)
+}
+
+// principalQuery reads a key's root flag, limits, orgs and actions in one
 // round trip: one row per org (at least one, org NULL, when it has none)
 // and one per action.
-const principalQuery = `SELECT k.is_root, k.expires_at, 'org', o.org_id FROM api_keys k
-	LEFT JOIN api_key_orgs o ON o.api_key_id = k.api_key_id WHERE k.api_key_id = $1
+const principalQuery = `SELECT k.is_root, k.expires_at, k.allowed_ips, k.rate_limit, k.previous_secret_expires_at, 'org', o.org_id
+	FROM api_keys k LEFT JOIN api_key_orgs o ON o.api_key_id = k.api_key_id WHERE k.api_key_id = $1
 	UNION ALL
-	SELECT k.is_root, k.expires_at, 'action', a.action_id FROM api_keys k
-	JOIN api_key_actions a ON a.api_key_id = k.api_key_id WHERE k.api_key_id = $1
-	ORDER BY 3, 4`
+	SELECT k.is_root, k.expires_at, k.allowed_ips, k.rate_limit, k.previous_secret_expires_at, 'action', a.action_id
+	FROM api_keys k JOIN api_key_actions a ON a.api_key_id = k.api_key_id WHERE k.api_key_id = $1
+	ORDER BY 6, 7`
 
-// Principal returns what the key may do: root flag, expiry, orgs and
-// actions (both sorted).
+// Principal returns what the key may do: root flag, expiry, allow list,
+// rate limit, the previous secret's grace, orgs and actions (both sorted).
 func (s *Store) Principal(ctx context.Context, id string) (p *corev1.Principal, err error) {
 	err = s.reader.retry(ctx, func(ctx context.Context) (err error) {
 		p, err = s.readPrincipal(ctx, id)
@@ -127,14 +147,13 @@ func (s *Store) readPrincipal(ctx context.Context, id string) (*corev1.Principal
 	}
 	defer rows.Close()
 	p := &corev1.Principal{ApiKeyId: id, OrgIds: []string{}, ActionIds: []string{}}
-	// The expiry is text on SQLite and timestamptz on PostgreSQL: read it
-	// as a table column is, into the message field.
-	expires := fieldScanner{m: p.ProtoReflect(), fd: p.ProtoReflect().Descriptor().Fields().ByName("expires_at")}
+	var kind string
+	var value sql.NullString
+	dest := []any{&p.IsRoot, principalColumn(p, "expires_at"), principalColumn(p, "allowed_ips"),
+		principalColumn(p, "rate_limit"), principalColumn(p, "previous_secret_expires_at"), &kind, &value}
 	found := false
 	for rows.Next() {
-		var kind string
-		var value sql.NullString
-		if err := rows.Scan(&p.IsRoot, expires, &kind, &value); err != nil {
+		if err := rows.Scan(dest...); err != nil {
 			return nil, err
 		}
 		found = true
@@ -150,6 +169,14 @@ func (s *Store) readPrincipal(ctx context.Context, id string) (*corev1.Principal
 		return nil, rows.Err()
 	}
 	return p, rows.Err()
+}
+
+// principalColumn scans a column into p's field of that name as a table
+// does: times are text on SQLite and timestamptz on PostgreSQL, lists and
+// messages JSON.
+func principalColumn(p *corev1.Principal, name protoreflect.Name) fieldScanner {
+	m := p.ProtoReflect()
+	return fieldScanner{m: m, fd: m.Descriptor().Fields().ByName(name)}
 }
 
 // Key returns one key, root or org, without its hash; org_id is left
@@ -176,19 +203,103 @@ func (s *Store) ListKeys(ctx context.Context) ([]*corev1.ApiKey, error) {
 
 // ListOrgKeys returns a page of the org keys (not root keys) linked to
 // orgID, ordered by creation time then id, and how many there are in all.
-func (s *Store) ListOrgKeys(ctx context.Context, orgID string, page *corev1.Page) ([]*corev1.ApiKey, int32, error) {
-	const where = `JOIN api_key_orgs o ON o.api_key_id = k.api_key_id WHERE o.org_id = $1 AND NOT k.is_root`
+// A non-empty unusedSince (core.TimeFormat) keeps only the keys last used
+// before it, or never.
+func (s *Store) ListOrgKeys(ctx context.Context, orgID, unusedSince string, page *corev1.Page) ([]*corev1.ApiKey, int32, error) {
+	where := `JOIN api_key_orgs o ON o.api_key_id = k.api_key_id WHERE o.org_id = $1 AND NOT k.is_root`
+	args := []any{orgID}
+	if unusedSince != "" {
+		where += ` AND (k.last_used_at IS NULL OR k.last_used_at < $2)`
+		args = append(args, unusedSince)
+	}
 	limit, offset := limitOffset(page)
+	n := len(args)
 	keys, err := getRows[corev1.ApiKey](ctx, s.reader, apiKeys,
-		where+` ORDER BY k.created_at, k.api_key_id LIMIT $2 OFFSET $3`, orgID, limit, offset)
+		where+fmt.Sprintf(` ORDER BY k.created_at, k.api_key_id LIMIT $%d OFFSET $%d`, n+1, n+2), append(args, limit, offset)...)
 	if err != nil {
 		return nil, 0, internal("list org api keys", err)
 	}
 	for _, k := range keys {
 		k.OrgId = orgID
 	}
-	total, err := count(ctx, s.reader, `SELECT COUNT(*) FROM api_keys k `+where, orgID)
+	total, err := count(ctx, s.reader, `SELECT COUNT(*) FROM api_keys k `+where, args...)
 	return keys, total, internal("count org api keys", err)
+}
+
+// UpdateKey applies change to the key as stored and writes the name,
+// expiry, allow list and rate limit it leaves, with the key row locked, so
+// concurrent updates apply one after the other. It returns the key as
+// stored after the change; change's error refuses the update.
+func (s *Store) UpdateKey(ctx context.Context, id string, change func(*corev1.ApiKey) error) (*corev1.ApiKey, error) {
+	key := &corev1.ApiKey{}
+	err := s.write(ctx, func(tx *tx) error {
+		err := getRow(ctx, tx, apiKeys, key, `WHERE k.api_key_id = $1`+s.dialect.forUpdate(), id)
+		if errors.Is(err, sql.ErrNoRows) {
+			return errKeyNotFound()
+		}
+		if err != nil {
+			return err
+		}
+		if err := change(key); err != nil {
+			return err
+		}
+		if _, err := updateRow(ctx, tx, apiKeys, key, "api_key_id",
+			"last_chars", "created_at", "last_used_at", "previous_secret_expires_at"); err != nil {
+			return err
+		}
+		return s.logKeyChanges(ctx, tx, id)
+	})
+	if err != nil {
+		return nil, internal("update api key", err)
+	}
+	return s.Key(ctx, id)
+}
+
+// RollKey gives the key a new secret (its hash and last characters). With
+// a non-empty previousUntil the secret before keeps working until then;
+// otherwise it stops at once, and so does any secret an earlier roll kept.
+func (s *Store) RollKey(ctx context.Context, id, hash, lastChars, previousUntil string) (*corev1.ApiKey, error) {
+	var until any
+	if previousUntil != "" {
+		until = previousUntil
+	}
+	err := s.write(ctx, func(tx *tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE api_keys SET
+			previous_hash = CASE WHEN $1 THEN api_key_hash END, previous_secret_expires_at = $2,
+			api_key_hash = $3, last_chars = $4 WHERE api_key_id = $5`, until != nil, until, hash, lastChars, id)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return cmp.Or(err, errKeyNotFound())
+		}
+		return s.logKeyChanges(ctx, tx, id)
+	})
+	if err != nil {
+		return nil, internal("roll api key", err)
+	}
+	return s.Key(ctx, id)
+}
+
+// TouchKeys records when each key was last used, each at most once per
+// interval: a key whose stored last use is less than interval before the
+// new one keeps it. This is no change of the key (nothing cached depends
+// on it), so it goes to no change log.
+func (s *Store) TouchKeys(ctx context.Context, uses map[string]time.Time, interval time.Duration) error {
+	if len(uses) == 0 {
+		return nil
+	}
+	err := s.write(ctx, func(tx *tx) error {
+		for id, at := range uses {
+			if _, err := tx.ExecContext(ctx, `UPDATE api_keys SET last_used_at = $1
+				WHERE api_key_id = $2 AND (last_used_at IS NULL OR last_used_at <= $3)`,
+				core.Timestamp(at), id, core.Timestamp(at.Add(-interval))); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return internal("record api key use", err)
 }
 
 // DeleteKey deletes the key; its action grants and org links cascade.

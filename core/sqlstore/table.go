@@ -37,7 +37,8 @@ import (
 // unset; booleans are 0/1 on SQLite; timestamps are written as ISO-8601
 // strings (timestamptz parses them on PostgreSQL, SQLite keeps the text)
 // and read back in core.TimeFormat; a list is a JSON array in a text column
-// (messages as their JSON objects), NULL when empty.
+// (messages as their JSON objects), NULL when empty; a message field is its
+// JSON object in a text column.
 type table struct {
 	name, alias string
 	// generated is the key column the database assigns on insert (an
@@ -294,6 +295,9 @@ func sqlValue(m protoreflect.Message, fd protoreflect.FieldDescriptor) (any, err
 		return v.Int(), nil
 	case protoreflect.DoubleKind, protoreflect.FloatKind:
 		return v.Float(), nil
+	case protoreflect.MessageKind:
+		b, err := protojson.Marshal(v.Message().Interface())
+		return string(b), err
 	}
 	return nil, fmt.Errorf("sqlstore: field %s: no column type for %s", fd.FullName(), fd.Kind())
 }
@@ -311,6 +315,9 @@ func (f fieldScanner) Scan(src any) error {
 	}
 	if f.fd.IsList() {
 		return f.scanList(src)
+	}
+	if f.fd.Kind() == protoreflect.MessageKind {
+		return f.scanMessage(src)
 	}
 	var v protoreflect.Value
 	switch f.fd.Kind() {
@@ -377,16 +384,36 @@ func listJSON(l protoreflect.List, fd protoreflect.FieldDescriptor) (any, error)
 	return string(b), err
 }
 
-// scanList reads a list from its column's JSON array.
-func (f fieldScanner) scanList(src any) error {
-	var text []byte
+// text is a JSON column's value.
+func (f fieldScanner) text(src any) ([]byte, error) {
 	switch s := src.(type) {
 	case string:
-		text = []byte(s)
+		return []byte(s), nil
 	case []byte:
-		text = s
-	default:
-		return fmt.Errorf("sqlstore: cannot scan %T into %s", src, f.fd.FullName())
+		return s, nil
+	}
+	return nil, fmt.Errorf("sqlstore: cannot scan %T into %s", src, f.fd.FullName())
+}
+
+// scanMessage reads a message field from its column's JSON object.
+func (f fieldScanner) scanMessage(src any) error {
+	text, err := f.text(src)
+	if err != nil {
+		return err
+	}
+	v := f.m.NewField(f.fd)
+	if err := protojson.Unmarshal(text, v.Message().Interface()); err != nil {
+		return fmt.Errorf("sqlstore: %s: %w", f.fd.FullName(), err)
+	}
+	f.m.Set(f.fd, v)
+	return nil
+}
+
+// scanList reads a list from its column's JSON array.
+func (f fieldScanner) scanList(src any) error {
+	text, err := f.text(src)
+	if err != nil {
+		return err
 	}
 	var items []json.RawMessage
 	if err := json.Unmarshal(text, &items); err != nil {

@@ -32,6 +32,9 @@ type decoder struct {
 	// echoes are path parameters the body may repeat (Field.also_in_body):
 	// accepted once and ignored.
 	echoes map[string]bool
+	// keys is the request's SOURCE_BODY_KEYS field, nil without one: it
+	// gets the JSON names of the keys the body holds.
+	keys protoreflect.FieldDescriptor
 }
 
 type bodyField struct {
@@ -61,6 +64,9 @@ func newBodyDecoder(req protoreflect.MessageDescriptor, lenient bool) (*decoder,
 		f := contract.FieldOf(fields.Get(i))
 		if f.GetAlsoInBody() && f.GetSource() == apiv1.Source_SOURCE_PATH {
 			d.echoes[fields.Get(i).JSONName()] = true
+		}
+		if f.GetSource() == apiv1.Source_SOURCE_BODY_KEYS {
+			d.keys = fields.Get(i)
 		}
 	}
 	return d, decoders{}.fill(d, req, func(fd protoreflect.FieldDescriptor) bool {
@@ -126,6 +132,14 @@ func (d *decoder) decodeBody(body []byte, m protoreflect.Message) error {
 	}
 	if _, err := r.dec.Token(); err != io.EOF {
 		return badRequest("Malformed JSON body: unexpected data after the JSON object")
+	}
+	if d.keys != nil {
+		keys := m.Mutable(d.keys).List()
+		for i, f := range d.fields {
+			if seen[i] {
+				keys.Append(protoreflect.ValueOfString(f.name))
+			}
+		}
 	}
 	return d.checkRequired(m, seen, "")
 }

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -247,4 +248,27 @@ func FuzzDecodeBody(f *testing.F) {
 			}
 		}
 	})
+}
+
+// An update's body keys list what the body held, null and [] included:
+// the core tells a limit cleared from one left alone by them.
+func TestDecodeBodyKeys(t *testing.T) {
+	for body, want := range map[string][]string{
+		`{"name":"n"}`: {"name"},
+		`{"expiresAt":null,"allowedIps":[],"rateLimit":null}`: {"expiresAt", "allowedIps", "rateLimit"},
+		`{}`: nil,
+		``:   nil,
+	} {
+		m := &corev1.UpdateOrgKeyRequest{}
+		if err := bodyDecoderOf(t, m, false).d.decodeBody([]byte(body), m.ProtoReflect()); err != nil {
+			t.Fatalf("%s: %v", body, err)
+		}
+		if !slices.Equal(m.GetBodyKeys(), want) || m.ExpiresAt != nil || m.RateLimit != nil {
+			t.Errorf("%s: body keys %v, want %v (message %v)", body, m.GetBodyKeys(), want, m)
+		}
+	}
+	m := &corev1.UpdateOrgKeyRequest{}
+	if err := bodyDecoderOf(t, m, false).d.decodeBody([]byte(`{"bodyKeys":["name"]}`), m.ProtoReflect()); err == nil {
+		t.Fatal("a client set the body keys")
+	}
 }

@@ -69,7 +69,7 @@ func TestEncodeConventions(t *testing.T) {
 		{&corev1.ListKeyActionsResponse{}, `{"actions":[],"total":0}`},
 		{&corev1.ListKeyActionsResponse{Actions: []*corev1.KeyAction{{ActionId: "a"}, {}}, Total: 2},
 			`{"actions":[{"actionId":"a"},{"actionId":""}],"total":2}`},
-		{&corev1.Principal{OrgIds: []string{"a", "<b>"}}, `{"apiKeyId":"","isRoot":false,"orgIds":["a","\u003cb\u003e"],"actionIds":[],"expiresAt":null}`},
+		{&corev1.Principal{OrgIds: []string{"a", "<b>"}}, `{"apiKeyId":"","isRoot":false,"orgIds":["a","\u003cb\u003e"],"actionIds":[],"expiresAt":null,"allowedIps":[],"rateLimit":null,"previousSecretExpiresAt":null,"previousSecret":false}`},
 		{&corev1.SiteDefaults{ExitNodeId: ptr(int64(math.MaxInt64)), ListenPort: ptr(int32(-1))},
 			`{"exitNodeId":9223372036854775807,"address":null,"publicKey":null,"name":null,"listenPort":-1,"endpoint":null,` +
 				`"subnet":null,"clientAddress":null,"newtId":"","newtSecret":""}`},
@@ -131,7 +131,7 @@ func TestEncodeMatchesTheOldAnswers(t *testing.T) {
 		check(d, oldSiteDefaults{d.ExitNodeId, d.Address, d.PublicKey, d.Name, d.ListenPort, d.Endpoint, d.Subnet, d.ClientAddress, d.NewtId, d.NewtSecret})
 		k := &corev1.CreatedApiKey{}
 		fill(r, k.ProtoReflect())
-		check(k, oldCreatedKey{k.ApiKeyId, k.ApiKey, k.Name, k.LastChars, k.CreatedAt, k.ExpiresAt})
+		check(k, oldCreatedKey{k.ApiKeyId, k.ApiKey, k.Name, k.LastChars, k.CreatedAt, k.ExpiresAt, []string{}, nil, k.PreviousSecretExpiresAt})
 	}
 }
 
@@ -246,4 +246,8 @@ type oldCreatedKey struct {
 	CreatedAt string `json:"createdAt"`
 	// Not in the old answers: added with key expiry, null when unset.
 	ExpiresAt *string `json:"expiresAt"`
+	// Added with the key's own limits: [] and null when unset.
+	AllowedIPs              []string          `json:"allowedIps"`
+	RateLimit               *corev1.RateLimit `json:"rateLimit"`
+	PreviousSecretExpiresAt *string           `json:"previousSecretExpiresAt"`
 }

@@ -48,6 +48,10 @@ func authError(err error) error {
 		return errorf(http.StatusUnauthorized, "Invalid API key")
 	case errors.Is(err, auth.ErrKeyExpired):
 		return errorf(http.StatusUnauthorized, auth.ErrKeyExpired.Error())
+	case errors.As(err, new(*auth.NotAllowedError)):
+		return errorf(http.StatusForbidden, err.Error())
+	case errors.Is(err, auth.ErrRateLimited):
+		return errorf(http.StatusTooManyRequests, auth.ErrRateLimited.Error())
 	case errors.Is(err, auth.ErrBusy):
 		return errorf(http.StatusTooManyRequests, "Too many authentication attempts, retry later")
 	default:

@@ -263,12 +263,10 @@ func (o *operation) failures(method string) []int {
 	// refused), and the core refuses invalid values.
 	out = append(out, http.StatusBadRequest)
 	if o.scope != apiv1.Scope_SCOPE_PUBLIC {
-		// A missing or invalid key; wrong secrets over their limit or a
-		// verification queue that is full.
-		out = append(out, http.StatusUnauthorized, http.StatusTooManyRequests)
-		if o.scope == apiv1.Scope_SCOPE_ROOT || o.scope == apiv1.Scope_SCOPE_ORG || o.action != "" {
-			out = append(out, http.StatusForbidden)
-		}
+		// A missing or invalid key; the key's rate limit, wrong secrets
+		// over their limit or a verification queue that is full; a guard,
+		// or the key's allow list.
+		out = append(out, http.StatusUnauthorized, http.StatusTooManyRequests, http.StatusForbidden)
 	}
 	if len(o.path) > 0 {
 		// The org or the object the path names does not exist (or is out
@@ -311,9 +309,28 @@ func (s *spec) failure(status int) string {
 				"schema":      map[string]any{"type": "string", "enum": []any{"Bearer"}},
 			}}
 		}
+		if status == http.StatusTooManyRequests {
+			r["headers"] = rateLimitHeaders(true)
+		}
 		s.responses[f.name] = r
 	}
 	return f.name
+}
+
+// rateLimitHeaders documents the headers of an answer to a key with a rate
+// limit (every answer to such a key carries them); refused adds the
+// Retry-After of a 429.
+func rateLimitHeaders(refused bool) map[string]any {
+	integer := map[string]any{"type": "integer", "minimum": 0}
+	h := map[string]any{
+		"RateLimit-Limit":     map[string]any{"description": "Keys with a rate limit: the requests it allows at once", "schema": integer},
+		"RateLimit-Remaining": map[string]any{"description": "Keys with a rate limit: the requests left now", "schema": integer},
+		"RateLimit-Reset":     map[string]any{"description": "Keys with a rate limit: seconds until the limit is whole again", "schema": integer},
+	}
+	if refused {
+		h["Retry-After"] = map[string]any{"description": "The key's rate limit: seconds until one more request is allowed", "schema": integer}
+	}
+	return h
 }
 
 type failureDoc struct{ name, description, example string }
@@ -326,7 +343,7 @@ var failureDocs = map[int]failureDoc{
 		"No API key, or not a valid one (unknown, wrong secret, malformed, expired)",
 		"API key required: send Authorization: Bearer <apiKeyId>.<secret>"},
 	http.StatusForbidden: {"Forbidden",
-		"The key lacks the action, root access, or access to the organization; the message says which",
+		"The key lacks the action, root access, or access to the organization, or its allow list does not hold the client's address; the message says which",
 		"Key does not have permission to perform this action: listOrgs"},
 	http.StatusNotFound: {"NotFound",
 		"What the path names does not exist, or is out of the key's reach (the same answer)",
@@ -341,7 +358,7 @@ var failureDocs = map[int]failureDoc{
 		"The body is not sent as JSON (Content-Type: application/json)",
 		"Missing Content-Type: send the body as application/json"},
 	http.StatusTooManyRequests: {"TooManyRequests",
-		"Too many wrong secrets for this key id or from this client, or key verification is busy: retry later",
+		"The key's rate limit is spent, or too many wrong secrets for this key id or from this client, or key verification is busy: retry later",
 		"Too many authentication attempts, retry later"},
 	http.StatusRequestHeaderFieldsTooLarge: {"HeaderFieldsTooLarge",
 		"The request's headers are over the server's limit",

@@ -107,27 +107,83 @@ type stripe struct {
 	gen atomic.Uint64
 }
 
-// entry is a cached verification: the digest of the secret that passed and
-// what the key may do. Immutable once built.
+// entry is a cached verification: the digests of the secrets that passed
+// (one, or two within a roll's grace) and what the key may do. Immutable
+// once built.
 type entry struct {
-	digest    digest
+	secrets   []verifiedSecret
 	principal *Principal
 	expires   time.Time
 }
 
+// verifiedSecret is a verified secret's digest and when it stops working (zero:
+// with the key; the secret before a roll: at the end of its grace).
+type verifiedSecret struct {
+	digest digest
+	until  time.Time
+}
+
 type digest [sha256.Size]byte
 
-// check answers a request whose secret has digest d. A key's secret never
-// changes, so a mismatch is final: no need to ask the core. Nor is an
-// expiry: past it the entry refuses, whatever its own TTL says.
+// errOtherSecret: the secret is not the cached one, but within a roll's
+// grace the key has two, so only the core can tell. Never returned by
+// Authenticate.
+var errOtherSecret = errors.New("auth: another secret of the key")
+
+// check answers a request whose secret has digest d. A key's secrets
+// change only by a roll, which invalidates the entry, so a mismatch stands
+// (no need to ask the core; cacheUnsure only makes sure no roll is on its
+// way) unless a roll's grace leaves a second secret the entry has not
+// seen. Past an expiry, the key's or the secret's, the entry refuses,
+// whatever its own TTL says.
 func (e *entry) check(d digest) (*Principal, error) {
-	if subtle.ConstantTimeCompare(e.digest[:], d[:]) != 1 {
-		return nil, ErrInvalidKey
+	now := time.Now()
+	for _, s := range e.secrets {
+		if subtle.ConstantTimeCompare(s.digest[:], d[:]) != 1 {
+			continue
+		}
+		if !s.until.IsZero() && !now.Before(s.until) {
+			return nil, ErrInvalidKey // the secret before a roll, past its grace
+		}
+		if e.principal.Expired(now) {
+			return nil, ErrKeyExpired
+		}
+		return e.principal, nil
 	}
-	if e.principal.Expired(time.Now()) {
-		return nil, ErrKeyExpired
+	if len(e.secrets) < 2 && now.Before(e.principal.PreviousUntil) {
+		return nil, errOtherSecret
 	}
-	return e.principal, nil
+	return nil, ErrInvalidKey
+}
+
+// withOther returns e, plus the other secret of prev (the entry cached
+// before) while a roll's grace gives the key two: prev is as current as e
+// (both were stored without an invalidation between), so the key's two
+// secrets then both answer from the cache.
+func (e *entry) withOther(prev *entry) *entry {
+	p := e.principal
+	if prev == nil || len(e.secrets) != 1 || !time.Now().Before(p.PreviousUntil) {
+		return e
+	}
+	// The other of the key's own secret is the one before the roll, and
+	// the other way round.
+	var want time.Time
+	if p.SecretUntil.IsZero() {
+		want = p.PreviousUntil
+	}
+	for _, s := range prev.secrets {
+		if s.digest != e.secrets[0].digest && s.until.Equal(want) {
+			return &entry{secrets: []verifiedSecret{e.secrets[0], s}, principal: p, expires: minTime(e.expires, prev.expires)}
+		}
+	}
+	return e
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
 }
 
 // Authenticator authenticates API keys. Safe for concurrent use.
@@ -229,8 +285,14 @@ func New(opts Options) *Authenticator {
 // value. Errors: ErrMissingKey or ErrInvalidKey (401), or errors wrapping
 // ErrUnavailable (503) or ErrBusy (429). It never returns a principal with
 // an error, nor succeeds without a verified key.
+//
+// A key with an allow list is refused (*NotAllowedError, 403) unless the
+// client address ctx carries (WithClient) is on it.
 func (a *Authenticator) Authenticate(ctx context.Context, authorization string) (*Principal, error) {
 	p, from, err := a.authenticate(ctx, authorization)
+	if err == nil && len(p.AllowedIPs) > 0 && !p.AllowsFrom(ClientOf(ctx)) {
+		p, err = nil, &NotAllowedError{Addr: ClientOf(ctx)}
+	}
 	countAuth(from, err)
 	return p, err
 }
@@ -242,10 +304,13 @@ func (a *Authenticator) authenticate(ctx context.Context, authorization string) 
 		return nil, fromNone, err
 	}
 	d := a.digest(secret)
+	st := a.stripe(keyID)
+	gen := st.gen.Load() // before reading L1: see cacheUnsure
 	if e, ok := a.l1.Get(keyID); ok && time.Now().Before(e.expires) {
-		a.l1Hits.Add(1)
-		p, err := e.check(d)
-		return p, fromL1, err
+		if p, err := e.check(d); !a.cacheUnsure(ctx, err, st, &gen) {
+			a.l1Hits.Add(1)
+			return p, fromL1, err
+		}
 	}
 	if exists, err := a.mayExist(ctx, keyID); err != nil {
 		return nil, fromNone, err
@@ -254,20 +319,48 @@ func (a *Authenticator) authenticate(ctx context.Context, authorization string) 
 		return nil, fromNone, ErrInvalidKey
 	}
 
-	st := a.stripe(keyID)
-	gen := st.gen.Load() // before reading any source: see stripe
+	// Read again: catching up may have applied the key's own creation.
+	gen = st.gen.Load() // before reading L2 or the core: see stripe
 	if e := a.getL2(ctx, keyID); e != nil {
 		if a.testHookL2Read != nil {
 			a.testHookL2Read(keyID)
 		}
-		a.l2Hits.Add(1)
-		a.fill(ctx, st, gen, keyID, e, false)
-		p, err := e.check(d)
-		return p, fromL2, err
+		if p, err := e.check(d); !a.cacheUnsure(ctx, err, st, &gen) {
+			a.l2Hits.Add(1)
+			a.fill(ctx, st, gen, keyID, e, false)
+			return p, fromL2, err
+		}
 	}
 	a.misses.Add(1)
 	p, err := a.verify(ctx, st, gen, keyID, secret, d)
 	return p, fromCore, err
+}
+
+// cacheUnsure reports whether a cache's answer err must not stand, so the
+// request goes on to the next source: the entry does not know the secret
+// of a key within a roll's grace (errOtherSecret), or the secret did not
+// match and the key changed before the request came (a roll it may
+// follow) though the change had not reached this replica yet. To tell, it
+// learns where the core's change log stands and lets the stream get there,
+// as mayExist does; if that invalidated the key, gen moves to the new
+// generation. A wrong secret for a cached key thus costs a share of one
+// cheap position call, never a hash.
+func (a *Authenticator) cacheUnsure(ctx context.Context, err error, st *stripe, gen *uint64) bool {
+	switch {
+	case err == errOtherSecret:
+		return true
+	case err != ErrInvalidKey:
+		return false
+	}
+	seq, perr := a.positions.get(ctx)
+	if perr != nil || !a.live.caughtUp(ctx, seq, maxCatchUp) {
+		return false // cannot tell: the mismatch stands, as it always did
+	}
+	if g := st.gen.Load(); g != *gen {
+		*gen = g
+		return true
+	}
+	return false
 }
 
 // verify asks the Verifier, once for all concurrent requests with the same
@@ -305,7 +398,7 @@ func (a *Authenticator) verify(ctx context.Context, st *stripe, gen uint64, keyI
 		if p == nil {
 			return nil, fmt.Errorf("%w: verifier returned no principal", ErrUnavailable)
 		}
-		e := &entry{digest: d, principal: p, expires: start.Add(a.ttl)}
+		e := &entry{secrets: []verifiedSecret{{digest: d, until: p.SecretUntil}}, principal: p, expires: start.Add(a.ttl)}
 		a.fill(vctx, st, gen, keyID, e, true)
 		return p, nil
 	})
@@ -352,6 +445,9 @@ func (a *Authenticator) fill(ctx context.Context, st *stripe, gen uint64, keyID 
 	defer st.mu.Unlock()
 	if st.gen.Load() != gen {
 		return
+	}
+	if prev, ok := a.l1.Peek(keyID); ok {
+		e = e.withOther(prev)
 	}
 	a.l1.Add(keyID, e)
 	if toL2 {

@@ -16,7 +16,21 @@ var (
 	ErrKeyExpired  = errors.New("API key expired")
 	ErrUnavailable = errors.New("Authentication service unavailable")
 	ErrBusy        = errors.New("Too many authentication attempts, retry later")
+	// ErrRateLimited: the key's own rate limit is spent (429).
+	ErrRateLimited = errors.New("Rate limit exceeded for this API key, retry later")
 )
+
+// NotAllowedError refuses a key used from an address its allow list does
+// not hold (403); its message names the address.
+type NotAllowedError struct{ Addr string }
+
+func (e *NotAllowedError) Error() string {
+	addr := e.Addr
+	if addr == "" {
+		addr = "an unknown address"
+	}
+	return "Key not allowed from " + addr
+}
 
 const (
 	bearerPrefix = "Bearer "

@@ -52,7 +52,7 @@ func TestL2EntryCarriesKeyExpiry(t *testing.T) {
 	} {
 		p := NewPrincipal("abcdefghijklmno", true, nil, []string{"getOrg"})
 		p.ExpiresAt = tc.expires
-		b, err := a.encode("abcdefghijklmno", &entry{digest: d, principal: p, expires: time.Now().Add(time.Minute)})
+		b, err := a.encode("abcdefghijklmno", &entry{secrets: []verifiedSecret{{digest: d}}, principal: p, expires: time.Now().Add(time.Minute)})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -32,19 +33,45 @@ type wireEntry struct {
 	// KeyExpires is the key's own expiry (unix milliseconds), 0 for
 	// never: a hit past it refuses, so L2 cannot outlive it.
 	KeyExpires int64 `json:"x,omitempty"`
+	// Until is when the secret stops working (the one before a roll), 0
+	// for with the key; Other and OtherUntil are the key's other secret
+	// within a roll's grace, when the entry has it.
+	Until      int64  `json:"u,omitempty"`
+	Other      string `json:"s,omitempty"`
+	OtherUntil int64  `json:"t,omitempty"`
+	// Allowed is the allow list (comma-joined CIDRs), Rate the rate limit
+	// as requests and milliseconds, PreviousUntil the roll's grace.
+	Allowed       string   `json:"i,omitempty"`
+	Rate          [2]int64 `json:"l,omitzero"`
+	PreviousUntil int64    `json:"p,omitempty"`
 }
 
 const macHexLen = sha256.Size * 2
 
 func (a *Authenticator) encode(keyID string, e *entry) ([]byte, error) {
-	body, err := json.Marshal(wireEntry{
-		Digest:     hex.EncodeToString(e.digest[:]),
-		Root:       e.principal.IsRoot,
-		Orgs:       strings.Join(e.principal.OrgIDs, ","),
-		Actions:    strings.Join(e.principal.Actions, ","),
-		Expires:    e.expires.UnixMilli(),
-		KeyExpires: keyExpires(e.principal),
-	})
+	p := e.principal
+	w := wireEntry{
+		Digest:        hex.EncodeToString(e.secrets[0].digest[:]),
+		Until:         unixMilli(e.secrets[0].until),
+		Root:          p.IsRoot,
+		Orgs:          strings.Join(p.OrgIDs, ","),
+		Actions:       strings.Join(p.Actions, ","),
+		Expires:       e.expires.UnixMilli(),
+		KeyExpires:    unixMilli(p.ExpiresAt),
+		Rate:          [2]int64{int64(p.RateLimit.Requests), p.RateLimit.Per.Milliseconds()},
+		PreviousUntil: unixMilli(p.PreviousUntil),
+	}
+	if len(e.secrets) > 1 {
+		w.Other, w.OtherUntil = hex.EncodeToString(e.secrets[1].digest[:]), unixMilli(e.secrets[1].until)
+	}
+	if len(p.AllowedIPs) > 0 {
+		ips := make([]string, len(p.AllowedIPs))
+		for i, ip := range p.AllowedIPs {
+			ips[i] = ip.String()
+		}
+		w.Allowed = strings.Join(ips, ",")
+	}
+	body, err := json.Marshal(w)
 	if err != nil {
 		return nil, err
 	}
@@ -70,24 +97,48 @@ func (a *Authenticator) decode(keyID string, b []byte) (*entry, error) {
 	if err := json.Unmarshal(body, &w); err != nil {
 		return nil, fmt.Errorf("entry body: %w", err)
 	}
-	e := &entry{
-		principal: NewPrincipal(keyID, w.Root, splitIDs(w.Orgs), splitIDs(w.Actions)),
-		expires:   time.UnixMilli(w.Expires),
+	p := NewPrincipal(keyID, w.Root, splitIDs(w.Orgs), splitIDs(w.Actions))
+	p.ExpiresAt = fromUnixMilli(w.KeyExpires)
+	p.PreviousUntil = fromUnixMilli(w.PreviousUntil)
+	p.RateLimit = RateLimit{Requests: int(w.Rate[0]), Per: time.Duration(w.Rate[1]) * time.Millisecond}
+	for _, s := range splitIDs(w.Allowed) {
+		prefix, err := netip.ParsePrefix(s)
+		if err != nil {
+			return nil, errors.New("entry allow list is malformed")
+		}
+		p.AllowedIPs = append(p.AllowedIPs, prefix)
 	}
-	if w.KeyExpires != 0 {
-		e.principal.ExpiresAt = time.UnixMilli(w.KeyExpires)
+	e := &entry{principal: p, expires: time.UnixMilli(w.Expires)}
+	for _, s := range []struct {
+		hex   string
+		until int64
+	}{{w.Digest, w.Until}, {w.Other, w.OtherUntil}} {
+		if s.hex == "" && len(e.secrets) > 0 {
+			break
+		}
+		v := verifiedSecret{until: fromUnixMilli(s.until)}
+		if n, err := hex.Decode(v.digest[:], []byte(s.hex)); err != nil || n != len(v.digest) {
+			return nil, errors.New("entry digest is malformed")
+		}
+		e.secrets = append(e.secrets, v)
 	}
-	if n, err := hex.Decode(e.digest[:], []byte(w.Digest)); err != nil || n != len(e.digest) {
-		return nil, errors.New("entry digest is malformed")
-	}
+	p.SecretUntil = e.secrets[0].until
 	return e, nil
 }
 
-func keyExpires(p *Principal) int64 {
-	if p.ExpiresAt.IsZero() {
+// unixMilli is t in unix milliseconds, 0 for the zero time.
+func unixMilli(t time.Time) int64 {
+	if t.IsZero() {
 		return 0
 	}
-	return p.ExpiresAt.UnixMilli()
+	return t.UnixMilli()
+}
+
+func fromUnixMilli(ms int64) time.Time {
+	if ms == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms)
 }
 
 func splitIDs(s string) []string {
@@ -252,6 +303,8 @@ type redisHealth struct {
 	retryAt atomic.Int64 // unix nanoseconds; 0 while healthy
 	down    atomic.Bool
 	log     *slog.Logger
+	// fallback says what serves while Redis is down, for the log.
+	fallback string
 }
 
 const redisRetryAfter = time.Second
@@ -265,7 +318,11 @@ func (h *redisHealth) failed(op string, err error) {
 	redisErrors.WithLabelValues(op).Inc()
 	h.retryAt.Store(time.Now().Add(redisRetryAfter).UnixNano())
 	if !h.down.Swap(true) {
-		h.log.Warn("auth: redis unavailable; serving from the in-process cache and the core", "op", op, "err", err)
+		fallback := h.fallback
+		if fallback == "" {
+			fallback = "serving from the in-process cache and the core"
+		}
+		h.log.Warn("auth: redis unavailable; "+fallback, "op", op, "err", err)
 	}
 }
 

@@ -116,19 +116,28 @@ func (b bucketLRU) put(id string) {
 type clientKey struct{}
 
 // WithClient returns ctx carrying the address of the client making the
-// request (gin's ClientIP, which follows server.trust_proxy): wrong secrets
-// are limited per client address as well as per key id. An IPv6 client
-// counts as its /64, which one host usually holds whole.
+// request (gin's ClientIP, which follows server.trust_proxy): a key's allow
+// list is checked against it, and wrong secrets are limited per client
+// address as well as per key id.
 func WithClient(ctx context.Context, addr string) context.Context {
+	return context.WithValue(ctx, clientKey{}, addr)
+}
+
+// ClientOf returns the client address ctx carries, "" when none.
+func ClientOf(ctx context.Context) string {
+	addr, _ := ctx.Value(clientKey{}).(string)
+	return addr
+}
+
+// clientFrom is the client whose wrong secrets ctx's request counts
+// against: its address, or for IPv6 its /64, which one host usually holds
+// whole.
+func clientFrom(ctx context.Context) string {
+	addr := ClientOf(ctx)
 	if ip, err := netip.ParseAddr(addr); err == nil && ip.Is6() && !ip.Is4In6() {
 		if p, err := ip.Prefix(64); err == nil {
 			addr = p.String()
 		}
 	}
-	return context.WithValue(ctx, clientKey{}, addr)
-}
-
-func clientFrom(ctx context.Context) string {
-	addr, _ := ctx.Value(clientKey{}).(string)
 	return addr
 }

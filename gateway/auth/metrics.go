@@ -38,12 +38,12 @@ var (
 
 	redisErrors = promauto.NewCounterVec(prometheus.CounterOpts{
 		Name: "pangolin_gateway_redis_errors_total",
-		Help: "Failed Redis operations of the key cache, by operation (get, set, del, purge); each one fell back to the in-process cache and the core.",
+		Help: "Failed Redis operations of the key cache, by operation (get, set, del, purge of the key cache; rate of a key's rate limit); each one fell back to the in-process cache and the core, or to the per-replica rate limit.",
 	}, []string{"op"})
 )
 
 func init() {
-	for _, op := range []string{"get", "set", "del", "purge"} {
+	for _, op := range []string{"get", "set", "del", "purge", "rate"} {
 		redisErrors.WithLabelValues(op)
 	}
 }

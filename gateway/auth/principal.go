@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"net/netip"
 	"slices"
 	"time"
 )
@@ -18,6 +19,18 @@ type Principal struct {
 	// ExpiresAt is when the key stops working; zero: never. Every cache
 	// hit checks it, so an expiry needs no invalidation to take effect.
 	ExpiresAt time.Time
+	// AllowedIPs are the addresses the key works from; empty: anywhere.
+	AllowedIPs []netip.Prefix
+	// RateLimit bounds the key's requests; zero: no limit.
+	RateLimit RateLimit
+	// PreviousUntil is, after a roll, when the secret before stops
+	// working; until then a secret that does not match the cached one may
+	// be the other one, which only the core can tell.
+	PreviousUntil time.Time
+	// SecretUntil is when the secret this principal was verified with
+	// stops working: PreviousUntil for the secret before a roll, zero for
+	// the key's own.
+	SecretUntil time.Time
 
 	// Sets built once by NewPrincipal: the guards ask on every request.
 	orgs    map[string]struct{}
@@ -35,6 +48,32 @@ func NewPrincipal(keyID string, isRoot bool, orgIDs, actions []string) *Principa
 		orgs:    set(orgIDs),
 		actions: set(actions),
 	}
+}
+
+// RateLimit is at most Requests per Per, in bursts of at most Requests.
+type RateLimit struct {
+	Requests int
+	Per      time.Duration
+}
+
+// AllowsFrom reports whether the key may be used from addr (the client's
+// address, "" when unknown): always without an allow list, otherwise when
+// the list holds it. The core applies the same rule to every call.
+func (p *Principal) AllowsFrom(addr string) bool {
+	if len(p.AllowedIPs) == 0 {
+		return true
+	}
+	ip, err := netip.ParseAddr(addr)
+	if err != nil {
+		return false
+	}
+	ip = ip.Unmap().WithZone("")
+	for _, prefix := range p.AllowedIPs {
+		if prefix.Contains(ip) {
+			return true
+		}
+	}
+	return false
 }
 
 // Expired reports whether the key is past its expiry at now.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -34,15 +35,45 @@ func (v CoreVerifier) Verify(ctx context.Context, keyID, secret string) (*Princi
 	if p.GetApiKeyId() != "" && p.GetApiKeyId() != keyID {
 		return nil, fmt.Errorf("%w: core answered for another key", ErrUnavailable)
 	}
+	return principalOf(keyID, p)
+}
+
+// principalOf is the core's answer as a Principal. Anything that does not
+// parse is the core's fault, never a reason to grant more.
+func principalOf(keyID string, p *corev1.Principal) (*Principal, error) {
 	out := NewPrincipal(keyID, p.GetIsRoot(), p.GetOrgIds(), p.GetActionIds())
-	if p.ExpiresAt != nil {
-		t, err := time.Parse(time.RFC3339Nano, p.GetExpiresAt())
+	var err error
+	if out.ExpiresAt, err = optionalTime(p.ExpiresAt); err != nil {
+		return nil, fmt.Errorf("%w: core answered an expiry that does not parse: %w", ErrUnavailable, err)
+	}
+	if out.PreviousUntil, err = optionalTime(p.PreviousSecretExpiresAt); err != nil {
+		return nil, fmt.Errorf("%w: core answered a grace that does not parse: %w", ErrUnavailable, err)
+	}
+	if p.GetPreviousSecret() {
+		out.SecretUntil = out.PreviousUntil
+	}
+	for _, s := range p.GetAllowedIps() {
+		prefix, err := netip.ParsePrefix(s)
 		if err != nil {
-			return nil, fmt.Errorf("%w: core answered an expiry that does not parse: %w", ErrUnavailable, err)
+			return nil, fmt.Errorf("%w: core answered an allow list that does not parse: %w", ErrUnavailable, err)
 		}
-		out.ExpiresAt = t
+		out.AllowedIPs = append(out.AllowedIPs, prefix)
+	}
+	if r := p.GetRateLimit(); r != nil {
+		if r.GetRequests() < 1 || r.GetPerSeconds() < 1 {
+			return nil, fmt.Errorf("%w: core answered a rate limit of %d per %d s", ErrUnavailable, r.GetRequests(), r.GetPerSeconds())
+		}
+		out.RateLimit = RateLimit{Requests: int(r.GetRequests()), Per: time.Duration(r.GetPerSeconds()) * time.Second}
 	}
 	return out, nil
+}
+
+// optionalTime parses an optional RFC 3339 time; nil is the zero time.
+func optionalTime(s *string) (time.Time, error) {
+	if s == nil {
+		return time.Time{}, nil
+	}
+	return time.Parse(time.RFC3339Nano, *s)
 }
 
 func verifyError(err error) error {

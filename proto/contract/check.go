@@ -104,6 +104,10 @@ func Check() []error {
 				if fd.IsList() || fd.Kind() == protoreflect.MessageKind {
 					fail("path or query field %s must be a scalar", fd.FullName())
 				}
+			case apiv1.Source_SOURCE_BODY_KEYS:
+				if !fd.IsList() || fd.Kind() != protoreflect.StringKind {
+					fail("body keys field %s must be a repeated string", fd.FullName())
+				}
 			}
 			if (f.GetBodyKey() != "" || f.GetDigits()) && (f.GetSource() != apiv1.Source_SOURCE_BODY || fd.Parent() != req) {
 				fail("body_key, digits: %s is no top-level body field", fd.FullName())

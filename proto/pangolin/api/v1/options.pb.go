@@ -209,6 +209,11 @@ const (
 	Source_SOURCE_PATH        Source = 1
 	Source_SOURCE_QUERY       Source = 2
 	Source_SOURCE_BODY        Source = 3
+	// Filled by the gateway, not sent by clients: the JSON names of the keys
+	// the body holds (a repeated string). An update tells with it a key sent
+	// as null or [] (clear) from one left out (keep), which proto3 cannot
+	// (AIP-134's update mask, derived from the body).
+	Source_SOURCE_BODY_KEYS Source = 4
 )
 
 // Enum value maps for Source.
@@ -218,12 +223,14 @@ var (
 		1: "SOURCE_PATH",
 		2: "SOURCE_QUERY",
 		3: "SOURCE_BODY",
+		4: "SOURCE_BODY_KEYS",
 	}
 	Source_value = map[string]int32{
 		"SOURCE_UNSPECIFIED": 0,
 		"SOURCE_PATH":        1,
 		"SOURCE_QUERY":       2,
 		"SOURCE_BODY":        3,
+		"SOURCE_BODY_KEYS":   4,
 	}
 )
 
@@ -757,12 +764,13 @@ const file_pangolin_api_v1_options_proto_rawDesc = "" +
 	"SCOPE_ROOT\x10\x03\x12\r\n" +
 	"\tSCOPE_ORG\x10\x04\x12\x10\n" +
 	"\fSCOPE_OBJECT\x10\x05\x12\x12\n" +
-	"\x0eSCOPE_INTERNAL\x10\x06*T\n" +
+	"\x0eSCOPE_INTERNAL\x10\x06*j\n" +
 	"\x06Source\x12\x16\n" +
 	"\x12SOURCE_UNSPECIFIED\x10\x00\x12\x0f\n" +
 	"\vSOURCE_PATH\x10\x01\x12\x10\n" +
 	"\fSOURCE_QUERY\x10\x02\x12\x0f\n" +
-	"\vSOURCE_BODY\x10\x03:3\n" +
+	"\vSOURCE_BODY\x10\x03\x12\x14\n" +
+	"\x10SOURCE_BODY_KEYS\x10\x04:3\n" +
 	"\x03tag\x12\x1f.google.protobuf.ServiceOptions\x18\xb8\x8e\x03 \x01(\tR\x03tag:N\n" +
 	"\x05route\x12\x1e.google.protobuf.MethodOptions\x18\xb8\x8e\x03 \x01(\v2\x16.pangolin.api.v1.RouteR\x05route:Q\n" +
 	"\x06access\x12\x1e.google.protobuf.MethodOptions\x18\xb9\x8e\x03 \x01(\v2\x17.pangolin.api.v1.AccessR\x06access:M\n" +

@@ -30,9 +30,19 @@ type Principal struct {
 	OrgIds    []string               `protobuf:"bytes,3,rep,name=org_ids,json=orgIds,proto3" json:"org_ids,omitempty"`
 	ActionIds []string               `protobuf:"bytes,4,rep,name=action_ids,json=actionIds,proto3" json:"action_ids,omitempty"`
 	// When the key stops working (core.TimeFormat, UTC); unset: never.
-	ExpiresAt     *string `protobuf:"bytes,5,opt,name=expires_at,json=expiresAt,proto3,oneof" json:"expires_at,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	ExpiresAt *string `protobuf:"bytes,5,opt,name=expires_at,json=expiresAt,proto3,oneof" json:"expires_at,omitempty"`
+	// The addresses (CIDRs) the key works from; empty: anywhere.
+	AllowedIps []string `protobuf:"bytes,6,rep,name=allowed_ips,json=allowedIps,proto3" json:"allowed_ips,omitempty"`
+	// Unset: no rate limit.
+	RateLimit *RateLimit `protobuf:"bytes,7,opt,name=rate_limit,json=rateLimit,proto3" json:"rate_limit,omitempty"`
+	// After a roll, when the previous secret stops working; unset: it does
+	// not (any more).
+	PreviousSecretExpiresAt *string `protobuf:"bytes,8,opt,name=previous_secret_expires_at,json=previousSecretExpiresAt,proto3,oneof" json:"previous_secret_expires_at,omitempty"`
+	// Verify only: the secret given is the previous one, which works until
+	// previous_secret_expires_at.
+	PreviousSecret bool `protobuf:"varint,9,opt,name=previous_secret,json=previousSecret,proto3" json:"previous_secret,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Principal) Reset() {
@@ -100,6 +110,90 @@ func (x *Principal) GetExpiresAt() string {
 	return ""
 }
 
+func (x *Principal) GetAllowedIps() []string {
+	if x != nil {
+		return x.AllowedIps
+	}
+	return nil
+}
+
+func (x *Principal) GetRateLimit() *RateLimit {
+	if x != nil {
+		return x.RateLimit
+	}
+	return nil
+}
+
+func (x *Principal) GetPreviousSecretExpiresAt() string {
+	if x != nil && x.PreviousSecretExpiresAt != nil {
+		return *x.PreviousSecretExpiresAt
+	}
+	return ""
+}
+
+func (x *Principal) GetPreviousSecret() bool {
+	if x != nil {
+		return x.PreviousSecret
+	}
+	return false
+}
+
+// RateLimit bounds a key's requests across every gateway: at most requests
+// per perSeconds seconds, in bursts of at most requests.
+type RateLimit struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// 1-1000000.
+	Requests int32 `protobuf:"varint,1,opt,name=requests,proto3" json:"requests,omitempty"`
+	// 1-86400.
+	PerSeconds    int32 `protobuf:"varint,2,opt,name=per_seconds,json=perSeconds,proto3" json:"per_seconds,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RateLimit) Reset() {
+	*x = RateLimit{}
+	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RateLimit) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RateLimit) ProtoMessage() {}
+
+func (x *RateLimit) ProtoReflect() protoreflect.Message {
+	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RateLimit.ProtoReflect.Descriptor instead.
+func (*RateLimit) Descriptor() ([]byte, []int) {
+	return file_pangolin_core_v1_apikeys_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *RateLimit) GetRequests() int32 {
+	if x != nil {
+		return x.Requests
+	}
+	return 0
+}
+
+func (x *RateLimit) GetPerSeconds() int32 {
+	if x != nil {
+		return x.PerSeconds
+	}
+	return 0
+}
+
 type VerifyRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	ApiKeyId      string                 `protobuf:"bytes,1,opt,name=api_key_id,json=apiKeyId,proto3" json:"api_key_id,omitempty"`
@@ -110,7 +204,7 @@ type VerifyRequest struct {
 
 func (x *VerifyRequest) Reset() {
 	*x = VerifyRequest{}
-	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[1]
+	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -122,7 +216,7 @@ func (x *VerifyRequest) String() string {
 func (*VerifyRequest) ProtoMessage() {}
 
 func (x *VerifyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[1]
+	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -135,7 +229,7 @@ func (x *VerifyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyRequest.ProtoReflect.Descriptor instead.
 func (*VerifyRequest) Descriptor() ([]byte, []int) {
-	return file_pangolin_core_v1_apikeys_proto_rawDescGZIP(), []int{1}
+	return file_pangolin_core_v1_apikeys_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *VerifyRequest) GetApiKeyId() string {
@@ -160,14 +254,20 @@ type CreateOrgKeyRequest struct {
 	// When the key stops working: an RFC 3339 time in the future, stored in
 	// UTC. Past it every request with the key gets 401 "API key expired".
 	// Absent or null: the key never expires.
-	ExpiresAt     *string `protobuf:"bytes,3,opt,name=expires_at,json=expiresAt,proto3,oneof" json:"expires_at,omitempty"`
+	ExpiresAt *string `protobuf:"bytes,3,opt,name=expires_at,json=expiresAt,proto3,oneof" json:"expires_at,omitempty"`
+	// The addresses the key works from: IPv4 or IPv6 addresses and CIDRs,
+	// at most 100. From any other address every request gets 403. Absent or
+	// []: from anywhere.
+	AllowedIps []string `protobuf:"bytes,4,rep,name=allowed_ips,json=allowedIps,proto3" json:"allowed_ips,omitempty"`
+	// Past it every request with the key gets 429. Absent or null: no limit.
+	RateLimit     *RateLimit `protobuf:"bytes,5,opt,name=rate_limit,json=rateLimit,proto3" json:"rate_limit,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CreateOrgKeyRequest) Reset() {
 	*x = CreateOrgKeyRequest{}
-	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[2]
+	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -179,7 +279,7 @@ func (x *CreateOrgKeyRequest) String() string {
 func (*CreateOrgKeyRequest) ProtoMessage() {}
 
 func (x *CreateOrgKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[2]
+	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -192,7 +292,7 @@ func (x *CreateOrgKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateOrgKeyRequest.ProtoReflect.Descriptor instead.
 func (*CreateOrgKeyRequest) Descriptor() ([]byte, []int) {
-	return file_pangolin_core_v1_apikeys_proto_rawDescGZIP(), []int{2}
+	return file_pangolin_core_v1_apikeys_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *CreateOrgKeyRequest) GetOrgId() string {
@@ -216,6 +316,20 @@ func (x *CreateOrgKeyRequest) GetExpiresAt() string {
 	return ""
 }
 
+func (x *CreateOrgKeyRequest) GetAllowedIps() []string {
+	if x != nil {
+		return x.AllowedIps
+	}
+	return nil
+}
+
+func (x *CreateOrgKeyRequest) GetRateLimit() *RateLimit {
+	if x != nil {
+		return x.RateLimit
+	}
+	return nil
+}
+
 // CreatedApiKey carries the secret: the only time it ever leaves the core.
 type CreatedApiKey struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
@@ -226,14 +340,20 @@ type CreatedApiKey struct {
 	LastChars string `protobuf:"bytes,4,opt,name=last_chars,json=lastChars,proto3" json:"last_chars,omitempty"`
 	CreatedAt string `protobuf:"bytes,5,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
 	// When the key stops working (UTC); null: never.
-	ExpiresAt     *string `protobuf:"bytes,6,opt,name=expires_at,json=expiresAt,proto3,oneof" json:"expires_at,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	ExpiresAt *string `protobuf:"bytes,6,opt,name=expires_at,json=expiresAt,proto3,oneof" json:"expires_at,omitempty"`
+	// The addresses (CIDRs) the key works from; []: anywhere.
+	AllowedIps []string `protobuf:"bytes,7,rep,name=allowed_ips,json=allowedIps,proto3" json:"allowed_ips,omitempty"`
+	// null: no rate limit.
+	RateLimit *RateLimit `protobuf:"bytes,8,opt,name=rate_limit,json=rateLimit,proto3" json:"rate_limit,omitempty"`
+	// After a roll: when the previous secret stops working; null otherwise.
+	PreviousSecretExpiresAt *string `protobuf:"bytes,9,opt,name=previous_secret_expires_at,json=previousSecretExpiresAt,proto3,oneof" json:"previous_secret_expires_at,omitempty"`
+	unknownFields           protoimpl.UnknownFields
+	sizeCache               protoimpl.SizeCache
 }
 
 func (x *CreatedApiKey) Reset() {
 	*x = CreatedApiKey{}
-	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[3]
+	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -245,7 +365,7 @@ func (x *CreatedApiKey) String() string {
 func (*CreatedApiKey) ProtoMessage() {}
 
 func (x *CreatedApiKey) ProtoReflect() protoreflect.Message {
-	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[3]
+	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -258,7 +378,7 @@ func (x *CreatedApiKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreatedApiKey.ProtoReflect.Descriptor instead.
 func (*CreatedApiKey) Descriptor() ([]byte, []int) {
-	return file_pangolin_core_v1_apikeys_proto_rawDescGZIP(), []int{3}
+	return file_pangolin_core_v1_apikeys_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *CreatedApiKey) GetApiKeyId() string {
@@ -303,6 +423,27 @@ func (x *CreatedApiKey) GetExpiresAt() string {
 	return ""
 }
 
+func (x *CreatedApiKey) GetAllowedIps() []string {
+	if x != nil {
+		return x.AllowedIps
+	}
+	return nil
+}
+
+func (x *CreatedApiKey) GetRateLimit() *RateLimit {
+	if x != nil {
+		return x.RateLimit
+	}
+	return nil
+}
+
+func (x *CreatedApiKey) GetPreviousSecretExpiresAt() string {
+	if x != nil && x.PreviousSecretExpiresAt != nil {
+		return *x.PreviousSecretExpiresAt
+	}
+	return ""
+}
+
 // ApiKey is a key in a list: never its hash or secret.
 type ApiKey struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
@@ -312,14 +453,22 @@ type ApiKey struct {
 	CreatedAt string                 `protobuf:"bytes,4,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
 	Name      string                 `protobuf:"bytes,5,opt,name=name,proto3" json:"name,omitempty"`
 	// When the key stops working (UTC); null: never.
-	ExpiresAt     *string `protobuf:"bytes,6,opt,name=expires_at,json=expiresAt,proto3,oneof" json:"expires_at,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	ExpiresAt *string `protobuf:"bytes,6,opt,name=expires_at,json=expiresAt,proto3,oneof" json:"expires_at,omitempty"`
+	// The addresses (CIDRs) the key works from; []: anywhere.
+	AllowedIps []string `protobuf:"bytes,7,rep,name=allowed_ips,json=allowedIps,proto3" json:"allowed_ips,omitempty"`
+	// null: no rate limit.
+	RateLimit *RateLimit `protobuf:"bytes,8,opt,name=rate_limit,json=rateLimit,proto3" json:"rate_limit,omitempty"`
+	// When the key was last used, to the minute (UTC); null: never.
+	LastUsedAt *string `protobuf:"bytes,9,opt,name=last_used_at,json=lastUsedAt,proto3,oneof" json:"last_used_at,omitempty"`
+	// After a roll: when the previous secret stops working; null otherwise.
+	PreviousSecretExpiresAt *string `protobuf:"bytes,10,opt,name=previous_secret_expires_at,json=previousSecretExpiresAt,proto3,oneof" json:"previous_secret_expires_at,omitempty"`
+	unknownFields           protoimpl.UnknownFields
+	sizeCache               protoimpl.SizeCache
 }
 
 func (x *ApiKey) Reset() {
 	*x = ApiKey{}
-	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[4]
+	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -331,7 +480,7 @@ func (x *ApiKey) String() string {
 func (*ApiKey) ProtoMessage() {}
 
 func (x *ApiKey) ProtoReflect() protoreflect.Message {
-	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[4]
+	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -344,7 +493,7 @@ func (x *ApiKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApiKey.ProtoReflect.Descriptor instead.
 func (*ApiKey) Descriptor() ([]byte, []int) {
-	return file_pangolin_core_v1_apikeys_proto_rawDescGZIP(), []int{4}
+	return file_pangolin_core_v1_apikeys_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ApiKey) GetApiKeyId() string {
@@ -389,6 +538,34 @@ func (x *ApiKey) GetExpiresAt() string {
 	return ""
 }
 
+func (x *ApiKey) GetAllowedIps() []string {
+	if x != nil {
+		return x.AllowedIps
+	}
+	return nil
+}
+
+func (x *ApiKey) GetRateLimit() *RateLimit {
+	if x != nil {
+		return x.RateLimit
+	}
+	return nil
+}
+
+func (x *ApiKey) GetLastUsedAt() string {
+	if x != nil && x.LastUsedAt != nil {
+		return *x.LastUsedAt
+	}
+	return ""
+}
+
+func (x *ApiKey) GetPreviousSecretExpiresAt() string {
+	if x != nil && x.PreviousSecretExpiresAt != nil {
+		return *x.PreviousSecretExpiresAt
+	}
+	return ""
+}
+
 type GetCallerKeyRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -397,7 +574,7 @@ type GetCallerKeyRequest struct {
 
 func (x *GetCallerKeyRequest) Reset() {
 	*x = GetCallerKeyRequest{}
-	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[5]
+	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -409,7 +586,7 @@ func (x *GetCallerKeyRequest) String() string {
 func (*GetCallerKeyRequest) ProtoMessage() {}
 
 func (x *GetCallerKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[5]
+	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -422,7 +599,7 @@ func (x *GetCallerKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCallerKeyRequest.ProtoReflect.Descriptor instead.
 func (*GetCallerKeyRequest) Descriptor() ([]byte, []int) {
-	return file_pangolin_core_v1_apikeys_proto_rawDescGZIP(), []int{5}
+	return file_pangolin_core_v1_apikeys_proto_rawDescGZIP(), []int{6}
 }
 
 // CallerKey is the key that made the request, as it sees itself.
@@ -435,15 +612,23 @@ type CallerKey struct {
 	OrgIds    []string `protobuf:"bytes,4,rep,name=org_ids,json=orgIds,proto3" json:"org_ids,omitempty"`
 	ActionIds []string `protobuf:"bytes,5,rep,name=action_ids,json=actionIds,proto3" json:"action_ids,omitempty"`
 	// When the key stops working (UTC); null: never.
-	ExpiresAt     *string `protobuf:"bytes,6,opt,name=expires_at,json=expiresAt,proto3,oneof" json:"expires_at,omitempty"`
-	CreatedAt     string  `protobuf:"bytes,7,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	ExpiresAt *string `protobuf:"bytes,6,opt,name=expires_at,json=expiresAt,proto3,oneof" json:"expires_at,omitempty"`
+	CreatedAt string  `protobuf:"bytes,7,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	// The addresses (CIDRs) the key works from; []: anywhere.
+	AllowedIps []string `protobuf:"bytes,8,rep,name=allowed_ips,json=allowedIps,proto3" json:"allowed_ips,omitempty"`
+	// null: no rate limit.
+	RateLimit *RateLimit `protobuf:"bytes,9,opt,name=rate_limit,json=rateLimit,proto3" json:"rate_limit,omitempty"`
+	// When the key was last used, to the minute (UTC); null: never.
+	LastUsedAt *string `protobuf:"bytes,10,opt,name=last_used_at,json=lastUsedAt,proto3,oneof" json:"last_used_at,omitempty"`
+	// After a roll: when the previous secret stops working; null otherwise.
+	PreviousSecretExpiresAt *string `protobuf:"bytes,11,opt,name=previous_secret_expires_at,json=previousSecretExpiresAt,proto3,oneof" json:"previous_secret_expires_at,omitempty"`
+	unknownFields           protoimpl.UnknownFields
+	sizeCache               protoimpl.SizeCache
 }
 
 func (x *CallerKey) Reset() {
 	*x = CallerKey{}
-	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[6]
+	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -455,7 +640,7 @@ func (x *CallerKey) String() string {
 func (*CallerKey) ProtoMessage() {}
 
 func (x *CallerKey) ProtoReflect() protoreflect.Message {
-	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[6]
+	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -468,7 +653,7 @@ func (x *CallerKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallerKey.ProtoReflect.Descriptor instead.
 func (*CallerKey) Descriptor() ([]byte, []int) {
-	return file_pangolin_core_v1_apikeys_proto_rawDescGZIP(), []int{6}
+	return file_pangolin_core_v1_apikeys_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *CallerKey) GetApiKeyId() string {
@@ -520,17 +705,47 @@ func (x *CallerKey) GetCreatedAt() string {
 	return ""
 }
 
+func (x *CallerKey) GetAllowedIps() []string {
+	if x != nil {
+		return x.AllowedIps
+	}
+	return nil
+}
+
+func (x *CallerKey) GetRateLimit() *RateLimit {
+	if x != nil {
+		return x.RateLimit
+	}
+	return nil
+}
+
+func (x *CallerKey) GetLastUsedAt() string {
+	if x != nil && x.LastUsedAt != nil {
+		return *x.LastUsedAt
+	}
+	return ""
+}
+
+func (x *CallerKey) GetPreviousSecretExpiresAt() string {
+	if x != nil && x.PreviousSecretExpiresAt != nil {
+		return *x.PreviousSecretExpiresAt
+	}
+	return ""
+}
+
 type ListOrgKeysRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	OrgId         string                 `protobuf:"bytes,1,opt,name=org_id,json=orgId,proto3" json:"org_id,omitempty"`
-	Page          *Page                  `protobuf:"bytes,2,opt,name=page,proto3" json:"page,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	OrgId string                 `protobuf:"bytes,1,opt,name=org_id,json=orgId,proto3" json:"org_id,omitempty"`
+	Page  *Page                  `protobuf:"bytes,2,opt,name=page,proto3" json:"page,omitempty"`
+	// An RFC 3339 time: only the keys whose lastUsedAt is before it, or null.
+	UnusedSince   *string `protobuf:"bytes,3,opt,name=unused_since,json=unusedSince,proto3,oneof" json:"unused_since,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ListOrgKeysRequest) Reset() {
 	*x = ListOrgKeysRequest{}
-	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[7]
+	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -542,7 +757,7 @@ func (x *ListOrgKeysRequest) String() string {
 func (*ListOrgKeysRequest) ProtoMessage() {}
 
 func (x *ListOrgKeysRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[7]
+	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -555,7 +770,7 @@ func (x *ListOrgKeysRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListOrgKeysRequest.ProtoReflect.Descriptor instead.
 func (*ListOrgKeysRequest) Descriptor() ([]byte, []int) {
-	return file_pangolin_core_v1_apikeys_proto_rawDescGZIP(), []int{7}
+	return file_pangolin_core_v1_apikeys_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ListOrgKeysRequest) GetOrgId() string {
@@ -572,6 +787,173 @@ func (x *ListOrgKeysRequest) GetPage() *Page {
 	return nil
 }
 
+func (x *ListOrgKeysRequest) GetUnusedSince() string {
+	if x != nil && x.UnusedSince != nil {
+		return *x.UnusedSince
+	}
+	return ""
+}
+
+// UpdateOrgKeyRequest changes the fields the body holds; at least one.
+type UpdateOrgKeyRequest struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	OrgId    string                 `protobuf:"bytes,1,opt,name=org_id,json=orgId,proto3" json:"org_id,omitempty"`
+	ApiKeyId string                 `protobuf:"bytes,2,opt,name=api_key_id,json=apiKeyId,proto3" json:"api_key_id,omitempty"`
+	// 1-255 characters.
+	Name *string `protobuf:"bytes,3,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// An RFC 3339 time in the future; null: the key never expires.
+	ExpiresAt *string `protobuf:"bytes,4,opt,name=expires_at,json=expiresAt,proto3,oneof" json:"expires_at,omitempty"`
+	// Replaces the allow list (at most 100 addresses and CIDRs); null or
+	// []: from anywhere.
+	AllowedIps []string `protobuf:"bytes,5,rep,name=allowed_ips,json=allowedIps,proto3" json:"allowed_ips,omitempty"`
+	// null: no rate limit.
+	RateLimit *RateLimit `protobuf:"bytes,6,opt,name=rate_limit,json=rateLimit,proto3" json:"rate_limit,omitempty"`
+	// Which of the above the body holds (filled by the gateway).
+	BodyKeys      []string `protobuf:"bytes,7,rep,name=body_keys,json=bodyKeys,proto3" json:"body_keys,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateOrgKeyRequest) Reset() {
+	*x = UpdateOrgKeyRequest{}
+	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateOrgKeyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateOrgKeyRequest) ProtoMessage() {}
+
+func (x *UpdateOrgKeyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateOrgKeyRequest.ProtoReflect.Descriptor instead.
+func (*UpdateOrgKeyRequest) Descriptor() ([]byte, []int) {
+	return file_pangolin_core_v1_apikeys_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *UpdateOrgKeyRequest) GetOrgId() string {
+	if x != nil {
+		return x.OrgId
+	}
+	return ""
+}
+
+func (x *UpdateOrgKeyRequest) GetApiKeyId() string {
+	if x != nil {
+		return x.ApiKeyId
+	}
+	return ""
+}
+
+func (x *UpdateOrgKeyRequest) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *UpdateOrgKeyRequest) GetExpiresAt() string {
+	if x != nil && x.ExpiresAt != nil {
+		return *x.ExpiresAt
+	}
+	return ""
+}
+
+func (x *UpdateOrgKeyRequest) GetAllowedIps() []string {
+	if x != nil {
+		return x.AllowedIps
+	}
+	return nil
+}
+
+func (x *UpdateOrgKeyRequest) GetRateLimit() *RateLimit {
+	if x != nil {
+		return x.RateLimit
+	}
+	return nil
+}
+
+func (x *UpdateOrgKeyRequest) GetBodyKeys() []string {
+	if x != nil {
+		return x.BodyKeys
+	}
+	return nil
+}
+
+type RollOrgKeyRequest struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	OrgId    string                 `protobuf:"bytes,1,opt,name=org_id,json=orgId,proto3" json:"org_id,omitempty"`
+	ApiKeyId string                 `protobuf:"bytes,2,opt,name=api_key_id,json=apiKeyId,proto3" json:"api_key_id,omitempty"`
+	// How long the old secret keeps working: 0-86400 seconds.
+	GraceSeconds  int32 `protobuf:"varint,3,opt,name=grace_seconds,json=graceSeconds,proto3" json:"grace_seconds,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RollOrgKeyRequest) Reset() {
+	*x = RollOrgKeyRequest{}
+	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RollOrgKeyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RollOrgKeyRequest) ProtoMessage() {}
+
+func (x *RollOrgKeyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RollOrgKeyRequest.ProtoReflect.Descriptor instead.
+func (*RollOrgKeyRequest) Descriptor() ([]byte, []int) {
+	return file_pangolin_core_v1_apikeys_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *RollOrgKeyRequest) GetOrgId() string {
+	if x != nil {
+		return x.OrgId
+	}
+	return ""
+}
+
+func (x *RollOrgKeyRequest) GetApiKeyId() string {
+	if x != nil {
+		return x.ApiKeyId
+	}
+	return ""
+}
+
+func (x *RollOrgKeyRequest) GetGraceSeconds() int32 {
+	if x != nil {
+		return x.GraceSeconds
+	}
+	return 0
+}
+
 type ListOrgKeysResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	ApiKeys       []*ApiKey              `protobuf:"bytes,1,rep,name=api_keys,json=apiKeys,proto3" json:"api_keys,omitempty"`
@@ -582,7 +964,7 @@ type ListOrgKeysResponse struct {
 
 func (x *ListOrgKeysResponse) Reset() {
 	*x = ListOrgKeysResponse{}
-	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[8]
+	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -594,7 +976,7 @@ func (x *ListOrgKeysResponse) String() string {
 func (*ListOrgKeysResponse) ProtoMessage() {}
 
 func (x *ListOrgKeysResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[8]
+	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -607,7 +989,7 @@ func (x *ListOrgKeysResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListOrgKeysResponse.ProtoReflect.Descriptor instead.
 func (*ListOrgKeysResponse) Descriptor() ([]byte, []int) {
-	return file_pangolin_core_v1_apikeys_proto_rawDescGZIP(), []int{8}
+	return file_pangolin_core_v1_apikeys_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ListOrgKeysResponse) GetApiKeys() []*ApiKey {
@@ -634,7 +1016,7 @@ type OrgKeyRequest struct {
 
 func (x *OrgKeyRequest) Reset() {
 	*x = OrgKeyRequest{}
-	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[9]
+	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -646,7 +1028,7 @@ func (x *OrgKeyRequest) String() string {
 func (*OrgKeyRequest) ProtoMessage() {}
 
 func (x *OrgKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[9]
+	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -659,7 +1041,7 @@ func (x *OrgKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OrgKeyRequest.ProtoReflect.Descriptor instead.
 func (*OrgKeyRequest) Descriptor() ([]byte, []int) {
-	return file_pangolin_core_v1_apikeys_proto_rawDescGZIP(), []int{9}
+	return file_pangolin_core_v1_apikeys_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *OrgKeyRequest) GetOrgId() string {
@@ -688,7 +1070,7 @@ type SetKeyActionsRequest struct {
 
 func (x *SetKeyActionsRequest) Reset() {
 	*x = SetKeyActionsRequest{}
-	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[10]
+	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -700,7 +1082,7 @@ func (x *SetKeyActionsRequest) String() string {
 func (*SetKeyActionsRequest) ProtoMessage() {}
 
 func (x *SetKeyActionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[10]
+	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -713,7 +1095,7 @@ func (x *SetKeyActionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetKeyActionsRequest.ProtoReflect.Descriptor instead.
 func (*SetKeyActionsRequest) Descriptor() ([]byte, []int) {
-	return file_pangolin_core_v1_apikeys_proto_rawDescGZIP(), []int{10}
+	return file_pangolin_core_v1_apikeys_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *SetKeyActionsRequest) GetOrgId() string {
@@ -748,7 +1130,7 @@ type ListKeyActionsRequest struct {
 
 func (x *ListKeyActionsRequest) Reset() {
 	*x = ListKeyActionsRequest{}
-	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[11]
+	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -760,7 +1142,7 @@ func (x *ListKeyActionsRequest) String() string {
 func (*ListKeyActionsRequest) ProtoMessage() {}
 
 func (x *ListKeyActionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[11]
+	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -773,7 +1155,7 @@ func (x *ListKeyActionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListKeyActionsRequest.ProtoReflect.Descriptor instead.
 func (*ListKeyActionsRequest) Descriptor() ([]byte, []int) {
-	return file_pangolin_core_v1_apikeys_proto_rawDescGZIP(), []int{11}
+	return file_pangolin_core_v1_apikeys_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ListKeyActionsRequest) GetOrgId() string {
@@ -807,7 +1189,7 @@ type KeyAction struct {
 
 func (x *KeyAction) Reset() {
 	*x = KeyAction{}
-	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[12]
+	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -819,7 +1201,7 @@ func (x *KeyAction) String() string {
 func (*KeyAction) ProtoMessage() {}
 
 func (x *KeyAction) ProtoReflect() protoreflect.Message {
-	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[12]
+	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -832,7 +1214,7 @@ func (x *KeyAction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyAction.ProtoReflect.Descriptor instead.
 func (*KeyAction) Descriptor() ([]byte, []int) {
-	return file_pangolin_core_v1_apikeys_proto_rawDescGZIP(), []int{12}
+	return file_pangolin_core_v1_apikeys_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *KeyAction) GetActionId() string {
@@ -852,7 +1234,7 @@ type ListKeyActionsResponse struct {
 
 func (x *ListKeyActionsResponse) Reset() {
 	*x = ListKeyActionsResponse{}
-	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[13]
+	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -864,7 +1246,7 @@ func (x *ListKeyActionsResponse) String() string {
 func (*ListKeyActionsResponse) ProtoMessage() {}
 
 func (x *ListKeyActionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[13]
+	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -877,7 +1259,7 @@ func (x *ListKeyActionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListKeyActionsResponse.ProtoReflect.Descriptor instead.
 func (*ListKeyActionsResponse) Descriptor() ([]byte, []int) {
-	return file_pangolin_core_v1_apikeys_proto_rawDescGZIP(), []int{13}
+	return file_pangolin_core_v1_apikeys_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ListKeyActionsResponse) GetActions() []*KeyAction {
@@ -907,7 +1289,7 @@ type WatchKeyChangesRequest struct {
 
 func (x *WatchKeyChangesRequest) Reset() {
 	*x = WatchKeyChangesRequest{}
-	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[14]
+	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -919,7 +1301,7 @@ func (x *WatchKeyChangesRequest) String() string {
 func (*WatchKeyChangesRequest) ProtoMessage() {}
 
 func (x *WatchKeyChangesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[14]
+	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -932,7 +1314,7 @@ func (x *WatchKeyChangesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchKeyChangesRequest.ProtoReflect.Descriptor instead.
 func (*WatchKeyChangesRequest) Descriptor() ([]byte, []int) {
-	return file_pangolin_core_v1_apikeys_proto_rawDescGZIP(), []int{14}
+	return file_pangolin_core_v1_apikeys_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *WatchKeyChangesRequest) GetAfterSeq() int64 {
@@ -963,7 +1345,7 @@ type KeyChange struct {
 
 func (x *KeyChange) Reset() {
 	*x = KeyChange{}
-	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[15]
+	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -975,7 +1357,7 @@ func (x *KeyChange) String() string {
 func (*KeyChange) ProtoMessage() {}
 
 func (x *KeyChange) ProtoReflect() protoreflect.Message {
-	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[15]
+	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -988,7 +1370,7 @@ func (x *KeyChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyChange.ProtoReflect.Descriptor instead.
 func (*KeyChange) Descriptor() ([]byte, []int) {
-	return file_pangolin_core_v1_apikeys_proto_rawDescGZIP(), []int{15}
+	return file_pangolin_core_v1_apikeys_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *KeyChange) GetSeq() int64 {
@@ -1020,7 +1402,7 @@ type ListKeyIdsRequest struct {
 
 func (x *ListKeyIdsRequest) Reset() {
 	*x = ListKeyIdsRequest{}
-	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[16]
+	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1032,7 +1414,7 @@ func (x *ListKeyIdsRequest) String() string {
 func (*ListKeyIdsRequest) ProtoMessage() {}
 
 func (x *ListKeyIdsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[16]
+	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1045,7 +1427,7 @@ func (x *ListKeyIdsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListKeyIdsRequest.ProtoReflect.Descriptor instead.
 func (*ListKeyIdsRequest) Descriptor() ([]byte, []int) {
-	return file_pangolin_core_v1_apikeys_proto_rawDescGZIP(), []int{16}
+	return file_pangolin_core_v1_apikeys_proto_rawDescGZIP(), []int{19}
 }
 
 type ListKeyIdsResponse struct {
@@ -1057,7 +1439,7 @@ type ListKeyIdsResponse struct {
 
 func (x *ListKeyIdsResponse) Reset() {
 	*x = ListKeyIdsResponse{}
-	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[17]
+	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1069,7 +1451,7 @@ func (x *ListKeyIdsResponse) String() string {
 func (*ListKeyIdsResponse) ProtoMessage() {}
 
 func (x *ListKeyIdsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[17]
+	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1082,7 +1464,7 @@ func (x *ListKeyIdsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListKeyIdsResponse.ProtoReflect.Descriptor instead.
 func (*ListKeyIdsResponse) Descriptor() ([]byte, []int) {
-	return file_pangolin_core_v1_apikeys_proto_rawDescGZIP(), []int{17}
+	return file_pangolin_core_v1_apikeys_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ListKeyIdsResponse) GetApiKeyIds() []string {
@@ -1100,7 +1482,7 @@ type KeyChangePositionRequest struct {
 
 func (x *KeyChangePositionRequest) Reset() {
 	*x = KeyChangePositionRequest{}
-	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[18]
+	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1112,7 +1494,7 @@ func (x *KeyChangePositionRequest) String() string {
 func (*KeyChangePositionRequest) ProtoMessage() {}
 
 func (x *KeyChangePositionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[18]
+	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1125,7 +1507,7 @@ func (x *KeyChangePositionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyChangePositionRequest.ProtoReflect.Descriptor instead.
 func (*KeyChangePositionRequest) Descriptor() ([]byte, []int) {
-	return file_pangolin_core_v1_apikeys_proto_rawDescGZIP(), []int{18}
+	return file_pangolin_core_v1_apikeys_proto_rawDescGZIP(), []int{21}
 }
 
 type KeyChangePositionResponse struct {
@@ -1137,7 +1519,7 @@ type KeyChangePositionResponse struct {
 
 func (x *KeyChangePositionResponse) Reset() {
 	*x = KeyChangePositionResponse{}
-	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[19]
+	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1149,7 +1531,7 @@ func (x *KeyChangePositionResponse) String() string {
 func (*KeyChangePositionResponse) ProtoMessage() {}
 
 func (x *KeyChangePositionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[19]
+	mi := &file_pangolin_core_v1_apikeys_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1162,7 +1544,7 @@ func (x *KeyChangePositionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyChangePositionResponse.ProtoReflect.Descriptor instead.
 func (*KeyChangePositionResponse) Descriptor() ([]byte, []int) {
-	return file_pangolin_core_v1_apikeys_proto_rawDescGZIP(), []int{19}
+	return file_pangolin_core_v1_apikeys_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *KeyChangePositionResponse) GetSeq() int64 {
@@ -1176,7 +1558,7 @@ var File_pangolin_core_v1_apikeys_proto protoreflect.FileDescriptor
 
 const file_pangolin_core_v1_apikeys_proto_rawDesc = "" +
 	"\n" +
-	"\x1epangolin/core/v1/apikeys.proto\x12\x10pangolin.core.v1\x1a\x1dpangolin/api/v1/options.proto\x1a\x1dpangolin/core/v1/common.proto\"\xad\x01\n" +
+	"\x1epangolin/core/v1/apikeys.proto\x12\x10pangolin.core.v1\x1a\x1dpangolin/api/v1/options.proto\x1a\x1dpangolin/core/v1/common.proto\"\x94\x03\n" +
 	"\tPrincipal\x12\x1c\n" +
 	"\n" +
 	"api_key_id\x18\x01 \x01(\tR\bapiKeyId\x12\x17\n" +
@@ -1185,19 +1567,35 @@ const file_pangolin_core_v1_apikeys_proto_rawDesc = "" +
 	"\n" +
 	"action_ids\x18\x04 \x03(\tR\tactionIds\x12\"\n" +
 	"\n" +
-	"expires_at\x18\x05 \x01(\tH\x00R\texpiresAt\x88\x01\x01B\r\n" +
-	"\v_expires_at\"E\n" +
+	"expires_at\x18\x05 \x01(\tH\x00R\texpiresAt\x88\x01\x01\x12\x1f\n" +
+	"\vallowed_ips\x18\x06 \x03(\tR\n" +
+	"allowedIps\x12:\n" +
+	"\n" +
+	"rate_limit\x18\a \x01(\v2\x1b.pangolin.core.v1.RateLimitR\trateLimit\x12@\n" +
+	"\x1aprevious_secret_expires_at\x18\b \x01(\tH\x01R\x17previousSecretExpiresAt\x88\x01\x01\x12'\n" +
+	"\x0fprevious_secret\x18\t \x01(\bR\x0epreviousSecretB\r\n" +
+	"\v_expires_atB\x1d\n" +
+	"\x1b_previous_secret_expires_at\"a\n" +
+	"\tRateLimit\x12'\n" +
+	"\brequests\x18\x01 \x01(\x05B\v\xc2\xf3\x18\a\x10\x012\x03100R\brequests\x12+\n" +
+	"\vper_seconds\x18\x02 \x01(\x05B\n" +
+	"\xc2\xf3\x18\x06\x10\x012\x0260R\n" +
+	"perSeconds\"E\n" +
 	"\rVerifyRequest\x12\x1c\n" +
 	"\n" +
 	"api_key_id\x18\x01 \x01(\tR\bapiKeyId\x12\x16\n" +
-	"\x06secret\x18\x02 \x01(\tR\x06secret\"\xab\x01\n" +
+	"\x06secret\x18\x02 \x01(\tR\x06secret\"\xb9\x02\n" +
 	"\x13CreateOrgKeyRequest\x12\x1d\n" +
 	"\x06org_id\x18\x01 \x01(\tB\x06\xc2\xf3\x18\x02\b\x01R\x05orgId\x12\"\n" +
 	"\x04name\x18\x02 \x01(\tB\x0e\xc2\xf3\x18\n" +
 	"\b\x03\x10\x012\x04\"ci\"R\x04name\x12B\n" +
 	"\n" +
-	"expires_at\x18\x03 \x01(\tB\x1e\xc2\xf3\x18\x1a\b\x032\x16\"2030-01-01T00:00:00Z\"H\x00R\texpiresAt\x88\x01\x01B\r\n" +
-	"\v_expires_at\"\xcb\x01\n" +
+	"expires_at\x18\x03 \x01(\tB\x1e\xc2\xf3\x18\x1a\b\x032\x16\"2030-01-01T00:00:00Z\"H\x00R\texpiresAt\x88\x01\x01\x12H\n" +
+	"\vallowed_ips\x18\x04 \x03(\tB'\xc2\xf3\x18#\b\x032\x1f[\"203.0.113.7\",\"2001:db8::/32\"]R\n" +
+	"allowedIps\x12B\n" +
+	"\n" +
+	"rate_limit\x18\x05 \x01(\v2\x1b.pangolin.core.v1.RateLimitB\x06\xc2\xf3\x18\x02\b\x03R\trateLimitB\r\n" +
+	"\v_expires_at\"\x89\x03\n" +
 	"\rCreatedApiKey\x12\x1c\n" +
 	"\n" +
 	"api_key_id\x18\x01 \x01(\tR\bapiKeyId\x12\x17\n" +
@@ -1208,8 +1606,14 @@ const file_pangolin_core_v1_apikeys_proto_rawDesc = "" +
 	"\n" +
 	"created_at\x18\x05 \x01(\tR\tcreatedAt\x12\"\n" +
 	"\n" +
-	"expires_at\x18\x06 \x01(\tH\x00R\texpiresAt\x88\x01\x01B\r\n" +
-	"\v_expires_at\"\xc2\x01\n" +
+	"expires_at\x18\x06 \x01(\tH\x00R\texpiresAt\x88\x01\x01\x12\x1f\n" +
+	"\vallowed_ips\x18\a \x03(\tR\n" +
+	"allowedIps\x12:\n" +
+	"\n" +
+	"rate_limit\x18\b \x01(\v2\x1b.pangolin.core.v1.RateLimitR\trateLimit\x12@\n" +
+	"\x1aprevious_secret_expires_at\x18\t \x01(\tH\x01R\x17previousSecretExpiresAt\x88\x01\x01B\r\n" +
+	"\v_expires_atB\x1d\n" +
+	"\x1b_previous_secret_expires_at\"\xb8\x03\n" +
 	"\x06ApiKey\x12\x1c\n" +
 	"\n" +
 	"api_key_id\x18\x01 \x01(\tR\bapiKeyId\x12\x15\n" +
@@ -1220,9 +1624,19 @@ const file_pangolin_core_v1_apikeys_proto_rawDesc = "" +
 	"created_at\x18\x04 \x01(\tR\tcreatedAt\x12\x12\n" +
 	"\x04name\x18\x05 \x01(\tR\x04name\x12\"\n" +
 	"\n" +
-	"expires_at\x18\x06 \x01(\tH\x00R\texpiresAt\x88\x01\x01B\r\n" +
-	"\v_expires_at\"\x15\n" +
-	"\x13GetCallerKeyRequest\"\xe0\x01\n" +
+	"expires_at\x18\x06 \x01(\tH\x00R\texpiresAt\x88\x01\x01\x12\x1f\n" +
+	"\vallowed_ips\x18\a \x03(\tR\n" +
+	"allowedIps\x12:\n" +
+	"\n" +
+	"rate_limit\x18\b \x01(\v2\x1b.pangolin.core.v1.RateLimitR\trateLimit\x12%\n" +
+	"\flast_used_at\x18\t \x01(\tH\x01R\n" +
+	"lastUsedAt\x88\x01\x01\x12@\n" +
+	"\x1aprevious_secret_expires_at\x18\n" +
+	" \x01(\tH\x02R\x17previousSecretExpiresAt\x88\x01\x01B\r\n" +
+	"\v_expires_atB\x0f\n" +
+	"\r_last_used_atB\x1d\n" +
+	"\x1b_previous_secret_expires_at\"\x15\n" +
+	"\x13GetCallerKeyRequest\"\xd6\x03\n" +
 	"\tCallerKey\x12\x1c\n" +
 	"\n" +
 	"api_key_id\x18\x01 \x01(\tR\bapiKeyId\x12\x12\n" +
@@ -1234,11 +1648,43 @@ const file_pangolin_core_v1_apikeys_proto_rawDesc = "" +
 	"\n" +
 	"expires_at\x18\x06 \x01(\tH\x00R\texpiresAt\x88\x01\x01\x12\x1d\n" +
 	"\n" +
-	"created_at\x18\a \x01(\tR\tcreatedAtB\r\n" +
-	"\v_expires_at\"_\n" +
+	"created_at\x18\a \x01(\tR\tcreatedAt\x12\x1f\n" +
+	"\vallowed_ips\x18\b \x03(\tR\n" +
+	"allowedIps\x12:\n" +
+	"\n" +
+	"rate_limit\x18\t \x01(\v2\x1b.pangolin.core.v1.RateLimitR\trateLimit\x12%\n" +
+	"\flast_used_at\x18\n" +
+	" \x01(\tH\x01R\n" +
+	"lastUsedAt\x88\x01\x01\x12@\n" +
+	"\x1aprevious_secret_expires_at\x18\v \x01(\tH\x02R\x17previousSecretExpiresAt\x88\x01\x01B\r\n" +
+	"\v_expires_atB\x0f\n" +
+	"\r_last_used_atB\x1d\n" +
+	"\x1b_previous_secret_expires_at\"\xb8\x01\n" +
 	"\x12ListOrgKeysRequest\x12\x1d\n" +
 	"\x06org_id\x18\x01 \x01(\tB\x06\xc2\xf3\x18\x02\b\x01R\x05orgId\x12*\n" +
-	"\x04page\x18\x02 \x01(\v2\x16.pangolin.core.v1.PageR\x04page\"`\n" +
+	"\x04page\x18\x02 \x01(\v2\x16.pangolin.core.v1.PageR\x04page\x12F\n" +
+	"\funused_since\x18\x03 \x01(\tB\x1e\xc2\xf3\x18\x1a\b\x022\x16\"2030-01-01T00:00:00Z\"H\x00R\vunusedSince\x88\x01\x01B\x0f\n" +
+	"\r_unused_since\"\x83\x03\n" +
+	"\x13UpdateOrgKeyRequest\x12\x1d\n" +
+	"\x06org_id\x18\x01 \x01(\tB\x06\xc2\xf3\x18\x02\b\x01R\x05orgId\x12$\n" +
+	"\n" +
+	"api_key_id\x18\x02 \x01(\tB\x06\xc2\xf3\x18\x02\b\x01R\bapiKeyId\x12%\n" +
+	"\x04name\x18\x03 \x01(\tB\f\xc2\xf3\x18\b\b\x032\x04\"ci\"H\x00R\x04name\x88\x01\x01\x12B\n" +
+	"\n" +
+	"expires_at\x18\x04 \x01(\tB\x1e\xc2\xf3\x18\x1a\b\x032\x16\"2030-01-01T00:00:00Z\"H\x01R\texpiresAt\x88\x01\x01\x12;\n" +
+	"\vallowed_ips\x18\x05 \x03(\tB\x1a\xc2\xf3\x18\x16\b\x032\x12[\"203.0.113.0/24\"]R\n" +
+	"allowedIps\x12B\n" +
+	"\n" +
+	"rate_limit\x18\x06 \x01(\v2\x1b.pangolin.core.v1.RateLimitB\x06\xc2\xf3\x18\x02\b\x03R\trateLimit\x12#\n" +
+	"\tbody_keys\x18\a \x03(\tB\x06\xc2\xf3\x18\x02\b\x04R\bbodyKeysB\a\n" +
+	"\x05_nameB\r\n" +
+	"\v_expires_at\"\x8d\x01\n" +
+	"\x11RollOrgKeyRequest\x12\x1d\n" +
+	"\x06org_id\x18\x01 \x01(\tB\x06\xc2\xf3\x18\x02\b\x01R\x05orgId\x12$\n" +
+	"\n" +
+	"api_key_id\x18\x02 \x01(\tB\x06\xc2\xf3\x18\x02\b\x01R\bapiKeyId\x123\n" +
+	"\rgrace_seconds\x18\x03 \x01(\x05B\x0e\xc2\xf3\x18\n" +
+	"\b\x03\x10\x012\x043600R\fgraceSeconds\"`\n" +
 	"\x13ListOrgKeysResponse\x123\n" +
 	"\bapi_keys\x18\x01 \x03(\v2\x18.pangolin.core.v1.ApiKeyR\aapiKeys\x12\x14\n" +
 	"\x05total\x18\x02 \x01(\x05R\x05total\"T\n" +
@@ -1275,7 +1721,7 @@ const file_pangolin_core_v1_apikeys_proto_rawDesc = "" +
 	"\vapi_key_ids\x18\x01 \x03(\tR\tapiKeyIds\"\x1a\n" +
 	"\x18KeyChangePositionRequest\"-\n" +
 	"\x19KeyChangePositionResponse\x12\x10\n" +
-	"\x03seq\x18\x01 \x01(\x03R\x03seq2\xeb\v\n" +
+	"\x03seq\x18\x01 \x01(\x03R\x03seq2\xd8\x0e\n" +
 	"\rApiKeyService\x12N\n" +
 	"\x06Verify\x12\x1f.pangolin.core.v1.VerifyRequest\x1a\x1b.pangolin.core.v1.Principal\"\x06\xca\xf3\x18\x02\b\x06\x12b\n" +
 	"\x0fWatchKeyChanges\x12(.pangolin.core.v1.WatchKeyChangesRequest\x1a\x1b.pangolin.core.v1.KeyChange\"\x06\xca\xf3\x18\x02\b\x060\x01\x12_\n" +
@@ -1285,7 +1731,13 @@ const file_pangolin_core_v1_apikeys_proto_rawDesc = "" +
 	"\fCreateOrgKey\x12%.pangolin.core.v1.CreateOrgKeyRequest\x1a\x1f.pangolin.core.v1.CreatedApiKey\"I\xc2\xf3\x181\n" +
 	"\x03PUT\x12\x14/org/{orgId}/api-key \xc9\x01*\x0fAPI key created8\x01\xca\xf3\x18\x10\b\x03\x12\fcreateApiKey\x12\x93\x01\n" +
 	"\fGetCallerKey\x12%.pangolin.core.v1.GetCallerKeyRequest\x1a\x1b.pangolin.core.v1.CallerKey\"?\xc2\xf3\x185\n" +
-	"\x03GET\x12\v/api-key/me \xc8\x01*\x1eAPI key retrieved successfully\xca\xf3\x18\x02\b\x02\x12\xb5\x01\n" +
+	"\x03GET\x12\v/api-key/me \xc8\x01*\x1eAPI key retrieved successfully\xca\xf3\x18\x02\b\x02\x12\xb1\x01\n" +
+	"\fUpdateOrgKey\x12%.pangolin.core.v1.UpdateOrgKeyRequest\x1a\x18.pangolin.core.v1.ApiKey\"`\xc2\xf3\x18H\n" +
+	"\x04POST\x12\x1f/org/{orgId}/api-key/{apiKeyId} \xc8\x01*\x1cAPI key updated successfully\xca\xf3\x18\x10\b\x03\x12\fupdateApiKey\x12\xb6\x01\n" +
+	"\n" +
+	"RollOrgKey\x12#.pangolin.core.v1.RollOrgKeyRequest\x1a\x1f.pangolin.core.v1.CreatedApiKey\"b\xc2\xf3\x18L\n" +
+	"\x04POST\x12$/org/{orgId}/api-key/{apiKeyId}/roll \xc8\x01*\x1bAPI key rolled successfully\xca\xf3\x18\x0e\b\x03\x12\n" +
+	"rollApiKey\x12\xb5\x01\n" +
 	"\vListOrgKeys\x12$.pangolin.core.v1.ListOrgKeysRequest\x1a%.pangolin.core.v1.ListOrgKeysResponse\"Y\xc2\xf3\x18B\n" +
 	"\x03GET\x12\x15/org/{orgId}/api-keys \xc8\x01*\x1fAPI keys retrieved successfully0\x01\xca\xf3\x18\x0f\b\x03\x12\vlistApiKeys\x12\xad\x01\n" +
 	"\fDeleteOrgKey\x12\x1f.pangolin.core.v1.OrgKeyRequest\x1a\x18.pangolin.core.v1.NoData\"b\xc2\xf3\x18J\n" +
@@ -1307,62 +1759,75 @@ func file_pangolin_core_v1_apikeys_proto_rawDescGZIP() []byte {
 	return file_pangolin_core_v1_apikeys_proto_rawDescData
 }
 
-var file_pangolin_core_v1_apikeys_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_pangolin_core_v1_apikeys_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
 var file_pangolin_core_v1_apikeys_proto_goTypes = []any{
 	(*Principal)(nil),                 // 0: pangolin.core.v1.Principal
-	(*VerifyRequest)(nil),             // 1: pangolin.core.v1.VerifyRequest
-	(*CreateOrgKeyRequest)(nil),       // 2: pangolin.core.v1.CreateOrgKeyRequest
-	(*CreatedApiKey)(nil),             // 3: pangolin.core.v1.CreatedApiKey
-	(*ApiKey)(nil),                    // 4: pangolin.core.v1.ApiKey
-	(*GetCallerKeyRequest)(nil),       // 5: pangolin.core.v1.GetCallerKeyRequest
-	(*CallerKey)(nil),                 // 6: pangolin.core.v1.CallerKey
-	(*ListOrgKeysRequest)(nil),        // 7: pangolin.core.v1.ListOrgKeysRequest
-	(*ListOrgKeysResponse)(nil),       // 8: pangolin.core.v1.ListOrgKeysResponse
-	(*OrgKeyRequest)(nil),             // 9: pangolin.core.v1.OrgKeyRequest
-	(*SetKeyActionsRequest)(nil),      // 10: pangolin.core.v1.SetKeyActionsRequest
-	(*ListKeyActionsRequest)(nil),     // 11: pangolin.core.v1.ListKeyActionsRequest
-	(*KeyAction)(nil),                 // 12: pangolin.core.v1.KeyAction
-	(*ListKeyActionsResponse)(nil),    // 13: pangolin.core.v1.ListKeyActionsResponse
-	(*WatchKeyChangesRequest)(nil),    // 14: pangolin.core.v1.WatchKeyChangesRequest
-	(*KeyChange)(nil),                 // 15: pangolin.core.v1.KeyChange
-	(*ListKeyIdsRequest)(nil),         // 16: pangolin.core.v1.ListKeyIdsRequest
-	(*ListKeyIdsResponse)(nil),        // 17: pangolin.core.v1.ListKeyIdsResponse
-	(*KeyChangePositionRequest)(nil),  // 18: pangolin.core.v1.KeyChangePositionRequest
-	(*KeyChangePositionResponse)(nil), // 19: pangolin.core.v1.KeyChangePositionResponse
-	(*Page)(nil),                      // 20: pangolin.core.v1.Page
-	(*NoData)(nil),                    // 21: pangolin.core.v1.NoData
-	(*Empty)(nil),                     // 22: pangolin.core.v1.Empty
+	(*RateLimit)(nil),                 // 1: pangolin.core.v1.RateLimit
+	(*VerifyRequest)(nil),             // 2: pangolin.core.v1.VerifyRequest
+	(*CreateOrgKeyRequest)(nil),       // 3: pangolin.core.v1.CreateOrgKeyRequest
+	(*CreatedApiKey)(nil),             // 4: pangolin.core.v1.CreatedApiKey
+	(*ApiKey)(nil),                    // 5: pangolin.core.v1.ApiKey
+	(*GetCallerKeyRequest)(nil),       // 6: pangolin.core.v1.GetCallerKeyRequest
+	(*CallerKey)(nil),                 // 7: pangolin.core.v1.CallerKey
+	(*ListOrgKeysRequest)(nil),        // 8: pangolin.core.v1.ListOrgKeysRequest
+	(*UpdateOrgKeyRequest)(nil),       // 9: pangolin.core.v1.UpdateOrgKeyRequest
+	(*RollOrgKeyRequest)(nil),         // 10: pangolin.core.v1.RollOrgKeyRequest
+	(*ListOrgKeysResponse)(nil),       // 11: pangolin.core.v1.ListOrgKeysResponse
+	(*OrgKeyRequest)(nil),             // 12: pangolin.core.v1.OrgKeyRequest
+	(*SetKeyActionsRequest)(nil),      // 13: pangolin.core.v1.SetKeyActionsRequest
+	(*ListKeyActionsRequest)(nil),     // 14: pangolin.core.v1.ListKeyActionsRequest
+	(*KeyAction)(nil),                 // 15: pangolin.core.v1.KeyAction
+	(*ListKeyActionsResponse)(nil),    // 16: pangolin.core.v1.ListKeyActionsResponse
+	(*WatchKeyChangesRequest)(nil),    // 17: pangolin.core.v1.WatchKeyChangesRequest
+	(*KeyChange)(nil),                 // 18: pangolin.core.v1.KeyChange
+	(*ListKeyIdsRequest)(nil),         // 19: pangolin.core.v1.ListKeyIdsRequest
+	(*ListKeyIdsResponse)(nil),        // 20: pangolin.core.v1.ListKeyIdsResponse
+	(*KeyChangePositionRequest)(nil),  // 21: pangolin.core.v1.KeyChangePositionRequest
+	(*KeyChangePositionResponse)(nil), // 22: pangolin.core.v1.KeyChangePositionResponse
+	(*Page)(nil),                      // 23: pangolin.core.v1.Page
+	(*NoData)(nil),                    // 24: pangolin.core.v1.NoData
+	(*Empty)(nil),                     // 25: pangolin.core.v1.Empty
 }
 var file_pangolin_core_v1_apikeys_proto_depIdxs = []int32{
-	20, // 0: pangolin.core.v1.ListOrgKeysRequest.page:type_name -> pangolin.core.v1.Page
-	4,  // 1: pangolin.core.v1.ListOrgKeysResponse.api_keys:type_name -> pangolin.core.v1.ApiKey
-	20, // 2: pangolin.core.v1.ListKeyActionsRequest.page:type_name -> pangolin.core.v1.Page
-	12, // 3: pangolin.core.v1.ListKeyActionsResponse.actions:type_name -> pangolin.core.v1.KeyAction
-	1,  // 4: pangolin.core.v1.ApiKeyService.Verify:input_type -> pangolin.core.v1.VerifyRequest
-	14, // 5: pangolin.core.v1.ApiKeyService.WatchKeyChanges:input_type -> pangolin.core.v1.WatchKeyChangesRequest
-	16, // 6: pangolin.core.v1.ApiKeyService.ListKeyIds:input_type -> pangolin.core.v1.ListKeyIdsRequest
-	18, // 7: pangolin.core.v1.ApiKeyService.KeyChangePosition:input_type -> pangolin.core.v1.KeyChangePositionRequest
-	2,  // 8: pangolin.core.v1.ApiKeyService.CreateOrgKey:input_type -> pangolin.core.v1.CreateOrgKeyRequest
-	5,  // 9: pangolin.core.v1.ApiKeyService.GetCallerKey:input_type -> pangolin.core.v1.GetCallerKeyRequest
-	7,  // 10: pangolin.core.v1.ApiKeyService.ListOrgKeys:input_type -> pangolin.core.v1.ListOrgKeysRequest
-	9,  // 11: pangolin.core.v1.ApiKeyService.DeleteOrgKey:input_type -> pangolin.core.v1.OrgKeyRequest
-	10, // 12: pangolin.core.v1.ApiKeyService.SetKeyActions:input_type -> pangolin.core.v1.SetKeyActionsRequest
-	11, // 13: pangolin.core.v1.ApiKeyService.ListKeyActions:input_type -> pangolin.core.v1.ListKeyActionsRequest
-	0,  // 14: pangolin.core.v1.ApiKeyService.Verify:output_type -> pangolin.core.v1.Principal
-	15, // 15: pangolin.core.v1.ApiKeyService.WatchKeyChanges:output_type -> pangolin.core.v1.KeyChange
-	17, // 16: pangolin.core.v1.ApiKeyService.ListKeyIds:output_type -> pangolin.core.v1.ListKeyIdsResponse
-	19, // 17: pangolin.core.v1.ApiKeyService.KeyChangePosition:output_type -> pangolin.core.v1.KeyChangePositionResponse
-	3,  // 18: pangolin.core.v1.ApiKeyService.CreateOrgKey:output_type -> pangolin.core.v1.CreatedApiKey
-	6,  // 19: pangolin.core.v1.ApiKeyService.GetCallerKey:output_type -> pangolin.core.v1.CallerKey
-	8,  // 20: pangolin.core.v1.ApiKeyService.ListOrgKeys:output_type -> pangolin.core.v1.ListOrgKeysResponse
-	21, // 21: pangolin.core.v1.ApiKeyService.DeleteOrgKey:output_type -> pangolin.core.v1.NoData
-	22, // 22: pangolin.core.v1.ApiKeyService.SetKeyActions:output_type -> pangolin.core.v1.Empty
-	13, // 23: pangolin.core.v1.ApiKeyService.ListKeyActions:output_type -> pangolin.core.v1.ListKeyActionsResponse
-	14, // [14:24] is the sub-list for method output_type
-	4,  // [4:14] is the sub-list for method input_type
-	4,  // [4:4] is the sub-list for extension type_name
-	4,  // [4:4] is the sub-list for extension extendee
-	0,  // [0:4] is the sub-list for field type_name
+	1,  // 0: pangolin.core.v1.Principal.rate_limit:type_name -> pangolin.core.v1.RateLimit
+	1,  // 1: pangolin.core.v1.CreateOrgKeyRequest.rate_limit:type_name -> pangolin.core.v1.RateLimit
+	1,  // 2: pangolin.core.v1.CreatedApiKey.rate_limit:type_name -> pangolin.core.v1.RateLimit
+	1,  // 3: pangolin.core.v1.ApiKey.rate_limit:type_name -> pangolin.core.v1.RateLimit
+	1,  // 4: pangolin.core.v1.CallerKey.rate_limit:type_name -> pangolin.core.v1.RateLimit
+	23, // 5: pangolin.core.v1.ListOrgKeysRequest.page:type_name -> pangolin.core.v1.Page
+	1,  // 6: pangolin.core.v1.UpdateOrgKeyRequest.rate_limit:type_name -> pangolin.core.v1.RateLimit
+	5,  // 7: pangolin.core.v1.ListOrgKeysResponse.api_keys:type_name -> pangolin.core.v1.ApiKey
+	23, // 8: pangolin.core.v1.ListKeyActionsRequest.page:type_name -> pangolin.core.v1.Page
+	15, // 9: pangolin.core.v1.ListKeyActionsResponse.actions:type_name -> pangolin.core.v1.KeyAction
+	2,  // 10: pangolin.core.v1.ApiKeyService.Verify:input_type -> pangolin.core.v1.VerifyRequest
+	17, // 11: pangolin.core.v1.ApiKeyService.WatchKeyChanges:input_type -> pangolin.core.v1.WatchKeyChangesRequest
+	19, // 12: pangolin.core.v1.ApiKeyService.ListKeyIds:input_type -> pangolin.core.v1.ListKeyIdsRequest
+	21, // 13: pangolin.core.v1.ApiKeyService.KeyChangePosition:input_type -> pangolin.core.v1.KeyChangePositionRequest
+	3,  // 14: pangolin.core.v1.ApiKeyService.CreateOrgKey:input_type -> pangolin.core.v1.CreateOrgKeyRequest
+	6,  // 15: pangolin.core.v1.ApiKeyService.GetCallerKey:input_type -> pangolin.core.v1.GetCallerKeyRequest
+	9,  // 16: pangolin.core.v1.ApiKeyService.UpdateOrgKey:input_type -> pangolin.core.v1.UpdateOrgKeyRequest
+	10, // 17: pangolin.core.v1.ApiKeyService.RollOrgKey:input_type -> pangolin.core.v1.RollOrgKeyRequest
+	8,  // 18: pangolin.core.v1.ApiKeyService.ListOrgKeys:input_type -> pangolin.core.v1.ListOrgKeysRequest
+	12, // 19: pangolin.core.v1.ApiKeyService.DeleteOrgKey:input_type -> pangolin.core.v1.OrgKeyRequest
+	13, // 20: pangolin.core.v1.ApiKeyService.SetKeyActions:input_type -> pangolin.core.v1.SetKeyActionsRequest
+	14, // 21: pangolin.core.v1.ApiKeyService.ListKeyActions:input_type -> pangolin.core.v1.ListKeyActionsRequest
+	0,  // 22: pangolin.core.v1.ApiKeyService.Verify:output_type -> pangolin.core.v1.Principal
+	18, // 23: pangolin.core.v1.ApiKeyService.WatchKeyChanges:output_type -> pangolin.core.v1.KeyChange
+	20, // 24: pangolin.core.v1.ApiKeyService.ListKeyIds:output_type -> pangolin.core.v1.ListKeyIdsResponse
+	22, // 25: pangolin.core.v1.ApiKeyService.KeyChangePosition:output_type -> pangolin.core.v1.KeyChangePositionResponse
+	4,  // 26: pangolin.core.v1.ApiKeyService.CreateOrgKey:output_type -> pangolin.core.v1.CreatedApiKey
+	7,  // 27: pangolin.core.v1.ApiKeyService.GetCallerKey:output_type -> pangolin.core.v1.CallerKey
+	5,  // 28: pangolin.core.v1.ApiKeyService.UpdateOrgKey:output_type -> pangolin.core.v1.ApiKey
+	4,  // 29: pangolin.core.v1.ApiKeyService.RollOrgKey:output_type -> pangolin.core.v1.CreatedApiKey
+	11, // 30: pangolin.core.v1.ApiKeyService.ListOrgKeys:output_type -> pangolin.core.v1.ListOrgKeysResponse
+	24, // 31: pangolin.core.v1.ApiKeyService.DeleteOrgKey:output_type -> pangolin.core.v1.NoData
+	25, // 32: pangolin.core.v1.ApiKeyService.SetKeyActions:output_type -> pangolin.core.v1.Empty
+	16, // 33: pangolin.core.v1.ApiKeyService.ListKeyActions:output_type -> pangolin.core.v1.ListKeyActionsResponse
+	22, // [22:34] is the sub-list for method output_type
+	10, // [10:22] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_pangolin_core_v1_apikeys_proto_init() }
@@ -1372,17 +1837,19 @@ func file_pangolin_core_v1_apikeys_proto_init() {
 	}
 	file_pangolin_core_v1_common_proto_init()
 	file_pangolin_core_v1_apikeys_proto_msgTypes[0].OneofWrappers = []any{}
-	file_pangolin_core_v1_apikeys_proto_msgTypes[2].OneofWrappers = []any{}
 	file_pangolin_core_v1_apikeys_proto_msgTypes[3].OneofWrappers = []any{}
 	file_pangolin_core_v1_apikeys_proto_msgTypes[4].OneofWrappers = []any{}
-	file_pangolin_core_v1_apikeys_proto_msgTypes[6].OneofWrappers = []any{}
+	file_pangolin_core_v1_apikeys_proto_msgTypes[5].OneofWrappers = []any{}
+	file_pangolin_core_v1_apikeys_proto_msgTypes[7].OneofWrappers = []any{}
+	file_pangolin_core_v1_apikeys_proto_msgTypes[8].OneofWrappers = []any{}
+	file_pangolin_core_v1_apikeys_proto_msgTypes[9].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_pangolin_core_v1_apikeys_proto_rawDesc), len(file_pangolin_core_v1_apikeys_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   20,
+			NumMessages:   23,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

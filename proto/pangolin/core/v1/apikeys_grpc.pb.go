@@ -25,6 +25,8 @@ const (
 	ApiKeyService_KeyChangePosition_FullMethodName = "/pangolin.core.v1.ApiKeyService/KeyChangePosition"
 	ApiKeyService_CreateOrgKey_FullMethodName      = "/pangolin.core.v1.ApiKeyService/CreateOrgKey"
 	ApiKeyService_GetCallerKey_FullMethodName      = "/pangolin.core.v1.ApiKeyService/GetCallerKey"
+	ApiKeyService_UpdateOrgKey_FullMethodName      = "/pangolin.core.v1.ApiKeyService/UpdateOrgKey"
+	ApiKeyService_RollOrgKey_FullMethodName        = "/pangolin.core.v1.ApiKeyService/RollOrgKey"
 	ApiKeyService_ListOrgKeys_FullMethodName       = "/pangolin.core.v1.ApiKeyService/ListOrgKeys"
 	ApiKeyService_DeleteOrgKey_FullMethodName      = "/pangolin.core.v1.ApiKeyService/DeleteOrgKey"
 	ApiKeyService_SetKeyActions_FullMethodName     = "/pangolin.core.v1.ApiKeyService/SetKeyActions"
@@ -66,7 +68,23 @@ type ApiKeyServiceClient interface {
 	// Any valid key may ask, with no action: automation can check its own
 	// scope before it tries. Never returns the secret or its hash.
 	GetCallerKey(ctx context.Context, in *GetCallerKeyRequest, opts ...grpc.CallOption) (*CallerKey, error)
+	// Update an organization API key: name, expiry, IP allow list, rate limit
+	//
+	// Only the keys the body holds change; null (or [] for allowedIps)
+	// removes that limit. A key can set only limits at least as strict as
+	// its own: an expiry no later than its own, an allow list within its
+	// own, a rate limit no higher than its own.
+	UpdateOrgKey(ctx context.Context, in *UpdateOrgKeyRequest, opts ...grpc.CallOption) (*ApiKey, error)
+	// Roll an organization API key: a new secret, shown once
+	//
+	// The old secret keeps working for graceSeconds (0-86400) on every
+	// gateway, then stops; 0 stops it at once. Rolling again within the grace
+	// ends the grace of the secret before.
+	RollOrgKey(ctx context.Context, in *RollOrgKeyRequest, opts ...grpc.CallOption) (*CreatedApiKey, error)
 	// List the API keys of an organization
+	//
+	// With unusedSince, only the keys not used since that time (never used
+	// included): lastUsedAt is kept to the minute.
 	ListOrgKeys(ctx context.Context, in *ListOrgKeysRequest, opts ...grpc.CallOption) (*ListOrgKeysResponse, error)
 	// Delete an API key of the organization; every gateway stops honouring it within a second
 	DeleteOrgKey(ctx context.Context, in *OrgKeyRequest, opts ...grpc.CallOption) (*NoData, error)
@@ -155,6 +173,26 @@ func (c *apiKeyServiceClient) GetCallerKey(ctx context.Context, in *GetCallerKey
 	return out, nil
 }
 
+func (c *apiKeyServiceClient) UpdateOrgKey(ctx context.Context, in *UpdateOrgKeyRequest, opts ...grpc.CallOption) (*ApiKey, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ApiKey)
+	err := c.cc.Invoke(ctx, ApiKeyService_UpdateOrgKey_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *apiKeyServiceClient) RollOrgKey(ctx context.Context, in *RollOrgKeyRequest, opts ...grpc.CallOption) (*CreatedApiKey, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreatedApiKey)
+	err := c.cc.Invoke(ctx, ApiKeyService_RollOrgKey_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *apiKeyServiceClient) ListOrgKeys(ctx context.Context, in *ListOrgKeysRequest, opts ...grpc.CallOption) (*ListOrgKeysResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ListOrgKeysResponse)
@@ -230,7 +268,23 @@ type ApiKeyServiceServer interface {
 	// Any valid key may ask, with no action: automation can check its own
 	// scope before it tries. Never returns the secret or its hash.
 	GetCallerKey(context.Context, *GetCallerKeyRequest) (*CallerKey, error)
+	// Update an organization API key: name, expiry, IP allow list, rate limit
+	//
+	// Only the keys the body holds change; null (or [] for allowedIps)
+	// removes that limit. A key can set only limits at least as strict as
+	// its own: an expiry no later than its own, an allow list within its
+	// own, a rate limit no higher than its own.
+	UpdateOrgKey(context.Context, *UpdateOrgKeyRequest) (*ApiKey, error)
+	// Roll an organization API key: a new secret, shown once
+	//
+	// The old secret keeps working for graceSeconds (0-86400) on every
+	// gateway, then stops; 0 stops it at once. Rolling again within the grace
+	// ends the grace of the secret before.
+	RollOrgKey(context.Context, *RollOrgKeyRequest) (*CreatedApiKey, error)
 	// List the API keys of an organization
+	//
+	// With unusedSince, only the keys not used since that time (never used
+	// included): lastUsedAt is kept to the minute.
 	ListOrgKeys(context.Context, *ListOrgKeysRequest) (*ListOrgKeysResponse, error)
 	// Delete an API key of the organization; every gateway stops honouring it within a second
 	DeleteOrgKey(context.Context, *OrgKeyRequest) (*NoData, error)
@@ -267,6 +321,12 @@ func (UnimplementedApiKeyServiceServer) CreateOrgKey(context.Context, *CreateOrg
 }
 func (UnimplementedApiKeyServiceServer) GetCallerKey(context.Context, *GetCallerKeyRequest) (*CallerKey, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetCallerKey not implemented")
+}
+func (UnimplementedApiKeyServiceServer) UpdateOrgKey(context.Context, *UpdateOrgKeyRequest) (*ApiKey, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateOrgKey not implemented")
+}
+func (UnimplementedApiKeyServiceServer) RollOrgKey(context.Context, *RollOrgKeyRequest) (*CreatedApiKey, error) {
+	return nil, status.Error(codes.Unimplemented, "method RollOrgKey not implemented")
 }
 func (UnimplementedApiKeyServiceServer) ListOrgKeys(context.Context, *ListOrgKeysRequest) (*ListOrgKeysResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListOrgKeys not implemented")
@@ -402,6 +462,42 @@ func _ApiKeyService_GetCallerKey_Handler(srv interface{}, ctx context.Context, d
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ApiKeyService_UpdateOrgKey_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateOrgKeyRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ApiKeyServiceServer).UpdateOrgKey(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ApiKeyService_UpdateOrgKey_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ApiKeyServiceServer).UpdateOrgKey(ctx, req.(*UpdateOrgKeyRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ApiKeyService_RollOrgKey_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RollOrgKeyRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ApiKeyServiceServer).RollOrgKey(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ApiKeyService_RollOrgKey_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ApiKeyServiceServer).RollOrgKey(ctx, req.(*RollOrgKeyRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _ApiKeyService_ListOrgKeys_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(ListOrgKeysRequest)
 	if err := dec(in); err != nil {
@@ -500,6 +596,14 @@ var ApiKeyService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetCallerKey",
 			Handler:    _ApiKeyService_GetCallerKey_Handler,
+		},
+		{
+			MethodName: "UpdateOrgKey",
+			Handler:    _ApiKeyService_UpdateOrgKey_Handler,
+		},
+		{
+			MethodName: "RollOrgKey",
+			Handler:    _ApiKeyService_RollOrgKey_Handler,
 		},
 		{
 			MethodName: "ListOrgKeys",

@@ -9,4 +9,8 @@ const (
 	// MetadataKeyID carries the id of the API key the gateway authenticated;
 	// the core derives the caller's tenancy from it.
 	MetadataKeyID = "x-pangolin-api-key-id"
+	// MetadataClientAddress carries the address of the client that sent
+	// the request, as server.trust_proxy makes of it: the core refuses a
+	// key whose allow list does not hold it.
+	MetadataClientAddress = "x-pangolin-client-address"
 )
