@@ -22,6 +22,8 @@ type Store interface {
 	ResourceAccessStore
 	AccessTokenStore
 	KeyStore
+	AuditStore
+	IdempotencyStore
 	// KeyChangesAfter returns up to limit log entries after seq, in order.
 	KeyChangesAfter(ctx context.Context, seq int64, limit int) ([]*corev1.KeyChange, error)
 	// KeyChangeBounds returns the oldest and newest sequence numbers still
@@ -48,7 +50,11 @@ type Service struct {
 	ResourceAccess *ResourceAccess
 	AccessTokens   *AccessTokens
 	Keys           *Keys
-	Health         Health
+	// Audit is the API call log; Idempotency the gateways' memory of
+	// requests sent with an Idempotency-Key.
+	Audit       *Audit
+	Idempotency *Idempotency
+	Health      Health
 	// Hasher computes every argon2id hash of the core, under one bound (see
 	// Hasher). A service that stores or checks a secret gets this one in
 	// NewService; none builds its own.
@@ -90,6 +96,8 @@ func NewService(store Store, hashConcurrency int, log *slog.Logger, opts ...Opti
 		ResourceAccess: &ResourceAccess{store: store},
 		AccessTokens:   &AccessTokens{store: store, now: time.Now},
 		Keys:           &Keys{store: store, hasher: hasher, log: log},
+		Audit:          &Audit{store: store, idem: store},
+		Idempotency:    &Idempotency{store: store, now: time.Now},
 		Hasher:         hasher,
 		store:          store,
 	}
@@ -103,6 +111,9 @@ type Settings struct {
 	AllowRawResources bool
 	// Domains are the server's domains (domains.<key>).
 	Domains []ConfigDomain
+	// AuditRetention is how long API call records are kept
+	// (audit.retention); 0 means DefaultAuditRetention.
+	AuditRetention time.Duration
 }
 
 // Configure applies the config file's settings; call it before serving.
@@ -111,6 +122,7 @@ type Settings struct {
 // removed.
 func (s *Service) Configure(ctx context.Context, set Settings) error {
 	s.Resources.allowRaw.Store(set.AllowRawResources)
+	s.Audit.retention.Store(int64(set.AuditRetention))
 	return s.store.SyncConfigDomains(ctx, configDomains(set.Domains))
 }
 

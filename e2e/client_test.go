@@ -23,6 +23,7 @@ type reply struct {
 	status int
 	env    envelope
 	body   []byte
+	header http.Header
 }
 
 // decode unmarshals the envelope's data into v.
@@ -64,6 +65,12 @@ func callVia(t testing.TB, client *http.Client, method, url, key string, body an
 // send is callWithHeader through client.
 func send(t testing.TB, client *http.Client, method, url, header string, body any) reply {
 	t.Helper()
+	return sendWith(t, client, method, url, header, body, nil)
+}
+
+// sendWith is send with extra request headers.
+func sendWith(t testing.TB, client *http.Client, method, url, header string, body any, extra http.Header) reply {
+	t.Helper()
 	var raw []byte
 	switch b := body.(type) {
 	case nil:
@@ -92,6 +99,9 @@ func send(t testing.TB, client *http.Client, method, url, header string, body an
 	if header != "" {
 		req.Header.Set("Authorization", header)
 	}
+	for k, v := range extra {
+		req.Header[k] = v
+	}
 	res, err := client.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, url, err)
@@ -101,7 +111,7 @@ func send(t testing.TB, client *http.Client, method, url, header string, body an
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := reply{status: res.StatusCode, body: answer}
+	r := reply{status: res.StatusCode, body: answer, header: res.Header}
 	if err := json.Unmarshal(answer, &r.env); err != nil {
 		t.Fatalf("%s %s: answer is not JSON (%d): %s", method, url, res.StatusCode, answer)
 	}

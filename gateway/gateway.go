@@ -37,6 +37,8 @@ type Gateway struct {
 	keys  corev1.ApiKeyServiceClient
 	// draining is set on shutdown, while server.shutdown_delay runs.
 	draining atomic.Bool
+	// stopAudit stops the sender of refusal records after a last flush.
+	stopAudit func()
 	// Handler serves the whole HTTP surface.
 	Handler http.Handler
 }
@@ -71,7 +73,24 @@ func New(cfg config.Config, log *slog.Logger) (*Gateway, error) {
 		VerifyTimeout: cfg.Core.Timeout,
 		Logger:        log,
 	})
-	h, err := newHandler(cfg, log, conn, g.authn)
+	// The answers of idempotent requests are sealed under a key every
+	// replica derives alike: from server.secret, else the link token.
+	idemSecret := cfg.Server.Secret
+	if idemSecret == "" {
+		idemSecret = cfg.Core.Token
+	}
+	idem, err := newIdempotency([]byte(idemSecret), g.authn, corev1.NewIdempotencyServiceClient(conn),
+		cfg.Server.MaxBodyBytes, cfg.Core.Timeout, log)
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	refused := newRefusals(cfg.Audit.BufferSize, corev1.NewAuditServiceClient(conn), cfg.Core.Timeout, log)
+	auditCtx, stopAudit := context.WithCancel(context.Background())
+	audited := make(chan struct{})
+	go func() { refused.queue.Run(auditCtx); close(audited) }()
+	g.stopAudit = func() { stopAudit(); <-audited }
+	h, err := newHandler(cfg, log, conn, g.authn, refused, idem)
 	if err != nil {
 		g.Close()
 		return nil, err
@@ -136,8 +155,12 @@ func (g *Gateway) Serve(ctx context.Context, lis net.Listener) error {
 	return nil
 }
 
-// Close releases the core connection and Redis.
+// Close sends the last refusal records, then releases the core
+// connection and Redis.
 func (g *Gateway) Close() error {
+	if g.stopAudit != nil {
+		g.stopAudit()
+	}
 	var errs []error
 	if g.redis != nil {
 		errs = append(errs, g.redis.Close())
@@ -146,7 +169,8 @@ func (g *Gateway) Close() error {
 	return errors.Join(errs...)
 }
 
-func newHandler(cfg config.Config, log *slog.Logger, conn grpc.ClientConnInterface, authn api.Authenticator) (http.Handler, error) {
+func newHandler(cfg config.Config, log *slog.Logger, conn grpc.ClientConnInterface, authn api.Authenticator,
+	refused *refusals, idem *idempotency) (http.Handler, error) {
 	gin.SetMode(gin.ReleaseMode)
 	e := gin.New()
 	// We trim trailing slashes ourselves (below) so clients get an answer,
@@ -160,13 +184,16 @@ func newHandler(cfg config.Config, log *slog.Logger, conn grpc.ClientConnInterfa
 	if err := e.SetTrustedProxies(cfg.Server.TrustProxy); err != nil {
 		return nil, fmt.Errorf("server.trust_proxy: %w", err)
 	}
-	e.Use(observeRequests, recoverEnvelope(log), accessLog(log), headers, clientAddress)
+	// requestID first: every answer and log line below carries the id.
+	e.Use(observeRequests, requestID, recoverEnvelope(log), accessLog(log), headers, clientAddress,
+		refused.middleware, idem.middleware)
 	e.NoRoute(api.NotFound)
 
 	v1 := e.Group("/v1")
 	// The routes come from the contract's descriptors; a contract the
 	// gateway cannot serve stops it here, at start.
-	if err := api.Mount(v1, conn, authn, api.Options{MaxBodyBytes: cfg.Server.MaxBodyBytes, CoreTimeout: cfg.Core.Timeout}); err != nil {
+	// answeredConn tells the refusal log which refusals the core decided.
+	if err := api.Mount(v1, answeredConn{conn}, authn, api.Options{MaxBodyBytes: cfg.Server.MaxBodyBytes, CoreTimeout: cfg.Core.Timeout}); err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
 	// The spec and the Swagger UI, built from the same contract.
@@ -199,7 +226,7 @@ func recoverEnvelope(log *slog.Logger) gin.HandlerFunc {
 				if v == http.ErrAbortHandler {
 					panic(v)
 				}
-				log.Error("gateway: handler panicked", "method", c.Request.Method, "path", c.FullPath(), "panic", fmt.Sprint(v))
+				log.ErrorContext(c.Request.Context(), "gateway: handler panicked", "method", c.Request.Method, "path", c.FullPath(), "panic", fmt.Sprint(v))
 				api.Abort(c, http.StatusInternalServerError, "An error occurred")
 			}
 		}()
@@ -215,7 +242,7 @@ func accessLog(log *slog.Logger) gin.HandlerFunc {
 		// Checked first: the arguments (the client address above all) cost
 		// on every request even when the line is dropped.
 		if log.Enabled(c.Request.Context(), slog.LevelDebug) {
-			log.Debug("request", "method", c.Request.Method, "route", c.FullPath(), "status", c.Writer.Status(),
+			log.DebugContext(c.Request.Context(), "request", "method", c.Request.Method, "route", c.FullPath(), "status", c.Writer.Status(),
 				"client", c.ClientIP(), "duration", time.Since(start))
 		}
 	}
@@ -239,9 +266,10 @@ func headers(c *gin.Context) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("X-Frame-Options", "SAMEORIGIN")
+	h.Set("Access-Control-Expose-Headers", "X-Request-Id, Idempotent-Replayed")
 	if c.Request.Method == http.MethodOptions {
 		h.Set("Access-Control-Allow-Methods", "GET,HEAD,PUT,POST,DELETE,PATCH")
-		h.Set("Access-Control-Allow-Headers", "Authorization,Content-Type")
+		h.Set("Access-Control-Allow-Headers", "Authorization,Content-Type,Idempotency-Key,X-Request-Id")
 		c.AbortWithStatus(http.StatusNoContent)
 		return
 	}

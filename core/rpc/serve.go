@@ -67,13 +67,20 @@ func Serve(ctx context.Context, lis net.Listener, svc *core.Service, cfg config.
 		interval = defaultFeedInterval
 	}
 	feed := NewFeed(svc.Store(), interval, log)
-	srv, err := newServer(svc, cfg.Token, feed, log, opts...)
+	aud := newAuditor(svc.Audit, log)
+	srv, err := newServer(svc, cfg.Token, feed, aud, log, opts...)
 	if err != nil {
 		return err
 	}
 	feedCtx, stopFeed := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopFeed()
 	go feed.Run(feedCtx)
+	// The audit log's flusher and pruner outlive the server's graceful
+	// stop, so the refusals of the last calls are stored too.
+	auditCtx, stopAudit := context.WithCancel(context.WithoutCancel(ctx))
+	audited := make(chan struct{})
+	go func() { aud.run(auditCtx); close(audited) }()
+	defer func() { stopAudit(); <-audited }()
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(lis) }()

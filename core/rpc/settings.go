@@ -9,10 +9,10 @@ import (
 )
 
 // Settings reads what the core takes from the config file besides its
-// transport (see core.Service.Configure): the raw resources switch and the
-// server domains, in key order.
+// transport (see core.Service.Configure): the raw resources switch, the
+// server domains in key order, and the audit retention.
 func Settings(cfg config.Config) core.Settings {
-	s := core.Settings{AllowRawResources: cfg.Flags.AllowRawResources}
+	s := core.Settings{AllowRawResources: cfg.Flags.AllowRawResources, AuditRetention: cfg.Audit.Retention}
 	for _, key := range slices.Sorted(maps.Keys(cfg.Domains)) {
 		d := cfg.Domains[key]
 		s.Domains = append(s.Domains, core.ConfigDomain{

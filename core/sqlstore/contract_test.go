@@ -68,6 +68,9 @@ var contractTests = []struct {
 	{"ConcurrentWriters", testConcurrentWriters},
 	{"ConcurrentConflicts", testConcurrentConflicts},
 	{"ClosedStore", testClosedStore},
+	{"AuditWithChange", testAuditWithChange},
+	{"AuditListAndPrune", testAuditListAndPrune},
+	{"IdempotencyClaims", testIdempotencyClaims},
 }
 
 func runContract(t *testing.T, b backend) {
@@ -297,7 +300,7 @@ func testTimestamps(t *testing.T, b backend) {
 // and a forgotten one fails here.
 func testTablesMatchSchema(t *testing.T, b backend) {
 	s := openStore(t, b)
-	for _, tb := range []*table{orgs, sites, exitNodes, apiKeys, keyActions, keyChanges, resources, domains, dnsRecords, targets, rules} {
+	for _, tb := range []*table{orgs, sites, exitNodes, apiKeys, keyActions, keyChanges, resources, domains, dnsRecords, targets, rules, apiLogs} {
 		cols := ""
 		for i, c := range tb.columns {
 			if i > 0 {
@@ -314,7 +317,7 @@ func testTablesMatchSchema(t *testing.T, b backend) {
 	}
 	for tb, msg := range map[*table]proto.Message{orgs: &corev1.Org{}, sites: &corev1.Site{}, resources: &corev1.Resource{},
 		domains: &corev1.Domain{}, dnsRecords: &corev1.DnsRecord{},
-		targets: &corev1.Target{}, rules: &corev1.Rule{}} {
+		targets: &corev1.Target{}, rules: &corev1.Rule{}, apiLogs: &corev1.ApiLog{}} {
 		fields := msg.ProtoReflect().Descriptor().Fields()
 		for i := range fields.Len() {
 			if name := fields.Get(i).Name(); !tb.hasColumn(name) {

@@ -180,15 +180,19 @@ type querier interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
-// tx is a write transaction that knows whether it logged a key change.
+// tx is a write transaction that knows whether it logged a key change,
+// and the key of the first row it inserted (the object a create made, for
+// its audit record).
 type tx struct {
 	*sql.Tx
 	keysChanged bool
+	firstID     string
 }
 
 // write runs fn in a transaction on the writer pool, committing if fn
 // returns nil; a committed key change is announced to this process's
-// listeners.
+// listeners. When ctx carries the audit record of an API call, the record
+// is written in the same transaction.
 //
 // When the connection drops (the server terminated its backend, restarted,
 // failed over; the network broke), the transaction is run again as a
@@ -209,6 +213,9 @@ func (s *Store) write(ctx context.Context, fn func(tx *tx) error) error {
 	if t.keysChanged {
 		s.local.announce()
 	}
+	if r := core.AuditRecordOf(ctx); r != nil {
+		r.MarkWritten()
+	}
 	return nil
 }
 
@@ -223,6 +230,14 @@ func (s *Store) writeOnce(ctx context.Context, fn func(tx *tx) error) (*tx, erro
 	if err := fn(t); err != nil {
 		t.Rollback()
 		return nil, err
+	}
+	// The audit record of the API call this change belongs to, if any,
+	// commits with it (once per call).
+	if r := core.AuditRecordOf(ctx); r != nil && !r.Written() {
+		if err := writeAudit(ctx, t, r); err != nil {
+			t.Rollback()
+			return nil, err
+		}
 	}
 	// The transaction's id, to learn its fate if the connection drops
 	// while COMMIT is under way; 0 when it wrote nothing.

@@ -277,8 +277,12 @@ func (o *operation) failures(method string) []int {
 	}
 	if method != http.MethodGet {
 		// A write can conflict with what is stored: a duplicate id or
-		// name, an object in use.
+		// name, an object in use; or its Idempotency-Key is still running.
 		out = append(out, http.StatusConflict)
+	}
+	if IdempotentMethod(method) && o.scope != apiv1.Scope_SCOPE_PUBLIC {
+		// Its Idempotency-Key was used for another request.
+		out = append(out, http.StatusUnprocessableEntity)
 	}
 	if o.body != nil {
 		out = append(out, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType)
@@ -332,7 +336,7 @@ var failureDocs = map[int]failureDoc{
 		"What the path names does not exist, or is out of the key's reach (the same answer)",
 		"Organization with ID acme not found"},
 	http.StatusConflict: {"Conflict",
-		"Conflicts with what is stored: a duplicate id or name, or an object in use",
+		"Conflicts with what is stored: a duplicate id or name, or an object in use; or the first request with the same Idempotency-Key is still running",
 		"Organization with ID acme already exists"},
 	http.StatusRequestEntityTooLarge: {"PayloadTooLarge",
 		"The body is over the server's limit (server.max_body_bytes)",
@@ -349,6 +353,9 @@ var failureDocs = map[int]failureDoc{
 	http.StatusInternalServerError: {"InternalError",
 		"The server failed; details are logged, never sent",
 		"An error occurred"},
+	http.StatusUnprocessableEntity: {"IdempotencyKeyReused",
+		"The Idempotency-Key was already used by this key for a different request (method, path or body)",
+		"Idempotency-Key was already used for a different request"},
 	http.StatusServiceUnavailable: {"Unavailable",
 		"The core or key verification cannot be reached: retry later",
 		"Service temporarily unavailable, retry later"},
@@ -456,6 +463,15 @@ func (s *spec) parameters(o *operation, path string) []any {
 			p["example"] = ex
 		}
 		params = append(params, p)
+	}
+	if IdempotentMethod(o.Route.GetMethod()) && o.scope != apiv1.Scope_SCOPE_PUBLIC {
+		params = append(params, map[string]any{
+			"name": IdempotencyHeader, "in": "header", "required": false,
+			"description": "Makes the request safe to retry for 24 hours: 1-255 printable ASCII characters, unique per request. " +
+				"A retry with the same key, method, path and body gets the first answer again, with `Idempotent-Replayed: true`; " +
+				"the same key with another request gets 422; a retry while the first still runs gets 409.",
+			"schema": map[string]any{"type": "string", "minLength": 1, "maxLength": MaxIdempotencyKey},
+		})
 	}
 	if o.page != nil {
 		ranges := map[string][2]int64{
