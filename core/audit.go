@@ -48,8 +48,8 @@ type AuditFilter struct {
 // without its record, and a call that changes nothing leaves none.
 type AuditRecord struct {
 	Log *corev1.ApiLog
-	// CreatedID: the call creates an object its request does not name, so
-	// the record takes the id of the first row the call inserts.
+	// CreatedID: the call creates an object, so the record takes the id of
+	// the first row the call inserts (over the parent its path names).
 	CreatedID bool
 	written   atomic.Bool
 }

@@ -70,6 +70,17 @@ func findLog(logs []apiLog, requestID string) *apiLog {
 	return nil
 }
 
+// startSplit runs the split deployment: a core on PostgreSQL with a root
+// key, and two gateway replicas sharing Redis.
+func startSplit(t *testing.T) (c *coreProc, databaseURL, root string, a, b *gatewayProc) {
+	t.Helper()
+	databaseURL = testenv.PostgresURL(t)
+	redisURL := testenv.RedisURL(t)
+	c = startCore(t, databaseURL)
+	root = c.createRootKey(t, "e2e-root")
+	return c, databaseURL, root, startGateway(t, c.addr, redisURL), startGateway(t, c.addr, redisURL)
+}
+
 // TestAuditLog runs the split deployment (a core on PostgreSQL, two
 // gateway replicas sharing Redis): a write and its record appear together,
 // a failed write leaves none, refusals by either gateway and by the core
@@ -77,12 +88,7 @@ func findLog(logs []apiLog, requestID string) *apiLog {
 // its own org's log only, and one request id runs through the answer, the
 // gateway's log, the core's log and the record.
 func TestAuditLog(t *testing.T) {
-	databaseURL := testenv.PostgresURL(t)
-	redisURL := testenv.RedisURL(t)
-	core := startCore(t, databaseURL)
-	root := core.createRootKey(t, "e2e-root")
-	a := startGateway(t, core.addr, redisURL)
-	b := startGateway(t, core.addr, redisURL)
+	core, _, root, a, b := startSplit(t)
 
 	// A write and its record.
 	withRequestID(t, "PUT", a.url+"/v1/org", root, map[string]string{"orgId": "acme", "name": "Acme", "subnet": "100.90.128.0/24"},
@@ -104,6 +110,16 @@ func TestAuditLog(t *testing.T) {
 		want(t, http.StatusCreated, "")
 	if findLog(listLogs(t, a.url+"/v1/logs/api", root).Logs, "e2e-create-acme-again") != nil {
 		t.Error("the refused duplicate create was recorded")
+	}
+	// A create under a parent records the new object's id.
+	var site struct {
+		SiteID int64 `json:"siteId"`
+	}
+	withRequestID(t, "PUT", b.url+"/v1/org/acme/site", root, map[string]string{"name": "edge", "type": "local"}, "e2e-create-site").
+		want(t, http.StatusCreated, "").decode(t, &site)
+	if l := findLog(listLogs(t, a.url+"/v1/org/acme/logs/api?action=createSite", root).Logs, "e2e-create-site"); l == nil ||
+		l.ObjectID == nil || *l.ObjectID != itoa(site.SiteID) || l.Path != "/v1/org/acme/site" {
+		t.Errorf("record of the site's creation: %+v", l)
 	}
 
 	// The request id in both processes' logs (and no secret there).
@@ -194,7 +210,7 @@ func TestAuditLog(t *testing.T) {
 		t.Errorf("not newest first: %+v", all.Logs)
 	}
 	n := len(all.Logs)
-	if all.Pagination["total"] != n || n < 7 {
+	if all.Pagination["total"] != n || n < 8 {
 		t.Fatalf("acme's log: %d records, pagination %v", n, all.Pagination)
 	}
 	byKey := listLogs(t, a.url+"/v1/org/acme/logs/api?apiKeyId="+keyID, root)

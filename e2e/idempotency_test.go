@@ -10,8 +10,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-
-	"pangolin-gateway/internal/testenv"
 )
 
 // withIdempotencyKey sends one call with an Idempotency-Key.
@@ -26,12 +24,7 @@ func withIdempotencyKey(t *testing.T, method, url, key string, body any, idem st
 // idempotency key with another request is a 422; a retry while the first
 // request still runs is a 409; answers are stored encrypted.
 func TestIdempotentRetries(t *testing.T) {
-	databaseURL := testenv.PostgresURL(t)
-	redisURL := testenv.RedisURL(t)
-	core := startCore(t, databaseURL)
-	root := core.createRootKey(t, "e2e-root")
-	a := startGateway(t, core.addr, redisURL)
-	b := startGateway(t, core.addr, redisURL)
+	_, databaseURL, root, a, b := startSplit(t)
 	call(t, "PUT", a.url+"/v1/org", root, map[string]string{"orgId": "acme", "name": "Acme", "subnet": "100.90.128.0/24"}).
 		want(t, http.StatusCreated, "")
 

@@ -52,7 +52,7 @@ type auditPlan struct {
 	// object (the scope's field, else the last path parameter but the
 	// org); nil when there is none.
 	org, object protoreflect.FieldDescriptor
-	// creates: a PUT whose object is new; its id comes from the store.
+	// creates: a PUT, whose object is new: its id comes from the store.
 	creates bool
 }
 
@@ -81,7 +81,7 @@ func newAuditor(audit *core.Audit, log *slog.Logger) *auditor {
 		if p.org != nil && p.org.Kind() != protoreflect.StringKind {
 			p.org = nil
 		}
-		p.creates = op.Route.GetMethod() == http.MethodPut && p.object == nil
+		p.creates = op.Route.GetMethod() == http.MethodPut
 		a.plans[op.FullMethod] = p
 	}
 	a.queue = batch.New(batch.Options[*corev1.ApiLog]{

@@ -24,21 +24,29 @@ const insertLog = `INSERT INTO api_logs
 	VALUES ($1, $2, (SELECT name FROM api_keys WHERE api_key_id = $2), $3, $4, $5, $6, $7, $8, $9, $10)`
 
 func insertAudit(ctx context.Context, q querier, l *corev1.ApiLog) error {
-	_, err := q.ExecContext(ctx, insertLog, l.GetTimestamp(), l.GetApiKeyId(), l.GetClientIp(), l.GetMethod(), l.GetPath(),
-		l.GetAction(), l.OrgId, l.ObjectId, l.GetStatus(), l.GetRequestId())
+	_, err := q.ExecContext(ctx, insertLog, auditArgs(l)...)
 	return err
+}
+
+func auditArgs(l *corev1.ApiLog) []any {
+	return []any{l.GetTimestamp(), l.GetApiKeyId(), l.GetClientIp(), l.GetMethod(), l.GetPath(),
+		l.GetAction(), l.OrgId, l.ObjectId, l.GetStatus(), l.GetRequestId()}
 }
 
 // writeAudit stores the record of the call whose change t holds, in t: the
 // change commits with its record or not at all.
-func writeAudit(ctx context.Context, t *tx, r *core.AuditRecord) error {
+func (s *Store) writeAudit(ctx context.Context, t *tx, r *core.AuditRecord) error {
 	l := r.Log
 	l.Timestamp = now()
-	if r.CreatedID && l.ObjectId == nil && t.firstID != "" {
+	if r.CreatedID && t.firstID != "" {
 		id := t.firstID
 		l.ObjectId = &id
 	}
-	return insertAudit(ctx, t, l)
+	if s.auditInsert == nil {
+		return insertAudit(ctx, t, l)
+	}
+	_, err := t.StmtContext(ctx, s.auditInsert).ExecContext(ctx, auditArgs(l)...)
+	return err
 }
 
 // RecordAudit stores records of calls that changed nothing, in one
@@ -100,9 +108,5 @@ func (s *Store) ListAudit(ctx context.Context, f core.AuditFilter, page *corev1.
 
 // PruneAudit deletes the records older than before.
 func (s *Store) PruneAudit(ctx context.Context, before time.Time) error {
-	err := s.write(ctx, func(tx *tx) error {
-		_, err := tx.ExecContext(ctx, `DELETE FROM api_logs WHERE timestamp < $1`, core.Timestamp(before))
-		return err
-	})
-	return internal("prune audit", err)
+	return internal("prune audit", s.deleteBefore(ctx, "api_logs", "timestamp", before))
 }

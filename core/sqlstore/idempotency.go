@@ -81,9 +81,5 @@ func (s *Store) ReleaseIdempotency(ctx context.Context, keyID, digest string) er
 
 // PruneIdempotency deletes the records created before before.
 func (s *Store) PruneIdempotency(ctx context.Context, before time.Time) error {
-	err := s.write(ctx, func(tx *tx) error {
-		_, err := tx.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE created_at < $1`, core.Timestamp(before))
-		return err
-	})
-	return internal("prune idempotency keys", err)
+	return internal("prune idempotency keys", s.deleteBefore(ctx, "idempotency_keys", "created_at", before))
 }

@@ -44,6 +44,10 @@ type Store struct {
 	// call it has not cached, and parsing the query each time cost more
 	// than running it.
 	principal *sql.Stmt
+	// auditInsert is prepared once on SQLite, whose driver parses every
+	// statement it runs: the audit record rides on every API write. (pgx
+	// keeps a statement cache per connection already.)
+	auditInsert *sql.Stmt
 	// local announces the key changes this process commits (see
 	// ListenKeyChanges).
 	local announcer
@@ -86,6 +90,12 @@ func Open(ctx context.Context, url string, dataDir string) (*Store, error) {
 		s.Close()
 		return nil, fmt.Errorf("sqlstore: prepare: %w", err)
 	}
+	if d == dialectSQLite {
+		if s.auditInsert, err = s.writer.PrepareContext(ctx, insertLog); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("sqlstore: prepare: %w", err)
+		}
+	}
 	return s, nil
 }
 
@@ -94,6 +104,9 @@ func (s *Store) Close() error {
 	var err error
 	if s.principal != nil {
 		err = s.principal.Close()
+	}
+	if s.auditInsert != nil {
+		err = errors.Join(err, s.auditInsert.Close())
 	}
 	err = errors.Join(err, s.writer.Close())
 	if s.reader.DB != s.writer.DB {
@@ -234,7 +247,7 @@ func (s *Store) writeOnce(ctx context.Context, fn func(tx *tx) error) (*tx, erro
 	// The audit record of the API call this change belongs to, if any,
 	// commits with it (once per call).
 	if r := core.AuditRecordOf(ctx); r != nil && !r.Written() {
-		if err := writeAudit(ctx, t, r); err != nil {
+		if err := s.writeAudit(ctx, t, r); err != nil {
 			t.Rollback()
 			return nil, err
 		}

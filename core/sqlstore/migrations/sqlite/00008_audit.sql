@@ -2,8 +2,12 @@
 -- and the answers kept for idempotent retries (ciphertext only).
 
 -- +goose Up
+-- A plain rowid table, without secondary indexes or AUTOINCREMENT: each of
+-- those is one more page written with every API write, and on the embedded
+-- SQLite default the record must not make writes noticeably slower. Lists
+-- scan and sort (fine at a single node's volume); PostgreSQL has indexes.
 CREATE TABLE api_logs (
-    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    id           INTEGER PRIMARY KEY,
     timestamp    TEXT NOT NULL,
     api_key_id   TEXT NOT NULL,
     api_key_name TEXT,
@@ -16,9 +20,6 @@ CREATE TABLE api_logs (
     status       INTEGER NOT NULL,
     request_id   TEXT NOT NULL
 );
--- Newest first, for all orgs and for one; retention prunes by time.
-CREATE INDEX api_logs_timestamp_idx ON api_logs (timestamp, id);
-CREATE INDEX api_logs_org_timestamp_idx ON api_logs (org_id, timestamp, id);
 
 CREATE TABLE idempotency_keys (
     api_key_id  TEXT NOT NULL,
