@@ -39,7 +39,7 @@ type refusals struct {
 	actions map[string]string
 }
 
-func newRefusals(cfg int, client corev1.AuditServiceClient, timeout time.Duration, log *slog.Logger) *refusals {
+func newRefusals(capacity int, client corev1.AuditServiceClient, timeout time.Duration, log *slog.Logger) *refusals {
 	r := &refusals{actions: map[string]string{}}
 	for _, op := range contract.Operations() {
 		for _, p := range op.Paths() {
@@ -47,7 +47,7 @@ func newRefusals(cfg int, client corev1.AuditServiceClient, timeout time.Duratio
 		}
 	}
 	r.queue = batch.New(batch.Options[*corev1.ApiLog]{
-		Capacity: cfg, Size: 500, Interval: time.Second, Dropped: auditDropped, Log: log, What: "gateway: audit",
+		Capacity: capacity, Size: 500, Interval: time.Second, Dropped: auditDropped, Log: log, What: "gateway: audit",
 		Flush: func(ctx context.Context, logs []*corev1.ApiLog) error {
 			ctx, cancel := context.WithTimeout(ctx, timeout)
 			defer cancel()
