@@ -2,8 +2,8 @@ package api
 
 import "net/http"
 
-// The Idempotency-Key request header (served by the gateway's idempotency
-// middleware; documented on every route it applies to).
+// The Idempotency-Key request header, served by the gateway's idempotency
+// middleware and documented with the 422 it can answer.
 const (
 	IdempotencyHeader = "Idempotency-Key"
 	MaxIdempotencyKey = 255

@@ -354,7 +354,11 @@ var failureDocs = map[int]failureDoc{
 		"The server failed; details are logged, never sent",
 		"An error occurred"},
 	http.StatusUnprocessableEntity: {"IdempotencyKeyReused",
-		"The Idempotency-Key was already used by this key for a different request (method, path or body)",
+		"The Idempotency-Key was already used by this key for a different request (method, path or body). " +
+			"A write sent with an `Idempotency-Key` header (1-255 printable ASCII characters) runs once per key within 24 hours: " +
+			"a retry with the same method, path and body gets the first answer again, with `Idempotent-Replayed: true`; " +
+			"a retry while the first still runs gets 409. (The header is described here rather than as a parameter of " +
+			"every write, so that generated clients keep their signatures.)",
 		"Idempotency-Key was already used for a different request"},
 	http.StatusServiceUnavailable: {"Unavailable",
 		"The core or key verification cannot be reached: retry later",
@@ -463,15 +467,6 @@ func (s *spec) parameters(o *operation, path string) []any {
 			p["example"] = ex
 		}
 		params = append(params, p)
-	}
-	if IdempotentMethod(o.Route.GetMethod()) && o.scope != apiv1.Scope_SCOPE_PUBLIC {
-		params = append(params, map[string]any{
-			"name": IdempotencyHeader, "in": "header", "required": false,
-			"description": "Makes the request safe to retry for 24 hours: 1-255 printable ASCII characters, unique per request. " +
-				"A retry with the same key, method, path and body gets the first answer again, with `Idempotent-Replayed: true`; " +
-				"the same key with another request gets 422; a retry while the first still runs gets 409.",
-			"schema": map[string]any{"type": "string", "minLength": 1, "maxLength": MaxIdempotencyKey},
-		})
 	}
 	if o.page != nil {
 		ranges := map[string][2]int64{
