@@ -47,6 +47,19 @@ type Config struct {
 	// Metrics is the gateway's (and the embedded default's) Prometheus
 	// listener.
 	Metrics Metrics `koanf:"metrics"`
+	// Audit is the API call log.
+	Audit Audit `koanf:"audit"`
+}
+
+// Audit tunes the API call log.
+type Audit struct {
+	// Retention is how long the core keeps records (it prunes older ones
+	// periodically).
+	Retention time.Duration `koanf:"retention"`
+	// BufferSize bounds the refusals a gateway holds for the core, which it
+	// sends in batches off the requests' path; past it they are dropped,
+	// counted (pangolin_gateway_audit_dropped_total) and logged.
+	BufferSize int `koanf:"buffer_size"`
 }
 
 // Domain is a server domain of the config file.
@@ -257,6 +270,7 @@ func Default() Config {
 		Cache:    Cache{TTL: 5 * time.Minute, Size: 10000},
 		Log:      Log{Level: "info", Format: "text"},
 		Domains:  map[string]Domain{},
+		Audit:    Audit{Retention: 90 * 24 * time.Hour, BufferSize: 10000},
 	}
 }
 
@@ -426,6 +440,9 @@ func (c Config) ValidateGateway() error {
 		errs = append(errs, errors.New("core.token: must be set (the shared token of the gateway-core link)"))
 	}
 	errs = append(errs, validateListenAddress("metrics.listen_address", c.Metrics.ListenAddress)...)
+	if c.Audit.BufferSize < 1 {
+		errs = append(errs, errors.New("audit.buffer_size: must be at least 1"))
+	}
 	errs = append(errs, c.validateCommon()...)
 	return errors.Join(errs...)
 }
@@ -461,6 +478,9 @@ func (c Config) ValidateCore() error {
 	errs = append(errs, validateListenAddress("core.metrics_address", c.Core.MetricsAddress)...)
 	if u, err := url.Parse(c.App.DashboardURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		errs = append(errs, fmt.Errorf("app.dashboard_url: %q is not an http(s) URL such as https://pangolin.example.com", c.App.DashboardURL))
+	}
+	if c.Audit.Retention <= 0 {
+		errs = append(errs, errors.New("audit.retention: must be positive (e.g. 2160h for 90 days)"))
 	}
 	errs = append(errs, c.validateCommon()...)
 	return errors.Join(errs...)

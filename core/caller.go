@@ -65,5 +65,6 @@ func reachObject[ID any](ctx context.Context, c Caller, id ID, orgOf func(contex
 	if !c.Reaches(orgID) {
 		return notFound(id)
 	}
+	auditOrg(ctx, orgID)
 	return nil
 }

@@ -29,6 +29,8 @@ type Store interface {
 	InvitationStore
 	IdpStore
 	KeyStore
+	AuditStore
+	IdempotencyStore
 	// KeyChangesAfter returns up to limit log entries after seq, in order.
 	KeyChangesAfter(ctx context.Context, seq int64, limit int) ([]*corev1.KeyChange, error)
 	// KeyChangeBounds returns the oldest and newest sequence numbers still
@@ -66,7 +68,11 @@ type Service struct {
 	// KeyUses records when each key was last used; the transport notes
 	// every call's key and runs its writer.
 	KeyUses *KeyUses
-	Health  Health
+	// Audit is the API call log; Idempotency the gateways' memory of
+	// requests sent with an Idempotency-Key.
+	Audit       *Audit
+	Idempotency *Idempotency
+	Health      Health
 	// Hasher computes every argon2id hash of the core, under one bound (see
 	// Hasher). A service that stores or checks a secret gets this one in
 	// NewService; none builds its own.
@@ -117,6 +123,8 @@ func NewService(store Store, hashConcurrency int, log *slog.Logger, opts ...Opti
 		Users:            &Users{store: store},
 		Keys:             &Keys{store: store, hasher: hasher, log: log},
 		KeyUses:          NewKeyUses(store, log),
+		Audit:            &Audit{store: store, idem: store},
+		Idempotency:      &Idempotency{store: store, now: time.Now},
 		Hasher:           hasher,
 		store:            store,
 	}
@@ -146,6 +154,9 @@ type Settings struct {
 	// links and identity provider redirect URLs point there. Empty keeps
 	// DefaultDashboardURL.
 	DashboardURL string
+	// AuditRetention is how long API call records are kept
+	// (audit.retention); 0 means DefaultAuditRetention.
+	AuditRetention time.Duration
 }
 
 // Configure applies the config file's settings; call it before serving.
@@ -157,6 +168,7 @@ func (s *Service) Configure(ctx context.Context, set Settings) error {
 	if set.DashboardURL != "" {
 		s.dashboardURL.Store(&set.DashboardURL)
 	}
+	s.Audit.retention.Store(int64(set.AuditRetention))
 	return s.store.SyncConfigDomains(ctx, configDomains(set.Domains))
 }
 

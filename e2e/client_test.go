@@ -65,6 +65,12 @@ func callVia(t testing.TB, client *http.Client, method, url, key string, body an
 // send is callWithHeader through client.
 func send(t testing.TB, client *http.Client, method, url, header string, body any) reply {
 	t.Helper()
+	return sendWith(t, client, method, url, header, body, nil)
+}
+
+// sendWith is send with extra request headers.
+func sendWith(t testing.TB, client *http.Client, method, url, header string, body any, extra http.Header) reply {
+	t.Helper()
 	var raw []byte
 	switch b := body.(type) {
 	case nil:
@@ -92,6 +98,9 @@ func send(t testing.TB, client *http.Client, method, url, header string, body an
 	}
 	if header != "" {
 		req.Header.Set("Authorization", header)
+	}
+	for k, v := range extra {
+		req.Header[k] = v
 	}
 	res, err := client.Do(req)
 	if err != nil {

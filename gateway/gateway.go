@@ -37,6 +37,8 @@ type Gateway struct {
 	keys  corev1.ApiKeyServiceClient
 	// draining is set on shutdown, while server.shutdown_delay runs.
 	draining atomic.Bool
+	// stopAudit stops the sender of refusal records after a last flush.
+	stopAudit func()
 	// Handler serves the whole HTTP surface.
 	Handler http.Handler
 }
@@ -72,7 +74,26 @@ func New(cfg config.Config, log *slog.Logger) (*Gateway, error) {
 		Logger:        log,
 	})
 	rates := auth.NewKeyRates(auth.RateOptions{Redis: g.redis, Timeout: cfg.Redis.Timeout, Logger: log})
-	h, err := newHandler(cfg, log, conn, rateLimited{g.authn, rates})
+	// The answers of idempotent requests are sealed under a key every
+	// replica derives alike: from server.secret, else the link token.
+	idemSecret := cfg.Server.Secret
+	if idemSecret == "" {
+		idemSecret = cfg.Core.Token
+	}
+	idem, err := newIdempotency([]byte(idemSecret), g.authn, corev1.NewIdempotencyServiceClient(conn),
+		cfg.Server.MaxBodyBytes, cfg.Core.Timeout, log)
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	refused := newRefusals(cfg.Audit.BufferSize, corev1.NewAuditServiceClient(conn), cfg.Core.Timeout, log)
+	auditCtx, stopAudit := context.WithCancel(context.Background())
+	audited := make(chan struct{})
+	go func() { refused.queue.Run(auditCtx); close(audited) }()
+	g.stopAudit = func() { stopAudit(); <-audited }
+	// The routes spend the key's rate limit; the idempotency check, which
+	// only finds out whose key it is, does not spend it a second time.
+	h, err := newHandler(cfg, log, conn, rateLimited{g.authn, rates}, refused, idem)
 	if err != nil {
 		g.Close()
 		return nil, err
@@ -137,8 +158,12 @@ func (g *Gateway) Serve(ctx context.Context, lis net.Listener) error {
 	return nil
 }
 
-// Close releases the core connection and Redis.
+// Close sends the last refusal records, then releases the core
+// connection and Redis.
 func (g *Gateway) Close() error {
+	if g.stopAudit != nil {
+		g.stopAudit()
+	}
 	var errs []error
 	if g.redis != nil {
 		errs = append(errs, g.redis.Close())
@@ -147,7 +172,8 @@ func (g *Gateway) Close() error {
 	return errors.Join(errs...)
 }
 
-func newHandler(cfg config.Config, log *slog.Logger, conn grpc.ClientConnInterface, authn api.Authenticator) (http.Handler, error) {
+func newHandler(cfg config.Config, log *slog.Logger, conn grpc.ClientConnInterface, authn api.Authenticator,
+	refused *refusals, idem *idempotency) (http.Handler, error) {
 	gin.SetMode(gin.ReleaseMode)
 	e := gin.New()
 	// We trim trailing slashes ourselves (below) so clients get an answer,
@@ -161,13 +187,16 @@ func newHandler(cfg config.Config, log *slog.Logger, conn grpc.ClientConnInterfa
 	if err := e.SetTrustedProxies(cfg.Server.TrustProxy); err != nil {
 		return nil, fmt.Errorf("server.trust_proxy: %w", err)
 	}
-	e.Use(observeRequests, recoverEnvelope(log), accessLog(log), headers, clientAddress)
+	// requestID first: every answer and log line below carries the id.
+	e.Use(observeRequests, requestID, recoverEnvelope(log), accessLog(log), headers, clientAddress,
+		refused.middleware, idem.middleware)
 	e.NoRoute(api.NotFound)
 
 	v1 := e.Group("/v1")
 	// The routes come from the contract's descriptors; a contract the
 	// gateway cannot serve stops it here, at start.
-	if err := api.Mount(v1, conn, authn, api.Options{MaxBodyBytes: cfg.Server.MaxBodyBytes, CoreTimeout: cfg.Core.Timeout}); err != nil {
+	// answeredConn tells the refusal log which refusals the core decided.
+	if err := api.Mount(v1, answeredConn{conn}, authn, api.Options{MaxBodyBytes: cfg.Server.MaxBodyBytes, CoreTimeout: cfg.Core.Timeout}); err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
 	// The spec and the Swagger UI, built from the same contract.
@@ -200,7 +229,7 @@ func recoverEnvelope(log *slog.Logger) gin.HandlerFunc {
 				if v == http.ErrAbortHandler {
 					panic(v)
 				}
-				log.Error("gateway: handler panicked", "method", c.Request.Method, "path", api.Route(c), "panic", fmt.Sprint(v))
+				log.ErrorContext(c.Request.Context(), "gateway: handler panicked", "method", c.Request.Method, "path", api.Route(c), "panic", fmt.Sprint(v))
 				api.Abort(c, http.StatusInternalServerError, "An error occurred")
 			}
 		}()
@@ -216,7 +245,7 @@ func accessLog(log *slog.Logger) gin.HandlerFunc {
 		// Checked first: the arguments (the client address above all) cost
 		// on every request even when the line is dropped.
 		if log.Enabled(c.Request.Context(), slog.LevelDebug) {
-			log.Debug("request", "method", c.Request.Method, "route", api.Route(c), "status", c.Writer.Status(),
+			log.DebugContext(c.Request.Context(), "request", "method", c.Request.Method, "route", api.Route(c), "status", c.Writer.Status(),
 				"client", c.ClientIP(), "duration", time.Since(start))
 		}
 	}
@@ -230,9 +259,10 @@ func headers(c *gin.Context) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("X-Frame-Options", "SAMEORIGIN")
+	h.Set("Access-Control-Expose-Headers", "X-Request-Id, Idempotent-Replayed")
 	if c.Request.Method == http.MethodOptions {
 		h.Set("Access-Control-Allow-Methods", "GET,HEAD,PUT,POST,DELETE,PATCH")
-		h.Set("Access-Control-Allow-Headers", "Authorization,Content-Type")
+		h.Set("Access-Control-Allow-Headers", "Authorization,Content-Type,Idempotency-Key,X-Request-Id")
 		c.AbortWithStatus(http.StatusNoContent)
 		return
 	}

@@ -60,7 +60,7 @@ func (a *access) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo,
 	// One debug line per call: which replica served what (the tests of
 	// dns:/// balancing read it); no request content.
 	if a.log.Enabled(ctx, slog.LevelDebug) {
-		a.log.Debug("core: call", "method", info.FullMethod, "code", status.Code(err).String())
+		a.log.DebugContext(ctx, "core: call", "method", info.FullMethod, "code", status.Code(err).String())
 	}
 	return res, err
 }

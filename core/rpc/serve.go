@@ -72,7 +72,8 @@ func Serve(ctx context.Context, lis net.Listener, svc *core.Service, cfg config.
 		interval = defaultFeedInterval
 	}
 	feed := NewFeed(svc.Store(), interval, log)
-	srv, err := newServer(svc, cfg.Token, feed, log, opts...)
+	aud := newAuditor(svc.Audit, log)
+	srv, err := newServer(svc, cfg.Token, feed, aud, log, opts...)
 	if err != nil {
 		return err
 	}
@@ -84,6 +85,12 @@ func Serve(ctx context.Context, lis net.Listener, svc *core.Service, cfg config.
 	go func() { svc.KeyUses.Run(usesCtx, keyUseFlush); close(usesDone) }()
 	// After the calls: the uses they noted are written before Serve returns.
 	defer func() { stopUses(); <-usesDone }()
+	// The audit log's flusher and pruner outlive the server's graceful
+	// stop, so the refusals of the last calls are stored too.
+	auditCtx, stopAudit := context.WithCancel(context.WithoutCancel(ctx))
+	audited := make(chan struct{})
+	go func() { aud.run(auditCtx); close(audited) }()
+	defer func() { stopAudit(); <-audited }()
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(lis) }()

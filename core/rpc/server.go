@@ -1,7 +1,8 @@
 // Package rpc serves the core over gRPC: it authenticates the gateway
 // link, enforces each method's access rule from the contract (access.go)
-// with the calling key resolved once per call (callers.go), maps core
-// errors to status codes once, and streams key changes (feed.go).
+// with the calling key resolved once per call (callers.go), records the
+// calls in the audit log (audit.go), maps core errors to status codes
+// once, and streams key changes (feed.go).
 package rpc
 
 import (
@@ -27,14 +28,14 @@ const grpcHealth = "/grpc.health.v1.Health/"
 
 // newServer returns the core's gRPC server with every service registered
 // and its guards installed, and the feed it needs running (see Serve).
-func newServer(svc *core.Service, token string, feed *Feed, log *slog.Logger, opts ...grpc.ServerOption) (*grpc.Server, error) {
+func newServer(svc *core.Service, token string, feed *Feed, aud *auditor, log *slog.Logger, opts ...grpc.ServerOption) (*grpc.Server, error) {
 	acc, err := newAccess(newCallers(svc.Store(), feed, svc.KeyUses), svc.Objects(), log)
 	if err != nil {
 		return nil, err
 	}
 	link := linkToken{token: token, log: log}
 	opts = append(opts,
-		grpc.ChainUnaryInterceptor(observeCalls, link.unary, acc.unary),
+		grpc.ChainUnaryInterceptor(observeCalls, link.unary, aud.unary, acc.unary),
 		grpc.ChainStreamInterceptor(link.stream, acc.stream),
 	)
 	srv := grpc.NewServer(opts...)
@@ -54,6 +55,8 @@ func newServer(svc *core.Service, token string, feed *Feed, log *slog.Logger, op
 	corev1.RegisterUserServiceServer(srv, svc.Users)
 	corev1.RegisterInvitationServiceServer(srv, svc.Invitations)
 	corev1.RegisterIdpServiceServer(srv, svc.Idps)
+	corev1.RegisterAuditServiceServer(srv, svc.Audit)
+	corev1.RegisterIdempotencyServiceServer(srv, svc.Idempotency)
 	corev1.RegisterHealthServiceServer(srv, svc.Health)
 	hs := health.NewServer()
 	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)

@@ -166,7 +166,7 @@ func TestEveryRPCHasAnAccessRule(t *testing.T) {
 	}
 	defer store.Close()
 	svc := core.NewService(store, 1, quiet)
-	srv, err := newServer(svc, token, NewFeed(store, time.Hour, quiet), quiet)
+	srv, err := newServer(svc, token, NewFeed(store, time.Hour, quiet), newAuditor(svc.Audit, quiet), quiet)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,9 +10,9 @@ import (
 
 // Settings reads what the core takes from the config file besides its
 // transport (see core.Service.Configure): the raw resources switch, the
-// dashboard URL and the server domains, in key order.
+// dashboard URL, the server domains in key order, and the audit retention.
 func Settings(cfg config.Config) core.Settings {
-	s := core.Settings{AllowRawResources: cfg.Flags.AllowRawResources, DashboardURL: cfg.App.DashboardURL}
+	s := core.Settings{AllowRawResources: cfg.Flags.AllowRawResources, DashboardURL: cfg.App.DashboardURL, AuditRetention: cfg.Audit.Retention}
 	for _, key := range slices.Sorted(maps.Keys(cfg.Domains)) {
 		d := cfg.Domains[key]
 		s.Domains = append(s.Domains, core.ConfigDomain{

@@ -81,6 +81,9 @@ var contractTests = []struct {
 	{"ConcurrentWriters", testConcurrentWriters},
 	{"ConcurrentConflicts", testConcurrentConflicts},
 	{"ClosedStore", testClosedStore},
+	{"AuditWithChange", testAuditWithChange},
+	{"AuditListAndPrune", testAuditListAndPrune},
+	{"IdempotencyClaims", testIdempotencyClaims},
 }
 
 func runContract(t *testing.T, b backend) {
@@ -311,7 +314,7 @@ func testTimestamps(t *testing.T, b backend) {
 func testTablesMatchSchema(t *testing.T, b backend) {
 	s := openStore(t, b)
 	for _, tb := range []*table{orgs, sites, exitNodes, apiKeys, keyActions, keyChanges, resources, domains, dnsRecords, targets, rules,
-		clients, siteResources, roles, users, memberships, idps, idpOidcConfigs, idpOrgs} {
+		clients, siteResources, roles, users, memberships, idps, idpOidcConfigs, idpOrgs, apiLogs} {
 		cols := ""
 		for i, c := range tb.columns {
 			if i > 0 {
@@ -330,7 +333,7 @@ func testTablesMatchSchema(t *testing.T, b backend) {
 		domains: &corev1.Domain{}, dnsRecords: &corev1.DnsRecord{},
 		targets: &corev1.Target{}, rules: &corev1.Rule{}, clients: &corev1.OlmClient{}, siteResources: &corev1.SiteResource{},
 		roles: &corev1.Role{}, memberships: &corev1.OrgMembership{},
-		idps: &corev1.Idp{}, idpOidcConfigs: &corev1.IdpOidcConfig{}, idpOrgs: &corev1.IdpOrgPolicy{}} {
+		idps: &corev1.Idp{}, idpOidcConfigs: &corev1.IdpOidcConfig{}, idpOrgs: &corev1.IdpOrgPolicy{}, apiLogs: &corev1.ApiLog{}} {
 		fields := msg.ProtoReflect().Descriptor().Fields()
 		for i := range fields.Len() {
 			if name := fields.Get(i).Name(); !tb.hasColumn(name) {

@@ -33,11 +33,16 @@ func (s *Store) KeyChangeBounds(ctx context.Context) (oldest, newest int64, err 
 
 // PruneKeyChanges deletes the log entries older than before.
 func (s *Store) PruneKeyChanges(ctx context.Context, before time.Time) error {
-	err := s.write(ctx, func(tx *tx) error {
-		_, err := tx.ExecContext(ctx, `DELETE FROM key_changes WHERE changed_at < $1`, core.Timestamp(before))
+	return internal("prune key changes", s.deleteBefore(ctx, "key_changes", "changed_at", before))
+}
+
+// deleteBefore deletes the rows of table whose time column is before
+// before: the pruning of every log the store keeps.
+func (s *Store) deleteBefore(ctx context.Context, table, column string, before time.Time) error {
+	return s.write(ctx, func(tx *tx) error {
+		_, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE `+column+` < $1`, core.Timestamp(before))
 		return err
 	})
-	return internal("prune key changes", err)
 }
 
 // logKeyChanges appends one key change log entry per key id. Call it last

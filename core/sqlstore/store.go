@@ -44,6 +44,10 @@ type Store struct {
 	// call it has not cached, and parsing the query each time cost more
 	// than running it.
 	principal *sql.Stmt
+	// auditInsert is prepared once on SQLite, whose driver parses every
+	// statement it runs: the audit record rides on every API write. (pgx
+	// keeps a statement cache per connection already.)
+	auditInsert *sql.Stmt
 	// local announces the key changes this process commits (see
 	// ListenKeyChanges).
 	local announcer
@@ -86,6 +90,12 @@ func Open(ctx context.Context, url string, dataDir string) (*Store, error) {
 		s.Close()
 		return nil, fmt.Errorf("sqlstore: prepare: %w", err)
 	}
+	if d == dialectSQLite {
+		if s.auditInsert, err = s.writer.PrepareContext(ctx, insertLog); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("sqlstore: prepare: %w", err)
+		}
+	}
 	return s, nil
 }
 
@@ -94,6 +104,9 @@ func (s *Store) Close() error {
 	var err error
 	if s.principal != nil {
 		err = s.principal.Close()
+	}
+	if s.auditInsert != nil {
+		err = errors.Join(err, s.auditInsert.Close())
 	}
 	err = errors.Join(err, s.writer.Close())
 	if s.reader.DB != s.writer.DB {
@@ -180,15 +193,19 @@ type querier interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
-// tx is a write transaction that knows whether it logged a key change.
+// tx is a write transaction that knows whether it logged a key change,
+// and the key of the first row it inserted (the object a create made, for
+// its audit record).
 type tx struct {
 	*sql.Tx
 	keysChanged bool
+	firstID     string
 }
 
 // write runs fn in a transaction on the writer pool, committing if fn
 // returns nil; a committed key change is announced to this process's
-// listeners.
+// listeners. When ctx carries the audit record of an API call, the record
+// is written in the same transaction.
 //
 // When the connection drops (the server terminated its backend, restarted,
 // failed over; the network broke), the transaction is run again as a
@@ -209,6 +226,9 @@ func (s *Store) write(ctx context.Context, fn func(tx *tx) error) error {
 	if t.keysChanged {
 		s.local.announce()
 	}
+	if r := core.AuditRecordOf(ctx); r != nil {
+		r.MarkWritten()
+	}
 	return nil
 }
 
@@ -223,6 +243,14 @@ func (s *Store) writeOnce(ctx context.Context, fn func(tx *tx) error) (*tx, erro
 	if err := fn(t); err != nil {
 		t.Rollback()
 		return nil, err
+	}
+	// The audit record of the API call this change belongs to, if any,
+	// commits with it (once per call).
+	if r := core.AuditRecordOf(ctx); r != nil && !r.Written() {
+		if err := s.writeAudit(ctx, t, r); err != nil {
+			t.Rollback()
+			return nil, err
+		}
 	}
 	// The transaction's id, to learn its fate if the connection drops
 	// while COMMIT is under way; 0 when it wrote nothing.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -190,10 +191,16 @@ func insert(ctx context.Context, q querier, t *table, msg proto.Message, extra .
 	query := "INSERT INTO " + t.name + " (" + strings.Join(names, ", ") + ") VALUES (" + placeholders(1, len(args)) + ")"
 	if t.generated == "" {
 		_, err := q.ExecContext(ctx, query, args...)
+		if tx, ok := q.(*tx); ok && err == nil && tx.firstID == "" && len(args) > 0 && t.columns[0] == names[0] {
+			tx.firstID = fmt.Sprint(args[0]) // the row's own key
+		}
 		return 0, err
 	}
 	var id int64
 	err := q.QueryRowContext(ctx, query+" RETURNING "+t.generated, args...).Scan(&id)
+	if tx, ok := q.(*tx); ok && err == nil && tx.firstID == "" {
+		tx.firstID = strconv.FormatInt(id, 10)
+	}
 	return id, err
 }
 

@@ -275,8 +275,12 @@ func (o *operation) failures(method string) []int {
 	}
 	if method != http.MethodGet {
 		// A write can conflict with what is stored: a duplicate id or
-		// name, an object in use.
+		// name, an object in use; or its Idempotency-Key is still running.
 		out = append(out, http.StatusConflict)
+	}
+	if IdempotentMethod(method) && o.scope != apiv1.Scope_SCOPE_PUBLIC {
+		// Its Idempotency-Key was used for another request.
+		out = append(out, http.StatusUnprocessableEntity)
 	}
 	if o.body != nil {
 		out = append(out, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType)
@@ -349,7 +353,7 @@ var failureDocs = map[int]failureDoc{
 		"What the path names does not exist, or is out of the key's reach (the same answer)",
 		"Organization with ID acme not found"},
 	http.StatusConflict: {"Conflict",
-		"Conflicts with what is stored: a duplicate id or name, or an object in use",
+		"Conflicts with what is stored: a duplicate id or name, or an object in use; or the first request with the same Idempotency-Key is still running",
 		"Organization with ID acme already exists"},
 	http.StatusRequestEntityTooLarge: {"PayloadTooLarge",
 		"The body is over the server's limit (server.max_body_bytes)",
@@ -366,6 +370,13 @@ var failureDocs = map[int]failureDoc{
 	http.StatusInternalServerError: {"InternalError",
 		"The server failed; details are logged, never sent",
 		"An error occurred"},
+	http.StatusUnprocessableEntity: {"IdempotencyKeyReused",
+		"The Idempotency-Key was already used by this key for a different request (method, path or body). " +
+			"A write sent with an `Idempotency-Key` header (1-255 printable ASCII characters) runs once per key within 24 hours: " +
+			"a retry with the same method, path and body gets the first answer again, with `Idempotent-Replayed: true`; " +
+			"a retry while the first still runs gets 409. (The header is described here rather than as a parameter of " +
+			"every write, so that generated clients keep their signatures.)",
+		"Idempotency-Key was already used for a different request"},
 	http.StatusServiceUnavailable: {"Unavailable",
 		"The core or key verification cannot be reached: retry later",
 		"Service temporarily unavailable, retry later"},

@@ -45,24 +45,51 @@ func Mount(g *gin.RouterGroup, conn grpc.ClientConnInterface, authn Authenticato
 		for _, p := range o.Paths() {
 			path, params := ginPath(p.GetPath())
 			template := g.BasePath() + strings.NewReplacer("{", ":", "}", "").Replace(p.GetPath())
-			g.Handle(p.GetMethod(), path, func(c *gin.Context) { c.Set(routeKey, template) }, o.handler(conn, authn, opts, params))
+			m := &matched{template: template, params: params}
+			g.Handle(p.GetMethod(), path, func(c *gin.Context) { c.Set(routeKey, m) }, o.handler(conn, authn, opts, params))
 		}
 	}
 	return nil
 }
 
-// routeKey is the gin context key of the matched route's template.
+// routeKey is the gin context key of the matched route.
 const routeKey = "pangolin.route"
+
+// matched is a contract route as a request matched it: its template and
+// the gin parameter of each contract parameter (see ginPath).
+type matched struct {
+	template string
+	params   map[string]string
+}
 
 // Route returns the template of the route a request matched, in the
 // contract's names (/v1/org/:orgId, not gin's positional /v1/org/:p2), for
 // logs and metrics: gin's FullPath for routes served outside the contract,
 // "" when none matched.
 func Route(c *gin.Context) string {
-	if t, ok := c.Get(routeKey); ok {
-		return t.(string)
+	if m, ok := c.Get(routeKey); ok {
+		return m.(*matched).template
 	}
 	return c.FullPath()
+}
+
+// PathParams returns the path parameters of the contract route a request
+// matched, in path order and by the contract's names (orgId, not gin's
+// positional p2); nil when no contract route matched.
+func PathParams(c *gin.Context) gin.Params {
+	m, ok := c.Get(routeKey)
+	if !ok {
+		return nil
+	}
+	var out gin.Params
+	for _, p := range c.Params {
+		for name, ginName := range m.(*matched).params {
+			if ginName == p.Key {
+				out = append(out, gin.Param{Key: name, Value: p.Value})
+			}
+		}
+	}
+	return out
 }
 
 // handler serves one path of an operation: authenticate, guard, bind, call,
