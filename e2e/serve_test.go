@@ -129,6 +129,17 @@ func TestServedBesidesTheAPI(t *testing.T) {
 	call(t, "GET", s.url+"/v1/does-not-exist", s.root, nil).want(t, 404, "Route not found")
 	call(t, "PATCH", s.url+"/v1/orgs", s.root, nil).want(t, 404, "Route not found")
 	call(t, "GET", s.url+"/elsewhere", "", nil).want(t, 404, "")
+	// The routes the README lists as not served (enterprise-only, blueprints,
+	// request logs and analytics) answer as unknown ones do.
+	for _, r := range []struct{ method, path string }{
+		{"POST", "/user/u1/add-role/1"}, {"DELETE", "/user/u1/remove-role/1"},
+		{"PUT", "/org/acme/idp/oidc"}, {"POST", "/org/acme/idp/1/oidc"}, {"DELETE", "/org/acme/idp/1"},
+		{"GET", "/org/acme/idp/1"}, {"GET", "/org/acme/idp"},
+		{"PUT", "/org/acme/blueprint"}, {"GET", "/org/acme/blueprint/1"}, {"GET", "/org/acme/blueprints"},
+		{"GET", "/org/acme/logs/request"}, {"GET", "/org/acme/logs/request/export"}, {"GET", "/org/acme/logs/analytics"},
+	} {
+		call(t, r.method, s.url+"/v1"+r.path, s.root, nil).want(t, 404, "Route not found: "+r.method+" /v1"+r.path)
+	}
 	// A trailing slash is served, not redirected.
 	call(t, "GET", s.url+"/v1/orgs/", s.root, nil).want(t, 200, "Organizations retrieved")
 }

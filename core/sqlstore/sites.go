@@ -75,10 +75,14 @@ func siteConflict(err error, niceID string, address *string) error {
 func (s *Store) CreateSite(ctx context.Context, site *corev1.Site, newt *core.Newt) (*corev1.Site, error) {
 	var stored *corev1.Site
 	err := s.write(ctx, func(tx *tx) error {
-		// The org's lock: a client created meanwhile cannot take the
-		// address checked free below.
-		if err := s.lockOrg(ctx, tx, site.GetOrgId()); err != nil {
-			return err
+		// The org's lock, for a site with an overlay address only: a
+		// client created meanwhile cannot take the address checked free
+		// below. Sites without one need not queue behind the org's other
+		// writers (a missing org is the insert's foreign key below).
+		if site.Address != nil {
+			if err := s.lockOrg(ctx, tx, site.GetOrgId()); err != nil {
+				return err
+			}
 		}
 		if site.ExitNodeId != nil {
 			found, err := exists(ctx, tx, `SELECT 1 FROM exit_nodes WHERE exit_node_id = $1`, site.GetExitNodeId())
