@@ -136,7 +136,9 @@ func TestResources(t *testing.T) {
 		"siteName":"acme-site","siteId":"`+f.acme["niceId"]+`","passwordId":null,"sso":true,"pincodeId":null,"whitelist":false,
 		"http":true,"protocol":"tcp","proxyPort":null,"enabled":true,"domainId":"example"}`)
 	for q, want := range map[string][]string{
-		"query=APP":               {webID},
+		// A space: the match is on name, niceId or domain, and a
+		// generated niceId (random words) holds none.
+		"query=WEB%20APP":         {webID},
 		"protocol=tcp":            {sshID},
 		"enabled=true&query=ssh":  {sshID},
 		"enabled=false":           nil,
