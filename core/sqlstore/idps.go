@@ -77,12 +77,8 @@ func (s *Store) GetIdp(ctx context.Context, id int64) (*corev1.GetIdpResponse, e
 // settings, in one transaction.
 func (s *Store) UpdateIdp(ctx context.Context, req *corev1.UpdateIdpRequest, secretHash string) error {
 	err := s.write(ctx, func(tx *tx) error {
-		found, err := exists(ctx, tx, `SELECT 1 FROM idps WHERE idp_id = $1`+s.dialect.forUpdate(), req.GetIdpId())
-		if err != nil {
+		if err := idpExists(ctx, tx, req.GetIdpId(), s.dialect.forUpdate()); err != nil {
 			return err
-		}
-		if !found {
-			return core.IdpNotFound(req.GetIdpId())
 		}
 		if _, err := update(ctx, tx, idps, req, "idp_id"); err != nil {
 			return err
@@ -91,9 +87,10 @@ func (s *Store) UpdateIdp(ctx context.Context, req *corev1.UpdateIdpRequest, sec
 		if _, err := update(ctx, tx, idpOidcConfigs, req, "idp_id"); err != nil {
 			return err
 		}
-		if secretHash != "" {
-			_, err = tx.ExecContext(ctx, `UPDATE idp_oidc_configs SET client_secret_hash = $1 WHERE idp_id = $2`, secretHash, req.GetIdpId())
+		if secretHash == "" {
+			return nil
 		}
+		_, err := tx.ExecContext(ctx, `UPDATE idp_oidc_configs SET client_secret_hash = $1 WHERE idp_id = $2`, secretHash, req.GetIdpId())
 		return err
 	})
 	return internal("update idp", err)
@@ -143,17 +140,13 @@ func getIdpOrg(ctx context.Context, q querier, idpID int64, orgID string) (*core
 func (s *Store) CreateIdpOrg(ctx context.Context, p *corev1.IdpOrgPolicy) (*corev1.IdpOrgPolicy, error) {
 	var stored *corev1.IdpOrgPolicy
 	err := s.write(ctx, func(tx *tx) error {
-		found, err := exists(ctx, tx, `SELECT 1 FROM idps WHERE idp_id = $1`, p.GetIdpId())
-		if err != nil {
+		if err := idpExists(ctx, tx, p.GetIdpId(), ""); err != nil {
 			return err
-		}
-		if !found {
-			return core.IdpNotFound(p.GetIdpId())
 		}
 		if err := orgExists(ctx, tx, p.GetOrgId()); err != nil {
 			return err
 		}
-		_, err = insert(ctx, tx, idpOrgs, p)
+		_, err := insert(ctx, tx, idpOrgs, p)
 		if _, ok := uniqueViolation(err); ok {
 			return core.IdpOrgExists()
 		}
@@ -201,11 +194,7 @@ func (s *Store) DeleteIdpOrg(ctx context.Context, idpID int64, orgID string) err
 // ListIdpOrgs returns a page of the provider's policies by org, and how
 // many there are.
 func (s *Store) ListIdpOrgs(ctx context.Context, idpID int64, page *corev1.Page) ([]*corev1.IdpOrgPolicy, int32, error) {
-	found, err := exists(ctx, s.reader, `SELECT 1 FROM idps WHERE idp_id = $1`, idpID)
-	if err == nil && !found {
-		err = core.IdpNotFound(idpID)
-	}
-	if err != nil {
+	if err := idpExists(ctx, s.reader, idpID, ""); err != nil {
 		return nil, 0, internal("list idp orgs", err)
 	}
 	limit, offset := limitOffset(page)
@@ -215,4 +204,14 @@ func (s *Store) ListIdpOrgs(ctx context.Context, idpID int64, page *corev1.Page)
 	}
 	total, err := count(ctx, s.reader, `SELECT COUNT(*) FROM idp_orgs WHERE idp_id = $1`, idpID)
 	return list, total, internal("count idp orgs", err)
+}
+
+// idpExists answers IdpNotFound for a missing provider, as orgExists does
+// for orgs; lock, when not empty, row-locks it until the transaction ends.
+func idpExists(ctx context.Context, q querier, id int64, lock string) error {
+	found, err := exists(ctx, q, `SELECT 1 FROM idps WHERE idp_id = $1`+lock, id)
+	if err == nil && !found {
+		err = core.IdpNotFound(id)
+	}
+	return err
 }
