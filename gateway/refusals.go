@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -20,7 +19,6 @@ import (
 	"pangolin-gateway/gateway/auth"
 	"pangolin-gateway/internal/batch"
 	"pangolin-gateway/internal/requestid"
-	"pangolin-gateway/proto/contract"
 	corev1 "pangolin-gateway/proto/pangolin/core/v1"
 )
 
@@ -36,17 +34,10 @@ var auditDropped = promauto.NewCounter(prometheus.CounterOpts{
 // the core in batches, off the request's path, from a bounded buffer.
 type refusals struct {
 	queue *batch.Queue[*corev1.ApiLog]
-	// actions maps "METHOD /v1/route/:template" to the route's action.
-	actions map[string]string
 }
 
 func newRefusals(capacity int, client corev1.AuditServiceClient, timeout time.Duration, log *slog.Logger) *refusals {
-	r := &refusals{actions: map[string]string{}}
-	for _, op := range contract.Operations() {
-		for _, p := range op.Paths() {
-			r.actions[p.GetMethod()+" /v1"+strings.NewReplacer("{", ":", "}", "").Replace(p.GetPath())] = op.Access.GetAction()
-		}
-	}
+	r := &refusals{}
 	r.queue = batch.New(batch.Options[*corev1.ApiLog]{
 		Capacity: capacity, Size: 500, Interval: time.Second, Dropped: auditDropped, Log: log, What: "gateway: audit",
 		Flush: func(ctx context.Context, logs []*corev1.ApiLog) error {
@@ -78,7 +69,7 @@ func (r *refusals) middleware(c *gin.Context) {
 		ClientIp:  c.ClientIP(),
 		Method:    c.Request.Method,
 		Path:      auditPath(c),
-		Action:    r.actions[c.Request.Method+" "+api.Route(c)],
+		Action:    api.RouteAction(c),
 		Status:    int32(status),
 		RequestId: requestid.From(c.Request.Context()),
 	}

@@ -45,7 +45,7 @@ func Mount(g *gin.RouterGroup, conn grpc.ClientConnInterface, authn Authenticato
 		for _, p := range o.Paths() {
 			path, params := ginPath(p.GetPath())
 			template := g.BasePath() + strings.NewReplacer("{", ":", "}", "").Replace(p.GetPath())
-			m := &matched{template: template, params: params}
+			m := &matched{template: template, params: params, action: o.action}
 			g.Handle(p.GetMethod(), path, func(c *gin.Context) { c.Set(routeKey, m) }, o.handler(conn, authn, opts, params))
 		}
 	}
@@ -60,6 +60,8 @@ const routeKey = "pangolin.route"
 type matched struct {
 	template string
 	params   map[string]string
+	// action is the route's action id ("" for a route that needs none).
+	action string
 }
 
 // Route returns the template of the route a request matched, in the
@@ -71,6 +73,15 @@ func Route(c *gin.Context) string {
 		return m.(*matched).template
 	}
 	return c.FullPath()
+}
+
+// RouteAction returns the action id of the contract route a request
+// matched; "" when it needs none or no contract route matched.
+func RouteAction(c *gin.Context) string {
+	if m, ok := c.Get(routeKey); ok {
+		return m.(*matched).action
+	}
+	return ""
 }
 
 // PathParams returns the path parameters of the contract route a request
