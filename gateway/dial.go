@@ -33,7 +33,7 @@ func DialCore(cfg config.Core) (*grpc.ClientConn, error) {
 		grpc.WithPerRPCCredentials(linkToken{token: cfg.Token, tls: cfg.TLS.Enabled()}),
 		grpc.WithDefaultServiceConfig(`{"loadBalancingConfig":[{"round_robin":{}}]}`),
 		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 30 * time.Second, Timeout: 10 * time.Second, PermitWithoutStream: true}),
-		grpc.WithChainUnaryInterceptor(observeCoreCalls, clientToCore),
+		grpc.WithUnaryInterceptor(observeCoreCalls),
 		// Fixed windows turn off gRPC's bandwidth estimator, which sent a
 		// PING (and read its ACK) for about every answer of our small
 		// calls; the core sets the same. 4 MiB is the largest message.

@@ -8,16 +8,13 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/metadata"
 
 	"pangolin-gateway/gateway/auth"
-	corev1 "pangolin-gateway/proto/pangolin/core/v1"
 )
 
 // A key's own limits on the request path. The allow list is checked by the
 // authenticator (and again by the core, which gets the client's address
-// from clientToCore); the rate limit here, once the key is known, with its
+// with every call, from requestID); the rate limit here, once the key is known, with its
 // RateLimit-* headers on every answer to a key that has one.
 
 // rateLimited is the authenticator the routes use: the key's, then its
@@ -70,13 +67,4 @@ func clientAddress(c *gin.Context) {
 		c.Request = c.Request.WithContext(ctx)
 	}
 	c.Next()
-}
-
-// clientToCore passes the client's address to the core with each call
-// made for a request, so the core applies the key's allow list itself.
-func clientToCore(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-	if addr := auth.ClientOf(ctx); addr != "" {
-		ctx = metadata.AppendToOutgoingContext(ctx, corev1.MetadataClientAddress, addr)
-	}
-	return invoker(ctx, method, req, reply, cc, opts...)
 }
